@@ -1,0 +1,1 @@
+fn main() { std::process::exit(kalshi_desk::cli::run()); }

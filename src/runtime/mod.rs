@@ -1,0 +1,3 @@
+//! Wiring: tasks, channels, the engine task, the order gateway, the clock and shutdown.
+
+pub mod clock;

@@ -1,0 +1,8 @@
+//! The one integration-test binary: every test talks to the code over its public API, and to
+//! the simulator or small loopback servers over real sockets on 127.0.0.1.
+
+mod auth;
+mod rest;
+mod sim;
+mod wire;
+mod ws;
