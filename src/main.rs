@@ -1,1 +1,3 @@
-fn main() { std::process::exit(kalshi_desk::cli::run()); }
+fn main() {
+    std::process::exit(kalshi_desk::cli::run());
+}

@@ -506,16 +506,34 @@ mod tests {
             assert!(Money::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(Count::parse(""), Err(NumError::Empty));
-        assert!(matches!(Count::parse("-1"), Err(NumError::SignNotAllowed(_))));
-        assert!(matches!(Price::parse("-0.5"), Err(NumError::SignNotAllowed(_))));
-        assert!(matches!(Count::parse("1.001"), Err(NumError::TooPrecise { .. })));
-        assert!(matches!(Price::parse("0.1234567"), Err(NumError::TooPrecise { .. })));
-        assert!(matches!(Price::parse("1.0001"), Err(NumError::PriceOutOfRange(_))));
+        assert!(matches!(
+            Count::parse("-1"),
+            Err(NumError::SignNotAllowed(_))
+        ));
+        assert!(matches!(
+            Price::parse("-0.5"),
+            Err(NumError::SignNotAllowed(_))
+        ));
+        assert!(matches!(
+            Count::parse("1.001"),
+            Err(NumError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            Price::parse("0.1234567"),
+            Err(NumError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            Price::parse("1.0001"),
+            Err(NumError::PriceOutOfRange(_))
+        ));
         assert!(matches!(
             Money::parse("99999999999999999999"),
             Err(NumError::Overflow(_))
         ));
-        assert!(matches!(Count::parse("92233720368547758.08"), Err(NumError::Overflow(_))));
+        assert!(matches!(
+            Count::parse("92233720368547758.08"),
+            Err(NumError::Overflow(_))
+        ));
         // Trailing zeros past the unit are still exact.
         assert_eq!(Count::parse("1.000").unwrap().centi(), 100);
     }
@@ -523,7 +541,10 @@ mod tests {
     #[test]
     fn formats_at_the_spec_precision() {
         assert_eq!(Price::parse("0.56").unwrap().to_dollars(), "0.5600");
-        assert_eq!(Price::from_micros(123_456).unwrap().to_dollars(), "0.123456");
+        assert_eq!(
+            Price::from_micros(123_456).unwrap().to_dollars(),
+            "0.123456"
+        );
         assert_eq!(Price::from_micros(123_450).unwrap().to_dollars(), "0.12345");
         assert_eq!(Count::parse("10").unwrap().to_fp(), "10.00");
         assert_eq!(Count::from_centi(-5400).to_fp(), "-54.00");
@@ -543,12 +564,24 @@ mod tests {
     #[test]
     fn cost_and_checked_arithmetic() {
         let p = Price::parse("0.5600").unwrap();
-        assert_eq!(p.cost_of(Count::parse("10").unwrap()).to_dollars(), "5.6000");
+        assert_eq!(
+            p.cost_of(Count::parse("10").unwrap()).to_dollars(),
+            "5.6000"
+        );
         assert_eq!(p.cost_of(Count::parse("0.01").unwrap()).micros(), 5_600);
         assert_eq!(Price::ONE.checked_add(Price::from_micros(1).unwrap()), None);
-        assert_eq!(Price::ZERO.checked_sub(Price::from_micros(1).unwrap()), None);
-        assert_eq!(Money::from_micros(i64::MAX).checked_add(Money::from_micros(1)), None);
-        assert_eq!(Count::from_centi(i64::MIN).checked_sub(Count::from_centi(1)), None);
+        assert_eq!(
+            Price::ZERO.checked_sub(Price::from_micros(1).unwrap()),
+            None
+        );
+        assert_eq!(
+            Money::from_micros(i64::MAX).checked_add(Money::from_micros(1)),
+            None
+        );
+        assert_eq!(
+            Count::from_centi(i64::MIN).checked_sub(Count::from_centi(1)),
+            None
+        );
         assert_eq!(
             Money::from_micros(17_500).per_contract_times(Count::from_contracts(3)),
             Money::from_micros(52_500)
