@@ -3,6 +3,7 @@
 
 mod auth;
 mod rest;
+mod schema;
 mod sim;
 mod wire;
 mod ws;
