@@ -1,0 +1,3 @@
+//! The engine: owns all trading state; `handle(input, now) -> outputs`.
+
+pub mod io;
