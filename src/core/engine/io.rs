@@ -289,6 +289,9 @@ pub enum OrderIntent {
         cancel_order_on_pause: bool,
         /// Automated orders live in the desk's order group.
         order_group_id: Option<String>,
+        /// An engine-issued flatten order (IOC, reduce-only, confirmed by the operator): the
+        /// only non-cancel write the gateway lets through while HALTED.
+        flatten_permit: bool,
     },
     Amend {
         order_id: OrderId,
