@@ -389,21 +389,12 @@ impl Engine {
             .books
             .get(ticker.as_str())
             .is_some_and(|book| book.is_resync_needed());
-        if resyncing {
-            if let Some(change) = self.control.begin_hold(ticker, self.now.mono_ns) {
-                self.record_changes([change]);
-            }
-        } else if self.control.market(ticker).hold_since_ns.is_some()
-            || self
-                .control
-                .market(ticker)
-                .reasons
-                .contains(&PauseReason::Resync)
-        {
-            if let Some(change) = self.control.end_hold(ticker) {
-                self.record_changes([change]);
-            }
-        }
+        let change = if resyncing {
+            self.control.begin_hold(ticker, self.now.mono_ns)
+        } else {
+            self.control.end_hold(ticker)
+        };
+        self.record_changes(change);
         let stale = !resyncing && !self.book_fresh(ticker.as_str());
         self.set_reason(ticker, PauseReason::StaleBook, stale);
         self.set_reason(ticker, PauseReason::ExchangePause, !self.exchange_active);
