@@ -13,7 +13,7 @@ mod decide;
 pub mod io;
 pub mod positions;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::core::book::Books;
 use crate::core::control::{Control, MAX_CLOCK_OFFSET_MS, PauseReason, StateChange};
@@ -121,6 +121,8 @@ pub struct Engine {
     order_tifs: HashMap<ClientOrderId, TimeInForce>,
     /// Expiration (Unix s) last sent for an order (the store does not keep it).
     expirations: HashMap<ClientOrderId, i64>,
+    /// Orders with a decrease in flight (the store has no flag for it).
+    pending_decreases: HashSet<ClientOrderId>,
     issuer: ClientOrderIdIssuer,
     accepted_writes: RateWindow,
     attempted_writes: RateWindow,
@@ -155,6 +157,7 @@ impl Engine {
             last_trade: HashMap::new(),
             order_tifs: HashMap::new(),
             expirations: HashMap::new(),
+            pending_decreases: HashSet::new(),
             accepted_writes: RateWindow::default(),
             attempted_writes: RateWindow::default(),
             breaches: BreachMonitor::default(),
@@ -301,6 +304,7 @@ impl Engine {
         if all {
             touched.extend(self.known_markets());
             self.expire_holds();
+            self.forget_finished_orders();
         }
         for ticker in &touched {
             self.refresh_reasons(ticker);
@@ -324,6 +328,15 @@ impl Engine {
         tickers.extend(self.strategies.keys().cloned());
         tickers.extend(self.control.markets().map(|(t, _)| t.clone()));
         tickers.into_iter().collect()
+    }
+
+    /// Side tables keep entries only for open orders.
+    fn forget_finished_orders(&mut self) {
+        let orders = &self.orders;
+        let open = |id: &ClientOrderId| orders.get(id.as_str()).is_some_and(|o| o.is_open());
+        self.order_tifs.retain(|id, _| open(id));
+        self.expirations.retain(|id, _| open(id));
+        self.pending_decreases.retain(|id| open(id));
     }
 
     fn roll_day(&mut self) {
@@ -461,6 +474,7 @@ impl Engine {
         if halted_now {
             let state = self.control.trading().clone();
             self.audit(AuditKind::TradingChanged { state });
+            self.out.halted = Some(reason.to_string());
         }
         self.record_changes(changes);
         self.emit(Origin::Operator, OrderIntent::CancelAll);

@@ -890,6 +890,7 @@ fn kill_disarms_cancels_and_halts_in_one_step() {
     });
     let out = kill.clone();
     assert!(desk.engine.is_halted());
+    assert_eq!(out.halted.as_deref(), Some("kill switch: ctrl-k"));
     assert_eq!(desk.state("M"), MarketState::Disarmed);
     assert_eq!(out.intents[0], OrderIntent::CancelAll);
     assert_eq!(out.intents[1], OrderIntent::TriggerOrderGroups);
@@ -1481,4 +1482,61 @@ fn inputs_round_trip_as_json() {
             "{json}"
         );
     }
+}
+
+#[test]
+fn maker_shrinks_a_quote_in_place_with_a_decrease() {
+    let (mut desk, quotes) = armed_maker_desk();
+    let bid_order_id = desk
+        .engine
+        .orders()
+        .get(quotes[0].as_str())
+        .unwrap()
+        .order_id
+        .clone();
+    // A fill elsewhere takes inventory to 45 of 50: the bid may only be 5 now, same price.
+    let out = desk.fill("T1", "ext-1", "M", Side::Bid, "0.45", 45);
+    assert_eq!(
+        out.intents,
+        vec![OrderIntent::Decrease {
+            order_id: bid_order_id.unwrap(),
+            client_order_id: quotes[0].clone(),
+            ticker: t("M"),
+            reduce_to: c(5),
+        }]
+    );
+    // Not sent twice while in flight.
+    assert!(desk.step(Input::Tick).intents.is_empty());
+    desk.step(Input::Gateway(GatewayResult::Decreased {
+        client_order_id: quotes[0].clone(),
+        remaining_count: c(5),
+    }));
+    assert_eq!(
+        desk.engine
+            .orders()
+            .get(quotes[0].as_str())
+            .unwrap()
+            .remaining_count,
+        c(5)
+    );
+    assert!(desk.step(Input::Tick).intents.is_empty());
+}
+
+#[test]
+fn inconsistent_book_asks_for_a_snapshot_and_holds() {
+    let (mut desk, _) = armed_maker_desk();
+    let out = desk.step(Input::Market(MarketInput::Delta {
+        ticker: t("M"),
+        side: crate::core::book::BookSide::Yes,
+        price: p("0.40"),
+        delta: c(-150),
+        convention: PriceConvention::NoPrices,
+        ts_ms: None,
+    }));
+    assert_eq!(out.resync_requests, vec![t("M")]);
+    assert_eq!(desk.state("M"), MarketState::Hold);
+    assert!(out.intents.is_empty());
+    let out = desk.book("M", "0.40", "0.50");
+    assert!(out.resync_requests.is_empty());
+    assert_eq!(desk.state("M"), MarketState::Armed);
 }
