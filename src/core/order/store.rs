@@ -842,6 +842,25 @@ impl Orders {
         self.in_flight(ticker).total()
     }
 
+    /// What every open order would cost if it filled (`p` per contract for bids, `1 − p` for
+    /// asks), including the growth of amends in flight: the cash new orders must leave for them.
+    pub fn open_order_cost(&self) -> Money {
+        self.open_orders()
+            .map(|order| {
+                let amend_growth = order.pending_amend.as_ref().map_or(Count::ZERO, |amend| {
+                    amend
+                        .count
+                        .saturating_sub(order.initial_count)
+                        .max(Count::ZERO)
+                });
+                order
+                    .side
+                    .outcome_price(order.yes_price)
+                    .cost_of(order.remaining_count.saturating_add(amend_growth))
+            })
+            .fold(Money::ZERO, Money::saturating_add)
+    }
+
     /// True while an order in this market is Unknown: its writes must wait.
     pub fn market_blocked_by_unknown(&self, ticker: &str) -> bool {
         self.open_in_market(ticker)
