@@ -1688,3 +1688,18 @@ fn query_params_encode_and_decode() {
         Some("exchange_index=-1&market_ticker=A-1")
     );
 }
+
+#[test]
+fn cancel_all_is_known_to_the_validator() {
+    validate_rest_response("DELETE", "/portfolio/events/orders", 204, &Value::Null).unwrap();
+    validate_rest_response(
+        "DELETE",
+        "/trade-api/v2/portfolio/events/orders?subaccount=0",
+        429,
+        &json!({"code": "too_many_requests", "message": "too many requests"}),
+    )
+    .unwrap();
+    assert!(validate_rest_response("DELETE", "/portfolio/events/orders", 200, &json!({})).is_err());
+    // The create operation on the same path is untouched.
+    validate_rest_response("POST", "/portfolio/events/orders", 400, &json!({})).unwrap();
+}
