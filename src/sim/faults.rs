@@ -290,7 +290,7 @@ impl FaultControl {
         let ws = self.config().ws;
         let reset_instead = self.roll(ws.drop_rate);
         let close_after =
-            ws.drop_every_n_messages > 0 && frames_sent % ws.drop_every_n_messages == 0;
+            ws.drop_every_n_messages > 0 && frames_sent.is_multiple_of(ws.drop_every_n_messages);
         let duplicate = self.roll(ws.duplicate_rate);
         let delay_ms = if ws.delay_ms > 0 && self.roll(ws.delay_rate) {
             ws.delay_ms
@@ -308,7 +308,7 @@ impl FaultControl {
     /// Whether the sequenced frame that would carry `seq` is withheld (its number is consumed).
     pub fn skip_seq(&self, seq: u64) -> bool {
         let every = self.config().ws.skip_seq_every_n;
-        every > 0 && seq % every == 0
+        every > 0 && seq.is_multiple_of(every)
     }
 
     /// Whether WS book and ticker frames for `market` are frozen.
