@@ -89,7 +89,11 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
         };
         writeln!(f, "{label}: {}", self.message)?;
-        writeln!(f, "  --> {}:{}:{}", self.file, self.line, self.col)?;
+        if self.line == 0 {
+            writeln!(f, "  --> {}", self.file)?;
+        } else {
+            writeln!(f, "  --> {}:{}:{}", self.file, self.line, self.col)?;
+        }
         if !self.source_line.is_empty() {
             let gutter = self.line.to_string();
             writeln!(f, "{:width$} |", "", width = gutter.len())?;

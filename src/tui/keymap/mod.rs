@@ -176,8 +176,8 @@ impl Keymap {
             out.push(Diagnostic {
                 severity: Severity::Error,
                 file: sources.last().map_or(String::new(), |s| s.name.clone()),
-                line: 1,
-                col: 1,
+                line: 0,
+                col: 0,
                 source_line: String::new(),
                 message: "'kill_switch' has no key; it cannot be unbound".into(),
                 help: Some("bind it to keys with a modifier or an F-key, e.g. kill_switch = [\"ctrl-k\", \"f12\"]".into()),

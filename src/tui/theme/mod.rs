@@ -245,12 +245,14 @@ fn load_chain(
     ok.then_some(chain)
 }
 
-fn plain_error(file: &str, message: String) -> Diagnostic {
+/// A finding about a whole theme (not a place in a file), named by the theme.
+fn plain_error(theme: &str, message: String) -> Diagnostic {
+    let file = format!("theme '{theme}'");
     Diagnostic {
         severity: Severity::Error,
-        file: file.to_string(),
-        line: 1,
-        col: 1,
+        file,
+        line: 0,
+        col: 0,
         source_line: String::new(),
         message,
         help: None,
