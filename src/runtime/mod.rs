@@ -3,3 +3,4 @@
 pub mod clock;
 pub mod control_socket;
 pub mod lock;
+pub mod metrics;
