@@ -469,22 +469,22 @@ proptest! {
             client_order_id: format!("o{i}"), side, price: Price::from_cents(cents).unwrap(),
             remaining: c(n), time_in_force: TimeInForce::GoodTillCanceled, expiration_s: None,
             busy: false }).collect();
-        let mut book: Vec<(Side, Price, Count)> = Vec::new();
+        let mut book: Vec<(u8, Price, Count)> = Vec::new();
         let mut remaining = own.clone();
         for action in diff_orders(&desired, &own) {
             match action {
-                OrderAction::Place(d) => book.push((d.side, d.price, d.count)),
+                OrderAction::Place(d) => book.push((d.side as u8, d.price, d.count)),
                 OrderAction::Amend { client_order_id, to } => {
                     remaining.retain(|o| o.client_order_id != client_order_id);
-                    book.push((to.side, to.price, to.count));
+                    book.push((to.side as u8, to.price, to.count));
                 }
                 OrderAction::Cancel { client_order_id } => {
                     remaining.retain(|o| o.client_order_id != client_order_id);
                 }
             }
         }
-        book.extend(remaining.iter().map(|o| (o.side, o.price, o.remaining)));
-        let mut want: Vec<_> = desired.iter().map(|d| (d.side, d.price, d.count)).collect();
+        book.extend(remaining.iter().map(|o| (o.side as u8, o.price, o.remaining)));
+        let mut want: Vec<_> = desired.iter().map(|d| (d.side as u8, d.price, d.count)).collect();
         book.sort();
         want.sort();
         prop_assert_eq!(book, want);
