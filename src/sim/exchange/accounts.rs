@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use crate::core::market::Ticker;
 use crate::core::num::{CENTI, Count, MICROS, Money, Price};
 
-use super::types::{ApiError, BookSide, MarketResult, OutcomeSide};
+use super::types::{ApiError, BalancePrecision, BookSide, BookSideExt, MarketResult, OutcomeSide};
 
 /// Highest subaccount number (0 = primary).
 pub const MAX_SUBACCOUNT: u32 = 63;
@@ -73,12 +73,6 @@ fn pro_rata(total: Money, part: Count, whole: Count) -> Money {
     }
     let value = i128::from(total.micros()) * i128::from(part.centi()) / i128::from(whole.centi());
     Money::from_micros(i64::try_from(value).unwrap_or(i64::MAX))
-}
-
-/// Floor `amount` to a multiple of `precision` (toward −∞).
-pub fn floor_to(amount: Money, precision: Money) -> Money {
-    let step = precision.micros().max(1);
-    Money::from_micros(amount.micros().div_euclid(step) * step)
 }
 
 impl Position {
@@ -237,7 +231,7 @@ impl Subaccount {
         &mut self,
         owner: (&str, u32),
         market: &SettledMarket<'_>,
-        balance_precision: Money,
+        balance_precision: BalancePrecision,
     ) -> Option<SettlementRecord> {
         let (user_id, subaccount) = owner;
         let SettledMarket {
@@ -257,7 +251,7 @@ impl Subaccount {
             (Count::ZERO, position.position.abs(), yes_value.complement())
         };
         let held = position.position.abs();
-        let payout = floor_to(money_floor(payout_per_contract, held), balance_precision);
+        let payout = balance_precision.floor(money_floor(payout_per_contract, held));
         self.cash = self.cash.saturating_add(payout);
         self.updated_ms = now_ms;
         let (yes_total_cost, no_total_cost) = if position.position.is_positive() {
@@ -432,7 +426,7 @@ mod tests {
                     result: MarketResult::No,
                     now_ms: 5,
                 },
-                Money::from_micros(100),
+                BalancePrecision::Direct,
             )
             .unwrap();
         assert_eq!(record.revenue, dollars("10.00"));
@@ -459,7 +453,7 @@ mod tests {
                     result: MarketResult::Scalar(price("0.5555")),
                     now_ms: 5,
                 },
-                Money::from_micros(100),
+                BalancePrecision::Direct,
             )
             .unwrap();
         assert_eq!(record.revenue, dollars("0.0055"));

@@ -5,7 +5,7 @@ use crate::core::market::Ticker;
 use crate::core::num::{Count, Money, Price};
 
 use super::accounts::money_ceil;
-use super::types::{BookSide, OrderStatus, SelfTradePrevention, TimeInForce};
+use super::types::{BookSide, BookSideExt, OrderStatus, SelfTradePrevention, TimeInForce};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRecord {

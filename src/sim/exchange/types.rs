@@ -2,48 +2,9 @@
 
 use crate::core::market::Ticker;
 pub use crate::core::market::{MarketStatus, PriceRange};
+pub use crate::core::matching::{BookSide, SelfTradePrevention, TimeInForce};
 use crate::core::num::{Count, Money, Price};
-
-/// Direction of an order on the YES book (V2 writes): `Bid` buys YES, `Ask` sells YES (buys NO).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BookSide {
-    Bid,
-    Ask,
-}
-
-impl BookSide {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BookSide::Bid => "bid",
-            BookSide::Ask => "ask",
-        }
-    }
-
-    /// `bid` ⇔ `yes`, `ask` ⇔ `no` (DIGEST 4.5: reported direction).
-    pub fn outcome(self) -> OutcomeSide {
-        match self {
-            BookSide::Bid => OutcomeSide::Yes,
-            BookSide::Ask => OutcomeSide::No,
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<BookSide> {
-        match text {
-            "bid" => Some(BookSide::Bid),
-            "ask" => Some(BookSide::Ask),
-            _ => None,
-        }
-    }
-
-    /// Collateral one contract of this order locks at YES price `price`: a bid pays `p`, an ask
-    /// (a NO bid at `1 − p`) pays `1 − p`.
-    pub fn cost_per_contract(self, price: Price) -> Price {
-        match self {
-            BookSide::Bid => price,
-            BookSide::Ask => price.complement(),
-        }
-    }
-}
+pub use crate::core::portfolio::fees::{BalancePrecision, FeeMultiplier, FeeType};
 
 /// Which contract a book level or position holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,55 +22,76 @@ impl OutcomeSide {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeInForce {
-    FillOrKill,
-    GoodTillCanceled,
-    ImmediateOrCancel,
+/// Wire names and collateral of [`BookSide`] (defined by core::matching).
+pub trait BookSideExt: Sized {
+    fn wire_name(self) -> &'static str;
+    /// `bid` ⇔ `yes`, `ask` ⇔ `no` (DIGEST 4.5: reported direction).
+    fn outcome(self) -> OutcomeSide;
+    /// Collateral one contract of this order locks at YES price `price`: a bid pays `p`, an ask
+    /// (a NO bid at `1 − p`) pays `1 − p`.
+    fn cost_per_contract(self, price: Price) -> Price;
 }
 
-impl TimeInForce {
-    pub fn parse(text: &str) -> Option<TimeInForce> {
-        match text {
-            "fill_or_kill" => Some(TimeInForce::FillOrKill),
-            "good_till_canceled" => Some(TimeInForce::GoodTillCanceled),
-            "immediate_or_cancel" => Some(TimeInForce::ImmediateOrCancel),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
+impl BookSideExt for BookSide {
+    fn wire_name(self) -> &'static str {
         match self {
-            TimeInForce::FillOrKill => "fill_or_kill",
-            TimeInForce::GoodTillCanceled => "good_till_canceled",
-            TimeInForce::ImmediateOrCancel => "immediate_or_cancel",
-        }
-    }
-}
-
-/// Self-trade prevention (DIGEST 4.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SelfTradePrevention {
-    /// Cancel the incoming order at the self-cross; fills before it stand.
-    TakerAtCross,
-    /// Cancel the resting own order and keep matching.
-    Maker,
-}
-
-impl SelfTradePrevention {
-    pub fn parse(text: &str) -> Option<SelfTradePrevention> {
-        match text {
-            "taker_at_cross" => Some(SelfTradePrevention::TakerAtCross),
-            "maker" => Some(SelfTradePrevention::Maker),
-            _ => None,
+            BookSide::Bid => "bid",
+            BookSide::Ask => "ask",
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    fn outcome(self) -> OutcomeSide {
         match self {
-            SelfTradePrevention::TakerAtCross => "taker_at_cross",
-            SelfTradePrevention::Maker => "maker",
+            BookSide::Bid => OutcomeSide::Yes,
+            BookSide::Ask => OutcomeSide::No,
         }
+    }
+
+    fn cost_per_contract(self, price: Price) -> Price {
+        match self {
+            BookSide::Bid => price,
+            BookSide::Ask => price.complement(),
+        }
+    }
+}
+
+pub fn parse_book_side(text: &str) -> Option<BookSide> {
+    match text {
+        "bid" => Some(BookSide::Bid),
+        "ask" => Some(BookSide::Ask),
+        _ => None,
+    }
+}
+
+pub fn parse_time_in_force(text: &str) -> Option<TimeInForce> {
+    match text {
+        "fill_or_kill" => Some(TimeInForce::FillOrKill),
+        "good_till_canceled" => Some(TimeInForce::GoodTillCanceled),
+        "immediate_or_cancel" => Some(TimeInForce::ImmediateOrCancel),
+        _ => None,
+    }
+}
+
+pub fn time_in_force_str(tif: TimeInForce) -> &'static str {
+    match tif {
+        TimeInForce::FillOrKill => "fill_or_kill",
+        TimeInForce::GoodTillCanceled => "good_till_canceled",
+        TimeInForce::ImmediateOrCancel => "immediate_or_cancel",
+    }
+}
+
+pub fn parse_stp(text: &str) -> Option<SelfTradePrevention> {
+    match text {
+        "taker_at_cross" => Some(SelfTradePrevention::TakerAtCross),
+        "maker" => Some(SelfTradePrevention::Maker),
+        _ => None,
+    }
+}
+
+pub fn stp_str(stp: SelfTradePrevention) -> &'static str {
+    match stp {
+        SelfTradePrevention::TakerAtCross => "taker_at_cross",
+        SelfTradePrevention::Maker => "maker",
     }
 }
 
@@ -165,48 +147,6 @@ impl MarketResult {
             MarketResult::Scalar(_) => "scalar",
         }
     }
-}
-
-/// Fee model of a series (`fee_type`), DIGEST 4.8.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeeType {
-    /// Taker pays `0.07 × m × C × P × (1 − P)`, makers nothing.
-    Quadratic,
-    /// As `Quadratic`, and makers pay `0.0175 × m × C × P × (1 − P)`.
-    QuadraticWithMakerFees,
-    /// Kalshi's `flat` type; its formula is not published in the material we have, so the
-    /// simulator charges nothing for it (documented approximation).
-    Flat,
-}
-
-impl FeeType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FeeType::Quadratic => "quadratic",
-            FeeType::QuadraticWithMakerFees => "quadratic_with_maker_fees",
-            FeeType::Flat => "flat",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<FeeType> {
-        match text {
-            "quadratic" => Some(FeeType::Quadratic),
-            "quadratic_with_maker_fees" => Some(FeeType::QuadraticWithMakerFees),
-            "flat" => Some(FeeType::Flat),
-            _ => None,
-        }
-    }
-}
-
-/// A `fee_multiplier` as an exact ratio (Kalshi sends a JSON number such as `1` or `0.5`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FeeMultiplier {
-    /// Multiplier in millionths: `1_000_000` = 1.
-    pub micros: i64,
-}
-
-impl FeeMultiplier {
-    pub const ONE: FeeMultiplier = FeeMultiplier { micros: 1_000_000 };
 }
 
 /// A series as the simulator lists it.
@@ -304,7 +244,7 @@ impl Default for ScheduleSpec {
 pub struct ExchangeConfig {
     /// Balances are kept at this precision (DIGEST 4.8): $0.0001 for direct members (the
     /// default), $0.01 otherwise. The rounding fee restores it after every fill.
-    pub balance_precision: Money,
+    pub balance_precision: BalancePrecision,
     /// Fee model for markets whose series is unknown.
     pub default_fee_type: FeeType,
     pub default_fee_multiplier: FeeMultiplier,
@@ -320,7 +260,7 @@ pub struct ExchangeConfig {
 impl Default for ExchangeConfig {
     fn default() -> ExchangeConfig {
         ExchangeConfig {
-            balance_precision: Money::from_micros(100),
+            balance_precision: BalancePrecision::Direct,
             default_fee_type: FeeType::Quadratic,
             default_fee_multiplier: FeeMultiplier::ONE,
             exchange_index: 0,
