@@ -421,6 +421,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn paths_are_built_under_the_base_with_parameters_encoded() {
+        let client =
+            RestClient::new(RestConfig::new("http://127.0.0.1:9/trade-api/v2/"), None).unwrap();
+        let call = Call::new(Endpoint::QueuePosition).param("a b/c?d");
+        let url = client.url_for(&call).unwrap();
+        assert_eq!(
+            url.path(),
+            "/trade-api/v2/portfolio/orders/a%20b%2Fc%3Fd/queue_position"
+        );
+        assert_eq!(url.query(), None);
+        let call = Call::new(Endpoint::Orderbooks)
+            .query_pair("tickers", "A")
+            .query_pair("tickers", "B&C");
+        let url = client.url_for(&call).unwrap();
+        assert_eq!(url.path(), "/trade-api/v2/markets/orderbooks");
+        assert_eq!(url.query(), Some("tickers=A&tickers=B%26C"));
+        assert!(matches!(
+            client.url_for(&Call::new(Endpoint::Market)),
+            Err(RestError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            client.url_for(&Call::new(Endpoint::Market).param("")),
+            Err(RestError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn bad_base_urls_are_refused() {
+        for base in [
+            "ftp://host/trade-api/v2",
+            "not a url",
+            "http://h/trade-api/v2?x=1",
+        ] {
+            assert!(
+                matches!(
+                    RestClient::new(RestConfig::new(base), None),
+                    Err(RestError::InvalidRequest(_))
+                ),
+                "{base}"
+            );
+        }
+        assert_eq!(
+            super::super::Environment::Sim("127.0.0.1:4000".parse().unwrap()).base_url(),
+            "http://127.0.0.1:4000/trade-api/v2"
+        );
+    }
+
+    #[test]
     fn backoff_doubles_and_is_capped() {
         let config = RestConfig {
             backoff_initial: Duration::from_millis(50),
