@@ -774,12 +774,12 @@ impl Session<'_> {
         let terminal = matches!(code, 10 | 17 | 25);
         let pending = id.and_then(|id| self.pending.remove(&id));
         match pending {
-            Some(Pending::Snapshot { spec, sid }) => {
-                // get_snapshot refused: fall back to a fresh subscription, unless that already
-                // happened (the old sid is gone)
-                if self.registry.get(spec).and_then(|s| s.sid) == Some(sid) {
-                    self.resubscribe(spec, ResyncCause::ErrorFrame { code });
-                }
+            // get_snapshot refused: fall back to a fresh subscription, unless that already
+            // happened (the old sid is gone)
+            Some(Pending::Snapshot { spec, sid })
+                if self.registry.get(spec).and_then(|s| s.sid) == Some(sid) =>
+            {
+                self.resubscribe(spec, ResyncCause::ErrorFrame { code });
             }
             Some(Pending::Subscribe { spec }) => {
                 if code == 6 {

@@ -167,13 +167,13 @@ impl Registry {
         if let Some(&holder) = self.by_sid.get(&sid)
             && holder != spec_id
         {
-            if let Some(spec) = self.specs.remove(&spec_id) {
-                if let (Some(target), Some(markets)) = (self.specs.get_mut(&holder), spec.markets) {
-                    target
-                        .markets
-                        .get_or_insert_with(BTreeSet::new)
-                        .extend(markets);
-                }
+            if let Some(spec) = self.specs.remove(&spec_id)
+                && let (Some(target), Some(markets)) = (self.specs.get_mut(&holder), spec.markets)
+            {
+                target
+                    .markets
+                    .get_or_insert_with(BTreeSet::new)
+                    .extend(markets);
             }
             return holder;
         }
