@@ -6,7 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use kalshi_desk::core::market::Ticker;
 use kalshi_desk::kalshi::auth::{KeyKind, Signer, VerifyingKey, generate_key_pair};
 use kalshi_desk::kalshi::ws::{
-    Channel, DataKind, MarketEvent, PrivateEvent, ResyncCause, WS_PATH, WsClient, WsConfig,
+    BookUpdate, Channel, MarketEvent, PrivateEvent, ResyncCause, WS_PATH, WsClient, WsConfig,
 };
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -199,7 +199,7 @@ impl Conn {
 
     async fn fill(&mut self, sid: u64, trade_id: &str) {
         self.send(json!({"type": "fill", "sid": sid, "msg": {
-            "trade_id": trade_id, "order_id": "o-1", "market_ticker": "A", "is_taker": true,
+            "trade_id": trade_id, "order_id": "o-1", "market_ticker": "A", "exchange_index": 0, "is_taker": true,
             "yes_price_dollars": "0.5000", "count_fp": "1.00", "post_position_fp": "1.00",
             "outcome_side": "yes", "book_side": "bid", "ts_ms": 1_700_000_000_000i64}}))
             .await;
@@ -280,15 +280,38 @@ async fn market_until(
     }
 }
 
-fn book(event: &MarketEvent) -> Option<(DataKind, u64, u64, &str)> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Snapshot,
+    Delta,
+}
+
+fn book(event: &MarketEvent) -> Option<(Kind, u64, u64, &str)> {
     match event {
-        MarketEvent::Book(frame) => Some((
-            frame.kind.clone(),
-            frame.sid?,
-            frame.seq?,
-            frame.market.as_ref()?.as_str(),
-        )),
+        MarketEvent::Book { sid, seq, update } => {
+            let kind = match update {
+                BookUpdate::Snapshot(_) => Kind::Snapshot,
+                BookUpdate::Delta(_) => Kind::Delta,
+            };
+            Some((kind, *sid, *seq, update.ticker().as_str()))
+        }
         _ => None,
+    }
+}
+
+/// The one sid of an `update_subscription` (`sid` or `sids: [sid]`, both are Kalshi's).
+fn update_sid(command: &Value) -> u64 {
+    let params = &command["params"];
+    match params["sid"].as_u64() {
+        Some(sid) => {
+            assert!(params.get("sids").is_none(), "{command}");
+            sid
+        }
+        None => {
+            let sids = params["sids"].as_array().expect("sid or sids");
+            assert_eq!(sids.len(), 1, "{command}");
+            sids[0].as_u64().unwrap()
+        }
     }
 }
 
@@ -462,7 +485,7 @@ async fn a_gap_resyncs_only_the_books_of_its_subscription() {
     let command = conn.recv_json().await;
     assert_eq!(command["cmd"], "update_subscription");
     assert_eq!(command["params"]["action"], "get_snapshot");
-    assert_eq!(command["params"]["sids"], json!([1]));
+    assert_eq!(update_sid(&command), 1);
     assert_eq!(command["params"]["market_tickers"], json!(["A", "B"]));
 
     let events = market_until(&mut client, |e| book(e).is_some_and(|b| b.3 == "D")).await;
@@ -470,9 +493,9 @@ async fn a_gap_resyncs_only_the_books_of_its_subscription() {
     assert_eq!(
         delivered,
         [
-            (DataKind::OrderbookDelta, 1, 3, "A"),
-            (DataKind::OrderbookDelta, 2, 3, "C"),
-            (DataKind::OrderbookDelta, 2, 4, "D"),
+            (Kind::Delta, 1, 3, "A"),
+            (Kind::Delta, 2, 3, "C"),
+            (Kind::Delta, 2, 4, "D"),
         ],
         "the delta after the hole is held back, the other subscription flows on"
     );
@@ -494,14 +517,11 @@ async fn a_gap_resyncs_only_the_books_of_its_subscription() {
     conn.snapshot(1, 7, "A").await;
     conn.snapshot(1, 8, "B").await;
     conn.delta(1, 9, "A").await;
-    let events = market_until(&mut client, |e| {
-        book(e) == Some((DataKind::OrderbookDelta, 1, 9, "A"))
-    })
-    .await;
+    let events = market_until(&mut client, |e| book(e) == Some((Kind::Delta, 1, 9, "A"))).await;
     let snapshots: Vec<_> = events
         .iter()
         .filter_map(book)
-        .filter(|b| b.0 == DataKind::OrderbookSnapshot)
+        .filter(|b| b.0 == Kind::Snapshot)
         .map(|b| b.3)
         .collect();
     assert_eq!(snapshots, ["A", "B"]);
@@ -532,7 +552,7 @@ async fn get_snapshot_variant(restart: bool) {
     client.handle.resync(tickers(&["C"])).await.unwrap();
     let command = conn.recv_json().await;
     assert_eq!(command["params"]["action"], "get_snapshot");
-    assert_eq!(command["params"]["sids"], json!([2]));
+    assert_eq!(update_sid(&command), 2);
     assert_eq!(command["params"]["market_tickers"], json!(["C"]));
     let id = command["id"].as_u64().unwrap();
 
@@ -547,17 +567,17 @@ async fn get_snapshot_variant(restart: bool) {
     conn.delta(2, snap_seq + 2, "C").await;
 
     let events = market_until(&mut client, |e| {
-        book(e) == Some((DataKind::OrderbookDelta, 2, snap_seq + 2, "C"))
+        book(e) == Some((Kind::Delta, 2, snap_seq + 2, "C"))
     })
     .await;
     let delivered: Vec<_> = events.iter().filter_map(book).collect();
     assert_eq!(
         delivered,
         [
-            (DataKind::OrderbookDelta, 2, 3, "D"),
-            (DataKind::OrderbookSnapshot, 2, snap_seq, "C"),
-            (DataKind::OrderbookDelta, 2, snap_seq + 1, "D"),
-            (DataKind::OrderbookDelta, 2, snap_seq + 2, "C"),
+            (Kind::Delta, 2, 3, "D"),
+            (Kind::Snapshot, 2, snap_seq, "C"),
+            (Kind::Delta, 2, snap_seq + 1, "D"),
+            (Kind::Delta, 2, snap_seq + 2, "C"),
         ]
     );
     assert!(events.contains(&MarketEvent::ResyncStarted {
@@ -621,10 +641,7 @@ async fn terminal_error_frames_resubscribe_the_subscription() {
     // frames of the dropped sid are ignored
     conn.delta(1, 4, "A").await;
     conn.delta(3, 3, "B").await;
-    let events = market_until(&mut client, |e| {
-        book(e) == Some((DataKind::OrderbookDelta, 3, 3, "B"))
-    })
-    .await;
+    let events = market_until(&mut client, |e| book(e) == Some((Kind::Delta, 3, 3, "B"))).await;
     assert!(events.contains(&MarketEvent::ErrorFrame {
         code: 25,
         message: "Subscription buffer overflow".into(),
@@ -720,9 +737,8 @@ async fn a_stalled_consumer_loses_market_data_never_private_events() {
     let mut trades = Vec::new();
     loop {
         match next_private(&mut client).await {
-            PrivateEvent::Data(frame) => {
-                assert_eq!(frame.kind, DataKind::Fill);
-                let trade = frame.msg["trade_id"].as_str().unwrap().to_owned();
+            PrivateEvent::Fill(fill) => {
+                let trade = fill.trade_id.clone();
                 trades.push(trade.clone());
                 if trade == "t-last" {
                     break;
@@ -758,7 +774,7 @@ async fn a_stalled_consumer_loses_market_data_never_private_events() {
     assert_eq!(dropped, tickers(&["A", "B"]));
     let command = conn.recv_json().await;
     assert_eq!(command["params"]["action"], "get_snapshot");
-    assert_eq!(command["params"]["sids"], json!([1]));
+    assert_eq!(update_sid(&command), 1);
     let mut asked: Vec<String> = command["params"]["market_tickers"]
         .as_array()
         .unwrap()
@@ -839,7 +855,7 @@ async fn a_dropped_connection_reconnects_resubscribes_and_asks_for_reconciliatio
     let events = market_until(&mut client, |e| matches!(e, MarketEvent::ResyncDone { .. })).await;
     assert_eq!(
         events.iter().filter_map(book).collect::<Vec<_>>(),
-        [(DataKind::OrderbookSnapshot, 2, 1, "A")]
+        [(Kind::Snapshot, 2, 1, "A")]
     );
     // the fill subscription is not confirmed yet, so there is nothing to reconcile against
     assert!(client.private.try_recv().is_err());
@@ -849,10 +865,10 @@ async fn a_dropped_connection_reconnects_resubscribes_and_asks_for_reconciliatio
         PrivateEvent::ReconciliationNeeded { connection: 2, .. }
     ));
     conn.fill(1, "after-reconnect").await;
-    let PrivateEvent::Data(fill) = next_private(&mut client).await else {
+    let PrivateEvent::Fill(fill) = next_private(&mut client).await else {
         panic!("expected the fill")
     };
-    assert_eq!(fill.msg["trade_id"], "after-reconnect");
+    assert_eq!(fill.trade_id, "after-reconnect");
     let stats = client.stats.snapshot();
     assert_eq!(stats.reconnects, 1);
     assert!(stats.connected);
