@@ -115,7 +115,7 @@ impl Engine {
         let input = StrategyInput {
             view,
             own_orders: &own,
-            position: self.positions.get(ticker.as_str()).count,
+            position: self.portfolio.contracts(ticker.as_str()),
             fair: self.fair_values.get(ticker.as_str()).cloned(),
             now: self.now,
         };
@@ -194,7 +194,7 @@ impl Engine {
 
     fn market_exposure(&self, ticker: &str, excluded: Option<&Order>) -> MarketExposure {
         let mut exposure = MarketExposure {
-            position: self.positions.get(ticker).count,
+            position: self.portfolio.contracts(ticker),
             ..MarketExposure::default()
         };
         for order in self
@@ -239,11 +239,11 @@ impl Engine {
         let legs = members
             .into_iter()
             .map(|(_, member)| {
-                let position = self.positions.get(member.as_str());
+                let position = self.portfolio.position(member.as_str());
                 Leg {
                     ticker: member.clone(),
-                    position: position.count,
-                    position_cost: position.cost,
+                    position: position.map_or(Count::ZERO, |p| p.contracts),
+                    position_cost: position.map_or(Money::ZERO, |p| p.cost_basis),
                     orders: self
                         .orders
                         .open_in_market(member.as_str())
@@ -265,10 +265,7 @@ impl Engine {
     }
 
     fn desk_exposure(&mut self, excluded: Option<&Order>) -> DeskExposure {
-        let mut gross = self
-            .positions
-            .iter()
-            .fold(Money::ZERO, |sum, (_, p)| sum.saturating_add(p.cost));
+        let mut gross = self.portfolio.gross_exposure();
         let mut in_flight_cost = Money::ZERO;
         let mut open_orders = 0u32;
         for order in self.orders.open_orders() {
@@ -283,7 +280,7 @@ impl Engine {
         }
         DeskExposure {
             gross_exposure: gross,
-            available_balance: self.balance.unwrap_or(Money::ZERO),
+            available_balance: self.portfolio.available_balance(),
             in_flight_cost,
             open_orders,
             orders_in_window: self

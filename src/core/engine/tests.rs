@@ -61,6 +61,7 @@ impl Desk {
             hold_limit_ms: 500,
             closing_soon_ms: 60_000,
             order_group_id: Some("grp-1".into()),
+            day_boundary: crate::core::portfolio::DayBoundary::default(),
         })
     }
 
@@ -72,6 +73,7 @@ impl Desk {
         };
         desk.step(Input::Private(PrivateInput::Balance {
             available: usd("1000"),
+            as_of_ms: None,
         }));
         desk
     }
@@ -380,7 +382,7 @@ fn fill_arriving_after_cancel_ack() {
         "the order waits for the fills still on their way"
     );
     assert_eq!(order.remaining_count, c(4));
-    assert_eq!(desk.engine.positions().get("M").count, Count::ZERO);
+    assert_eq!(desk.engine.portfolio().contracts("M"), Count::ZERO);
     // The fill arrives after the cancel acknowledgement: it is booked, and the order ends.
     let out = desk.fill("T1", order_id.as_str(), "M", Side::Bid, "0.45", 4);
     assert!(
@@ -388,7 +390,7 @@ fn fill_arriving_after_cancel_ack() {
             .iter()
             .any(|a| matches!(a.event, AuditKind::Fill { .. }))
     );
-    assert_eq!(desk.engine.positions().get("M").count, c(4));
+    assert_eq!(desk.engine.portfolio().contracts("M"), c(4));
     let order = desk.engine.orders().get(id.as_str()).unwrap();
     assert_eq!(order.state, OrderState::Canceled);
     assert_eq!(order.fill_count(), c(4));
@@ -403,7 +405,7 @@ fn duplicated_fill_is_booked_once() {
     let id = placed_ids(&out)[0].clone();
     let order_id = desk.ack(&id);
     desk.fill("T1", order_id.as_str(), "M", Side::Bid, "0.45", 3);
-    assert_eq!(desk.engine.positions().get("M").count, c(3));
+    assert_eq!(desk.engine.portfolio().contracts("M"), c(3));
     let out = desk.fill("T1", order_id.as_str(), "M", Side::Bid, "0.45", 3);
     assert!(matches!(
         &out.audits[..],
@@ -412,7 +414,7 @@ fn duplicated_fill_is_booked_once() {
             ..
         }]
     ));
-    assert_eq!(desk.engine.positions().get("M").count, c(3));
+    assert_eq!(desk.engine.portfolio().contracts("M"), c(3));
     assert_eq!(
         desk.engine
             .orders()
@@ -705,6 +707,7 @@ fn gross_exposure_balance_open_orders_rate_daily_loss() {
     desk.book("M", "0.40", "0.50");
     desk.step(Input::Private(PrivateInput::Balance {
         available: usd("12"),
+        as_of_ms: None,
     }));
     desk.manual("M", Side::Bid, "0.45", 10); // 4.50 in flight
     let out = desk.manual("M", Side::Bid, "0.45", 20);
@@ -751,7 +754,7 @@ fn gross_exposure_balance_open_orders_rate_daily_loss() {
     let mut limits = test_limits();
     limits.max_daily_loss = usd("1");
     desk.cmd(Command::SetLimits { limits });
-    desk.fill("T1", "ext-1", "M", Side::Bid, "0.50", 10); // marked at the 0.40 bid: −1.00
+    desk.fill("T1", "ext-1", "M", Side::Bid, "0.50", 20); // marked at the 0.45 mid: −1.00
     assert_eq!(desk.engine.daily_pnl(), usd("-1"));
     let out = desk.manual("M", Side::Bid, "0.45", 1);
     assert_eq!(
@@ -1292,7 +1295,7 @@ fn daily_loss_halts_after_persistence() {
     let mut limits = test_limits();
     limits.max_daily_loss = usd("1");
     desk.cmd(Command::SetLimits { limits });
-    desk.fill("T1", "ext-1", "M", Side::Bid, "0.50", 20); // −2.00 at the bid
+    desk.fill("T1", "ext-1", "M", Side::Bid, "0.50", 40); // −2.00 at the mid
     desk.step(Input::Tick);
     assert!(desk.engine.is_halted());
 }
@@ -1384,6 +1387,7 @@ fn position_drift_pauses_until_the_exchange_agrees() {
     let out = desk.step(Input::Private(PrivateInput::MarketPosition {
         ticker: t("M"),
         position: c(3),
+        cost: None,
     }));
     assert_eq!(
         desk.state("M"),
@@ -1398,6 +1402,7 @@ fn position_drift_pauses_until_the_exchange_agrees() {
     desk.step(Input::Private(PrivateInput::MarketPosition {
         ticker: t("M"),
         position: c(3),
+        cost: None,
     }));
     assert_eq!(desk.state("M"), MarketState::Armed);
 }
@@ -1444,6 +1449,24 @@ fn determined_market_disarms() {
     }));
     assert_eq!(desk.state("M"), MarketState::Disarmed);
     assert_eq!(cancel_ids(&out).len(), quotes.len());
+}
+
+#[test]
+fn settlement_pays_out_and_disarms() {
+    let (mut desk, _) = armed_maker_desk();
+    desk.fill("T1", "ext-1", "M", Side::Bid, "0.45", 10);
+    let out = desk.step(Input::Exchange(ExchangeInput::Settled {
+        ticker: t("M"),
+        result: crate::core::portfolio::MarketResult::Yes,
+        fee: Money::ZERO,
+        ts_ms: desk.now.wall_ms,
+    }));
+    assert_eq!(desk.state("M"), MarketState::Disarmed);
+    assert!(out.audits.iter().any(|a| matches!(
+        &a.event,
+        AuditKind::Settled { payout, realized, .. } if *payout == usd("10") && *realized == usd("5.5")
+    )));
+    assert_eq!(desk.engine.portfolio().contracts("M"), Count::ZERO);
 }
 
 #[test]
