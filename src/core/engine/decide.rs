@@ -65,6 +65,14 @@ impl Engine {
         if !control.strategy_may_trade() || self.unknown_order_in(ticker.as_str()).is_some() {
             return;
         }
+        // While the desk's order-rate window is full the strategy is not asked at all: its
+        // orders would only be refused, and it would look like a runaway for wanting them.
+        let in_window = self
+            .accepted_writes
+            .count(self.now.mono_ns, self.config.limits.rate_window_ms);
+        if in_window >= self.config.limits.max_orders_per_window {
+            return;
+        }
         let Some(mut slot) = self.strategies.remove(ticker) else {
             return;
         };
@@ -96,7 +104,7 @@ impl Engine {
                     || self.pending_decreases.contains(&o.client_order_id),
             })
             .collect();
-        let record = self.markets.get(ticker).cloned().unwrap_or_default();
+        let record = self.markets.get(ticker).unwrap_or(&self.default_market);
         let book = self
             .books
             .get(ticker.as_str())
@@ -122,6 +130,12 @@ impl Engine {
         let desired = slot.strategy.desired(&input);
         let actions = diff_orders(&desired, &own);
         self.strategies.insert(ticker.clone(), slot);
+        for action in &actions {
+            if !matches!(action, OrderAction::Place(_) | OrderAction::Amend { .. }) {
+                // Places and amends are counted by the gate; the rest count here.
+                self.attempted_writes.record(self.now.mono_ns);
+            }
+        }
         for action in actions {
             if self.is_halted() {
                 // A halt mid-cycle (never expected here, but cheap to honour) stops everything.
@@ -293,7 +307,12 @@ impl Engine {
     /// The risk gate with this engine's numbers. Every attempt counts toward the runaway rule.
     fn gate(&mut self, query: GateQuery<'_>) -> Result<Approved, Refusal> {
         self.attempted_writes.record(self.now.mono_ns);
-        let record = self.markets.get(query.ticker).cloned().unwrap_or_default();
+        let on_grid = self
+            .markets
+            .get(query.ticker)
+            .unwrap_or(&self.default_market)
+            .grid
+            .is_tradeable(query.price);
         let cause = query.reduce_only_cause.or_else(|| {
             if self.is_halted() {
                 Some(ReduceOnlyCause::Halted)
@@ -311,7 +330,7 @@ impl Engine {
             time_in_force: query.time_in_force,
             reduce_only: query.reduce_only,
             is_amend: query.amending.is_some(),
-            on_grid: record.grid.is_tradeable(query.price),
+            on_grid,
             reference: self.reference(query.ticker.as_str()),
             reduce_only_cause: cause,
             market: self.market_exposure(query.ticker.as_str(), query.amending),

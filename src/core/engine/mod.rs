@@ -115,6 +115,8 @@ pub struct Engine {
     portfolio: Portfolio,
     control: Control,
     markets: BTreeMap<Ticker, MarketRecord>,
+    /// What a market without reference data is assumed to be.
+    default_market: MarketRecord,
     events: BTreeMap<String, EventStructure>,
     strategies: BTreeMap<Ticker, StrategySlot>,
     fair_values: FairValues,
@@ -148,6 +150,7 @@ impl Engine {
             orders: Orders::new(),
             control: Control::new(),
             markets: BTreeMap::new(),
+            default_market: MarketRecord::default(),
             events: BTreeMap::new(),
             strategies: BTreeMap::new(),
             fair_values: FairValues::default(),
@@ -355,7 +358,12 @@ impl Engine {
 
     /// Recompute every automatic reason of one market from its causes.
     fn refresh_reasons(&mut self, ticker: &Ticker) {
-        let record = self.markets.get(ticker).cloned().unwrap_or_default();
+        let record = self.markets.get(ticker).unwrap_or(&self.default_market);
+        let market_paused = record.paused_at_exchange || !record.status.accepts_orders();
+        let closing = record.close_ms.is_some_and(|close| {
+            close.saturating_sub(self.now.exchange_ms())
+                <= i64::try_from(self.config.closing_soon_ms).unwrap_or(i64::MAX)
+        });
         let resyncing = self
             .books
             .get(ticker.as_str())
@@ -369,12 +377,7 @@ impl Engine {
         let stale = !resyncing && !self.book_fresh(ticker.as_str());
         self.set_reason(ticker, PauseReason::StaleBook, stale);
         self.set_reason(ticker, PauseReason::ExchangePause, !self.exchange_active);
-        let market_paused = record.paused_at_exchange || !record.status.accepts_orders();
         self.set_reason(ticker, PauseReason::MarketPause, market_paused);
-        let closing = record.close_ms.is_some_and(|close| {
-            close.saturating_sub(self.now.exchange_ms())
-                <= i64::try_from(self.config.closing_soon_ms).unwrap_or(i64::MAX)
-        });
         self.set_reason(ticker, PauseReason::ClosingSoon, closing);
         let fair_stale = self
             .strategies

@@ -1774,3 +1774,29 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_full_rate_window_throttles_strategies_without_refusal_spam() {
+    let mut desk = Desk::new();
+    desk.book("M", "0.40", "0.50");
+    let mut limits = test_limits();
+    limits.max_orders_per_window = 2;
+    desk.cmd(Command::SetLimits { limits });
+    desk.manual("M", Side::Bid, "0.41", 1);
+    desk.manual("M", Side::Bid, "0.41", 1);
+    desk.cmd(Command::SetStrategy {
+        ticker: t("M"),
+        params: maker_params(),
+    });
+    let out = desk.cmd(Command::Arm { ticker: t("M") });
+    assert_eq!(desk.state("M"), MarketState::Armed);
+    assert!(out.intents.is_empty());
+    assert!(refusals(&out).is_empty());
+    for _ in 0..20 {
+        let out = desk.book("M", "0.40", "0.50");
+        assert!(out.intents.is_empty() && refusals(&out).is_empty());
+    }
+    assert!(!desk.engine.is_halted());
+    let out = desk.wait(1_000);
+    assert_eq!(places(&out).len(), 2);
+}
