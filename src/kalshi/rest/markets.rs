@@ -5,7 +5,7 @@ use super::RestClient;
 use super::endpoint::Endpoint;
 use super::error::RestError;
 use super::pages::collect_pages;
-use super::transport::Call;
+use super::transport::{Call, decode_answer};
 use crate::core::market::Ticker;
 use crate::kalshi::wire::{
     EventData, ExchangeStatus, GetEventResponse, GetEventsParams, GetEventsResponse,
@@ -46,8 +46,19 @@ struct NestedQuery {
 }
 
 impl RestClient {
+    /// Exchange and trading activity. During maintenance Kalshi answers 503/504 with the same
+    /// body; that body is returned (with `exchange_active: false`), not an error.
     pub async fn exchange_status(&self) -> Result<ExchangeStatus, RestError> {
-        self.call_json(Call::new(Endpoint::ExchangeStatus)).await
+        let call = Call::new(Endpoint::ExchangeStatus).keep_server_error_body();
+        let answer = self.execute(&call).await?;
+        if (200..300).contains(&answer.status) {
+            return decode_answer(&call, &answer.body);
+        }
+        match serde_json::from_slice(&answer.body) {
+            Ok(status) => Ok(status),
+            // Not a status body (a proxy's page, an error envelope): an ordinary retried read.
+            Err(_) => self.call_json(Call::new(Endpoint::ExchangeStatus)).await,
+        }
     }
 
     pub async fn exchange_schedule(&self) -> Result<GetExchangeScheduleResponse, RestError> {
