@@ -615,6 +615,18 @@ impl RateLimiter {
 
     /// Cancels: queue in the cancel lane and wait for the budget, reserve included.
     pub async fn acquire_cancel(&self, route: Route, items: u32) -> Result<(), RateLimitError> {
+        // With nobody queued, a cancel the budget covers goes straight through, without
+        // counting as waiting (which would refuse new orders meanwhile).
+        if self.cancels_waiting.load(Ordering::Acquire) == 0 {
+            let now = self.clock.now_ns();
+            let mut state = self.state();
+            let cost = state.costs.cost(route).saturating_mul(items.max(1));
+            match state.bucket(route.bucket).try_take(cost, 0, now) {
+                Ok(()) => return Ok(()),
+                Err(RateLimitError::WouldExceed { .. }) => {}
+                Err(too_big) => return Err(too_big),
+            }
+        }
         self.cancels_waiting.fetch_add(1, Ordering::AcqRel);
         let _waiting = WaitingCancel(&self.cancels_waiting);
         let _head_of_lane = self.cancel_lane.lock().await;
