@@ -1,0 +1,370 @@
+//! Vocabulary shared by REST bodies and WS frames: direction enums, statuses, RFC3339 timestamps,
+//! book levels, and the small serde helpers that make decoding tolerant where Kalshi is vague.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::core::num::{Count, Price};
+
+/// Outcome side of a contract (`yes|no`): Kalshi's `outcome_side`, `side` (legacy), `result`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeSide {
+    Yes,
+    No,
+}
+
+impl OutcomeSide {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeSide::Yes => "yes",
+            OutcomeSide::No => "no",
+        }
+    }
+
+    /// The book side carrying the same direction: `yes ⇔ bid`, `no ⇔ ask`.
+    pub fn book_side(self) -> BookSide {
+        match self {
+            OutcomeSide::Yes => BookSide::Bid,
+            OutcomeSide::No => BookSide::Ask,
+        }
+    }
+}
+
+/// Side of the YES book (`bid|ask`): V2 order `side`, `book_side`, `taker_book_side`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookSide {
+    Bid,
+    Ask,
+}
+
+impl BookSide {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookSide::Bid => "bid",
+            BookSide::Ask => "ask",
+        }
+    }
+
+    /// The outcome side carrying the same direction: `bid ⇔ yes`, `ask ⇔ no`.
+    pub fn outcome_side(self) -> OutcomeSide {
+        match self {
+            BookSide::Bid => OutcomeSide::Yes,
+            BookSide::Ask => OutcomeSide::No,
+        }
+    }
+}
+
+/// Legacy order action (`buy|sell`), deprecated but still emitted on orders and fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Buy,
+    Sell,
+}
+
+/// Direction from the legacy `(side, action)` pair: buy YES and sell NO are `yes`.
+pub fn outcome_from_legacy(side: OutcomeSide, action: Action) -> OutcomeSide {
+    match (side, action) {
+        (OutcomeSide::Yes, Action::Buy) | (OutcomeSide::No, Action::Sell) => OutcomeSide::Yes,
+        (OutcomeSide::No, Action::Buy) | (OutcomeSide::Yes, Action::Sell) => OutcomeSide::No,
+    }
+}
+
+/// Order status (`resting|canceled|executed`). `Unknown` keeps a frame decodable if Kalshi adds
+/// a status; treat it as "ask REST".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Resting,
+    Canceled,
+    Executed,
+    #[serde(other)]
+    Unknown,
+}
+
+/// V2 `time_in_force`. Good-till-date is `good_till_canceled` plus `expiration_time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeInForce {
+    FillOrKill,
+    GoodTillCanceled,
+    ImmediateOrCancel,
+}
+
+/// `self_trade_prevention_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelfTradePrevention {
+    /// Cancel the incoming order at the self-cross (fills before it stand).
+    TakerAtCross,
+    /// Cancel the resting own order and keep matching.
+    Maker,
+}
+
+/// Order `type` on reads (`limit|market`); every new order is a limit order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderType {
+    Limit,
+    Market,
+    #[serde(other)]
+    Unknown,
+}
+
+/// `Market.status`. The `status` *filter* of `GET /markets` uses another vocabulary
+/// ([`MarketStatusFilter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketStatus {
+    Initialized,
+    Inactive,
+    Active,
+    Closed,
+    Determined,
+    Disputed,
+    Amended,
+    Finalized,
+    #[serde(other)]
+    Unknown,
+}
+
+/// The `status` query filter of `GET /markets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketStatusFilter {
+    Unopened,
+    Open,
+    Paused,
+    Closed,
+    Settled,
+}
+
+/// `Market.result`: `yes|no|scalar`, or `""` while undetermined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketResult {
+    Yes,
+    No,
+    Scalar,
+    #[serde(rename = "")]
+    Undetermined,
+    #[serde(other)]
+    Unknown,
+}
+
+/// `Market.market_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketType {
+    Binary,
+    Scalar,
+    #[serde(other)]
+    Unknown,
+}
+
+/// Series/event fee model (`fee_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeType {
+    Quadratic,
+    QuadraticWithMakerFees,
+    QuadraticWithComboMakerFees,
+    Flat,
+    #[serde(other)]
+    Unknown,
+}
+
+/// One `price_ranges` band: prices `start..=end` in steps of `step` (all dollar strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceRange {
+    pub start: Price,
+    pub end: Price,
+    pub step: Price,
+}
+
+/// One book level `[price_dollars, count_fp]`, as Kalshi sends it (a two-string array).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceLevel(pub Price, pub Count);
+
+impl PriceLevel {
+    pub fn price(&self) -> Price {
+        self.0
+    }
+
+    pub fn count(&self) -> Count {
+        self.1
+    }
+}
+
+/// An RFC3339 timestamp: the exact text Kalshi sent (so it re-serializes byte for byte) plus its
+/// value in Unix milliseconds. Malformed text is a decode error naming the field.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Timestamp {
+    text: String,
+    unix_ms: i64,
+}
+
+impl Timestamp {
+    pub fn parse(text: &str) -> Result<Timestamp, chrono::ParseError> {
+        let parsed = chrono::DateTime::parse_from_rfc3339(text)?;
+        Ok(Timestamp {
+            text: text.to_string(),
+            unix_ms: parsed.timestamp_millis(),
+        })
+    }
+
+    /// From Unix milliseconds, rendered as Kalshi does (`2024-12-01T10:00:00Z`, milliseconds
+    /// only when non-zero). `None` when out of chrono's range.
+    pub fn from_unix_ms(unix_ms: i64) -> Option<Timestamp> {
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(unix_ms)?;
+        Some(Timestamp {
+            text: at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            unix_ms,
+        })
+    }
+
+    pub fn unix_ms(&self) -> i64 {
+        self.unix_ms
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({})", self.text)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse(&text)
+            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not an RFC3339 time: {e}")))
+    }
+}
+
+/// Serde helpers for Kalshi's loose spots.
+pub mod serde_util {
+    use serde::{Deserialize, Deserializer};
+
+    use crate::core::market::Ticker;
+
+    /// `null` decodes as the default (an empty list, an empty string). Combine with
+    /// `#[serde(default)]` when the key may also be absent; without it, absence is still an
+    /// error (for spec-required, nullable keys).
+    pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de> + Default,
+    {
+        Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+    }
+
+    /// A ticker straight from the borrowed JSON text: one allocation instead of two on the hot
+    /// feed path (`Ticker`'s own impl goes through `String`).
+    pub fn ticker<'de, D: Deserializer<'de>>(d: D) -> Result<Ticker, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Ticker;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a market ticker string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Ticker, E> {
+                Ok(Ticker::new(text))
+            }
+        }
+        d.deserialize_str(V)
+    }
+
+    /// An optional RFC3339 time where `null`, `""` and absence all mean "none" (with
+    /// `#[serde(default)]`): a blank optional time must not sink the whole body.
+    pub fn opt_timestamp<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<super::Timestamp>, D::Error> {
+        let text = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
+        match text {
+            None => Ok(None),
+            Some(t) if t.is_empty() => Ok(None),
+            Some(t) => super::Timestamp::parse(&t).map(Some).map_err(|e| {
+                serde::de::Error::custom(format!("{t:?} is not an RFC3339 time: {e}"))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_their_text() {
+        let t: Timestamp = serde_json::from_str("\"2024-12-01T10:00:00Z\"").unwrap();
+        assert_eq!(t.unix_ms(), 1_733_047_200_000);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2024-12-01T10:00:00Z\""
+        );
+        let t: Timestamp = serde_json::from_str("\"2024-12-01T10:00:00.123+00:00\"").unwrap();
+        assert_eq!(t.unix_ms(), 1_733_047_200_123);
+        assert_eq!(t.as_str(), "2024-12-01T10:00:00.123+00:00");
+        let err = serde_json::from_str::<Timestamp>("\"yesterday\"").unwrap_err();
+        assert!(err.to_string().contains("yesterday"), "{err}");
+        let made = Timestamp::from_unix_ms(1_733_047_200_000).unwrap();
+        assert_eq!(made.as_str(), "2024-12-01T10:00:00Z");
+        let made = Timestamp::from_unix_ms(1_733_047_200_123).unwrap();
+        assert_eq!(made.as_str(), "2024-12-01T10:00:00.123Z");
+    }
+
+    #[test]
+    fn unknown_statuses_do_not_fail() {
+        let s: OrderStatus = serde_json::from_str("\"pending\"").unwrap();
+        assert_eq!(s, OrderStatus::Unknown);
+        let s: MarketStatus = serde_json::from_str("\"paused_forever\"").unwrap();
+        assert_eq!(s, MarketStatus::Unknown);
+        let r: MarketResult = serde_json::from_str("\"\"").unwrap();
+        assert_eq!(r, MarketResult::Undetermined);
+        assert_eq!(serde_json::to_string(&r).unwrap(), "\"\"");
+        assert!(serde_json::from_str::<BookSide>("\"buy\"").is_err());
+    }
+
+    #[test]
+    fn directions_agree() {
+        assert_eq!(BookSide::Bid.outcome_side(), OutcomeSide::Yes);
+        assert_eq!(OutcomeSide::No.book_side(), BookSide::Ask);
+        assert_eq!(
+            outcome_from_legacy(OutcomeSide::No, Action::Sell),
+            OutcomeSide::Yes
+        );
+        assert_eq!(
+            outcome_from_legacy(OutcomeSide::Yes, Action::Sell),
+            OutcomeSide::No
+        );
+    }
+
+    #[test]
+    fn levels_are_two_string_arrays() {
+        let l: PriceLevel = serde_json::from_str(r#"["0.4100","10.00"]"#).unwrap();
+        assert_eq!(l.price().micros(), 410_000);
+        assert_eq!(l.count().centi(), 1000);
+        assert_eq!(serde_json::to_string(&l).unwrap(), r#"["0.4100","10.00"]"#);
+        assert!(serde_json::from_str::<PriceLevel>(r#"["0.41"]"#).is_err());
+    }
+}
