@@ -1,1 +1,3 @@
-//! (in progress)
+//! Positions, cost basis, P&L, settlement and Kalshi's fees.
+
+pub mod fees;
