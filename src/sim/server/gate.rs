@@ -10,7 +10,7 @@ use crate::runtime::clock;
 use crate::sim::faults::{FaultControl, RestFault};
 use crate::sim::keys::KeyRegistry;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, OriginalUri, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
@@ -105,7 +105,11 @@ pub async fn latency(State(gate): State<Arc<Gate>>, request: Request, next: Next
 pub async fn admit(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
     let template = template_of(&request);
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    // Inside the nested router the URI has lost its prefix; the signature covers the full path.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path().to_string(), |uri| uri.path().to_string());
     let (mut parts, body) = request.into_parts();
 
     let caller = if is_public(&method, &template, &gate.variants)
