@@ -4,3 +4,4 @@
 
 mod auth;
 mod harness;
+mod market_data;
