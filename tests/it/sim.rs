@@ -5,3 +5,4 @@
 mod auth;
 mod harness;
 mod market_data;
+mod trading;

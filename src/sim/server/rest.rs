@@ -937,8 +937,8 @@ async fn batch_create(State(state): Shared, caller_ext: CallerExt, body: Bytes) 
         .map(|(p, item)| {
             let client_order_id = item.get("client_order_id").cloned().unwrap_or(Value::Null);
             let failed = |error: RestError| {
+                // A failed item has no order id; the spec's `order_id` is a non-null string.
                 json!({
-                    "order_id": Value::Null,
                     "client_order_id": client_order_id,
                     "fill_count": Value::Null,
                     "remaining_count": Value::Null,
