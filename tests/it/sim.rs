@@ -3,6 +3,7 @@
 //! Kalshi's OpenAPI and AsyncAPI schemas as it arrives (see `harness`).
 
 mod auth;
+mod faults;
 mod feed;
 mod harness;
 mod market_data;

@@ -106,10 +106,10 @@ pub async fn admit(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
     let template = template_of(&request);
     let method = request.method().clone();
     // Inside the nested router the URI has lost its prefix; the signature covers the full path.
-    let path = request
-        .extensions()
-        .get::<OriginalUri>()
-        .map_or_else(|| request.uri().path().to_string(), |uri| uri.path().to_string());
+    let path = request.extensions().get::<OriginalUri>().map_or_else(
+        || request.uri().path().to_string(),
+        |uri| uri.path().to_string(),
+    );
     let (mut parts, body) = request.into_parts();
 
     let caller = if is_public(&method, &template, &gate.variants)
@@ -154,6 +154,11 @@ pub async fn admit(State(gate): State<Arc<Gate>>, request: Request, next: Next) 
         Some(RestFault::TooManyRequests) => return errors::too_many_requests(),
         Some(RestFault::ServerError(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if template == "/exchange/status" {
+                // The spec answers this endpoint's 5xx with an ExchangeStatus body.
+                let body = r#"{"exchange_active":false,"trading_active":false}"#;
+                return errors::json_response(status, body.to_string());
+            }
             let error = if status == StatusCode::SERVICE_UNAVAILABLE {
                 RestError::service_unavailable("service unavailable (injected fault)")
             } else {

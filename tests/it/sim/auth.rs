@@ -8,7 +8,11 @@ use kalshi_desk::sim::server::variants::WsAuthFailure;
 use reqwest::Method;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-async fn balance_with(sim: &Sim, user: &super::harness::User, tweak: impl FnOnce(&mut reqwest::header::HeaderMap)) -> Reply {
+async fn balance_with(
+    sim: &Sim,
+    user: &super::harness::User,
+    tweak: impl FnOnce(&mut reqwest::header::HeaderMap),
+) -> Reply {
     let reply = sim
         .send_raw(Some(user), Method::GET, "/portfolio/balance", None, tweak)
         .await
@@ -26,7 +30,10 @@ async fn rsa_and_ed25519_signatures_are_accepted() {
         let user = sim.new_user(kind);
         let reply = sim.get(&user, "/portfolio/balance").await;
         assert_eq!(reply.status, 200, "{kind:?}: {}", reply.body);
-        assert_eq!(reply.body["balance"], 10_000_000, "a new member starts with $100,000");
+        assert_eq!(
+            reply.body["balance"], 10_000_000,
+            "a new member starts with $100,000"
+        );
         // The query string is not signed.
         let reply = sim.get(&user, "/portfolio/orders?limit=5").await;
         assert_eq!(reply.status, 200);
@@ -51,7 +58,10 @@ async fn wrong_key_stale_timestamp_missing_headers_and_tampering_are_401() {
 
     // An unknown key id.
     let unknown = balance_with(&sim, &user, |h| {
-        h.insert(HEADER_KEY, "00000000-0000-4000-8000-000000000000".parse().unwrap());
+        h.insert(
+            HEADER_KEY,
+            "00000000-0000-4000-8000-000000000000".parse().unwrap(),
+        );
     })
     .await;
     assert_eq!(unknown.status, 401);
@@ -59,7 +69,9 @@ async fn wrong_key_stale_timestamp_missing_headers_and_tampering_are_401() {
     // A timestamp 31 s old, correctly signed.
     let stale_ts = wall_ms() - 31_000;
     let stale = balance_with(&sim, &user, |h| {
-        let signed = user.signer.sign(stale_ts, "GET", "/trade-api/v2/portfolio/balance");
+        let signed = user
+            .signer
+            .sign(stale_ts, "GET", "/trade-api/v2/portfolio/balance");
         for (name, value) in signed.pairs() {
             h.insert(name, value.parse().unwrap());
         }
@@ -79,7 +91,9 @@ async fn wrong_key_stale_timestamp_missing_headers_and_tampering_are_401() {
 
     // A signature over another path.
     let tampered = balance_with(&sim, &user, |h| {
-        let signed = user.signer.sign(wall_ms(), "GET", "/trade-api/v2/portfolio/positions");
+        let signed = user
+            .signer
+            .sign(wall_ms(), "GET", "/trade-api/v2/portfolio/positions");
         h.insert(HEADER_SIGNATURE, signed.signature.parse().unwrap());
     })
     .await;
@@ -88,7 +102,10 @@ async fn wrong_key_stale_timestamp_missing_headers_and_tampering_are_401() {
     // Public endpoints need no signature; private ones do.
     let public = sim.call(None, Method::GET, "/exchange/status", None).await;
     assert_eq!(public.status, 200);
-    let private = sim.send_raw(None, Method::GET, "/portfolio/balance", None, |_| {}).await.unwrap();
+    let private = sim
+        .send_raw(None, Method::GET, "/portfolio/balance", None, |_| {})
+        .await
+        .unwrap();
     assert_eq!(private.status, 401);
     check_error_shape(401, &private.body);
     sim.handle.shutdown().await;
@@ -96,11 +113,16 @@ async fn wrong_key_stale_timestamp_missing_headers_and_tampering_are_401() {
 
 #[tokio::test]
 async fn the_ws_upgrade_is_signed() {
-    for (variant, status) in [(WsAuthFailure::Unauthorized401, 401), (WsAuthFailure::Forbidden403, 403)] {
+    for (variant, status) in [
+        (WsAuthFailure::Unauthorized401, 401),
+        (WsAuthFailure::Forbidden403, 403),
+    ] {
         let sim = start(|c| c.variants.ws_auth_failure = variant).await;
         let user = sim.new_user(KeyKind::Rsa2048);
         let mut ws = sim.ws(&user).await;
-        let id = ws.command("list_subscriptions", serde_json::Value::Null).await;
+        let id = ws
+            .command("list_subscriptions", serde_json::Value::Null)
+            .await;
         let reply = ws.frame().await;
         assert_eq!(reply["id"], id);
         assert_eq!(reply["type"], "ok");
@@ -108,15 +130,25 @@ async fn the_ws_upgrade_is_signed() {
         // Unsigned, and signed over the wrong path.
         let unsigned = sim.handle.ws_url.as_str().into_client_request().unwrap();
         match tokio_tungstenite::connect_async(unsigned).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), status),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), status)
+            }
             other => panic!("unsigned upgrade was not refused: {other:?}"),
         }
         let mut wrong_path = sim.handle.ws_url.as_str().into_client_request().unwrap();
-        for (name, value) in user.signer.sign(wall_ms(), "GET", "/trade-api/v2/ws").pairs() {
-            wrong_path.headers_mut().insert(name, value.parse().unwrap());
+        for (name, value) in user
+            .signer
+            .sign(wall_ms(), "GET", "/trade-api/v2/ws")
+            .pairs()
+        {
+            wrong_path
+                .headers_mut()
+                .insert(name, value.parse().unwrap());
         }
         match tokio_tungstenite::connect_async(wrong_path).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), status),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), status)
+            }
             other => panic!("badly signed upgrade was not refused: {other:?}"),
         }
         sim.handle.shutdown().await;

@@ -22,7 +22,12 @@ struct Tracker {
 
 impl Tracker {
     fn new(sid: u64, use_yes_price: bool) -> Tracker {
-        Tracker { sid, use_yes_price, last_seq: 0, books: BTreeMap::new() }
+        Tracker {
+            sid,
+            use_yes_price,
+            last_seq: 0,
+            books: BTreeMap::new(),
+        }
     }
 
     fn apply(&mut self, frame: &Value) {
@@ -38,9 +43,15 @@ impl Tracker {
         self.last_seq = seq;
         let ticker = frame["msg"]["market_ticker"].as_str().unwrap().to_string();
         if kind == "orderbook_snapshot" {
-            self.books.insert(ticker, WsBook::from_snapshot(&frame["msg"], self.use_yes_price));
+            self.books.insert(
+                ticker,
+                WsBook::from_snapshot(&frame["msg"], self.use_yes_price),
+            );
         } else {
-            self.books.entry(ticker).or_default().apply(&frame["msg"], self.use_yes_price);
+            self.books
+                .entry(ticker)
+                .or_default()
+                .apply(&frame["msg"], self.use_yes_price);
         }
     }
 }
@@ -71,7 +82,10 @@ async fn converge(ws: &mut Ws, tracker: &mut Tracker, expected: &BTreeMap<String
 async fn rest_books(sim: &Sim, user: &User, tickers: &[String]) -> BTreeMap<String, WsBook> {
     let mut books = BTreeMap::new();
     for ticker in tickers {
-        books.insert(ticker.clone(), WsBook::from_rest(&sim.book(user, ticker).await));
+        books.insert(
+            ticker.clone(),
+            WsBook::from_rest(&sim.book(user, ticker).await),
+        );
     }
     books
 }
@@ -91,16 +105,29 @@ async fn random_orders(sim: &Sim, users: &[&User], tickers: &[String], seed: u64
             let cents = rng.random_range(44..=56);
             let price = format!("0.{cents:02}");
             let count = rng.random_range(1..=12).to_string();
-            let tif = if rng.random_bool(0.2) { "immediate_or_cancel" } else { "good_till_canceled" };
+            let tif = if rng.random_bool(0.2) {
+                "immediate_or_cancel"
+            } else {
+                "good_till_canceled"
+            };
             let reply = sim
-                .post(user, "/portfolio/events/orders", json!({
-                    "ticker": ticker, "side": side, "price": price, "count": count,
-                    "time_in_force": tif, "self_trade_prevention_type": "maker",
-                }))
+                .post(
+                    user,
+                    "/portfolio/events/orders",
+                    json!({
+                        "ticker": ticker, "side": side, "price": price, "count": count,
+                        "time_in_force": tif, "self_trade_prevention_type": "maker",
+                    }),
+                )
                 .await;
             assert_eq!(reply.status, 201, "{}", reply.body);
             if reply.body["remaining_count"] != "0.00" {
-                resting.push((who, reply.body["order_id"].as_str().unwrap().to_string(), ticker.clone(), side.to_string()));
+                resting.push((
+                    who,
+                    reply.body["order_id"].as_str().unwrap().to_string(),
+                    ticker.clone(),
+                    side.to_string(),
+                ));
             }
         } else {
             let index = rng.random_range(0..resting.len());
@@ -108,11 +135,19 @@ async fn random_orders(sim: &Sim, users: &[&User], tickers: &[String], seed: u64
             let user = users[owner];
             match action {
                 6 | 7 => {
-                    let _ = sim.delete(user, &format!("/portfolio/events/orders/{order_id}"), None).await;
+                    let _ = sim
+                        .delete(user, &format!("/portfolio/events/orders/{order_id}"), None)
+                        .await;
                     resting.swap_remove(index);
                 }
                 8 => {
-                    let _ = sim.post(user, &format!("/portfolio/events/orders/{order_id}/decrease"), json!({"reduce_by": "1"})).await;
+                    let _ = sim
+                        .post(
+                            user,
+                            &format!("/portfolio/events/orders/{order_id}/decrease"),
+                            json!({"reduce_by": "1"}),
+                        )
+                        .await;
                 }
                 _ => {
                     let cents = rng.random_range(44..=56);
@@ -137,15 +172,28 @@ async fn ws_books_match_rest_and_get_snapshot_after_random_orders_in_both_conven
         let second = sim.open_market(&alice, "KXHIGHAUS").await;
         let tickers = vec![first.clone(), second.clone()];
         // A resting book before anyone subscribes, so the snapshot has something in it.
-        assert_eq!(sim.order(&alice, &first, "bid", "0.40", "10").await.status, 201);
-        assert_eq!(sim.order(&bob, &first, "ask", "0.60", "5").await.status, 201);
+        assert_eq!(
+            sim.order(&alice, &first, "bid", "0.40", "10").await.status,
+            201
+        );
+        assert_eq!(
+            sim.order(&bob, &first, "ask", "0.60", "5").await.status,
+            201
+        );
 
         let mut no_priced = sim.ws(&alice).await;
         let mut yes_priced = sim.ws(&bob).await;
         let mut no_tracker = subscribe_books(&mut no_priced, &tickers, false).await;
         let mut yes_tracker = subscribe_books(&mut yes_priced, &tickers, true).await;
-        assert_eq!(no_tracker.books, rest_books(&sim, &alice, &tickers).await, "snapshots equal REST");
-        assert_eq!(yes_tracker.books, no_tracker.books, "use_yes_price flips NO prices only in transit");
+        assert_eq!(
+            no_tracker.books,
+            rest_books(&sim, &alice, &tickers).await,
+            "snapshots equal REST"
+        );
+        assert_eq!(
+            yes_tracker.books, no_tracker.books,
+            "use_yes_price flips NO prices only in transit"
+        );
 
         random_orders(&sim, &[&alice, &bob], &tickers, seed, 80).await;
         let expected = rest_books(&sim, &alice, &tickers).await;
@@ -154,7 +202,10 @@ async fn ws_books_match_rest_and_get_snapshot_after_random_orders_in_both_conven
 
         // A fresh snapshot of both markets says the same.
         let id = no_priced
-            .command("update_subscription", json!({"sid": no_tracker.sid, "action": "get_snapshot", "market_tickers": tickers}))
+            .command(
+                "update_subscription",
+                json!({"sid": no_tracker.sid, "action": "get_snapshot", "market_tickers": tickers}),
+            )
             .await;
         let (ok, _) = no_priced.until(|f| f["id"] == id).await;
         assert_eq!(ok["type"], "ok");
@@ -162,9 +213,16 @@ async fn ws_books_match_rest_and_get_snapshot_after_random_orders_in_both_conven
         while fresh.len() < 2 {
             let frame = no_priced.frame().await;
             if frame["type"] == "orderbook_snapshot" {
-                assert_eq!(frame["seq"].as_u64().unwrap(), no_tracker.last_seq + 1, "seq continues by default");
+                assert_eq!(
+                    frame["seq"].as_u64().unwrap(),
+                    no_tracker.last_seq + 1,
+                    "seq continues by default"
+                );
                 no_tracker.last_seq += 1;
-                fresh.insert(frame["msg"]["market_ticker"].as_str().unwrap().to_string(), WsBook::from_snapshot(&frame["msg"], false));
+                fresh.insert(
+                    frame["msg"]["market_ticker"].as_str().unwrap().to_string(),
+                    WsBook::from_snapshot(&frame["msg"], false),
+                );
             }
         }
         assert_eq!(fresh, expected);
@@ -178,13 +236,21 @@ async fn snapshot_omits_empty_sides_and_get_snapshot_can_reset_seq() {
     let user = sim.new_user(KeyKind::Ed25519);
     let ticker = sim.open_market(&user, "KXFEDDECISION").await;
     let mut ws = sim.ws(&user).await;
-    let (sid, _) = ws.subscribe(json!({"channels": ["orderbook_delta"], "market_ticker": ticker})).await;
+    let (sid, _) = ws
+        .subscribe(json!({"channels": ["orderbook_delta"], "market_ticker": ticker}))
+        .await;
     let snapshot = ws.frame().await;
     assert_eq!(snapshot["type"], "orderbook_snapshot");
     assert_eq!(snapshot["seq"], 1);
-    assert!(snapshot["msg"].get("yes_dollars_fp").is_none() && snapshot["msg"].get("no_dollars_fp").is_none());
+    assert!(
+        snapshot["msg"].get("yes_dollars_fp").is_none()
+            && snapshot["msg"].get("no_dollars_fp").is_none()
+    );
 
-    assert_eq!(sim.order(&user, &ticker, "bid", "0.33", "4").await.status, 201);
+    assert_eq!(
+        sim.order(&user, &ticker, "bid", "0.33", "4").await.status,
+        201
+    );
     let (delta, _) = ws.until(|f| f["type"] == "orderbook_delta").await;
     assert_eq!(delta["seq"], 2);
     assert_eq!(delta["msg"]["side"], "yes");
@@ -192,14 +258,22 @@ async fn snapshot_omits_empty_sides_and_get_snapshot_can_reset_seq() {
     assert_eq!(delta["msg"]["delta_fp"], "4.00");
     assert!(delta["msg"]["ts_ms"].is_i64());
 
-    let id = ws.command("update_subscription", json!({"sids": [sid], "action": "get_snapshot", "market_tickers": [ticker]})).await;
+    let id = ws
+        .command(
+            "update_subscription",
+            json!({"sids": [sid], "action": "get_snapshot", "market_tickers": [ticker]}),
+        )
+        .await;
     let (ok, _) = ws.until(|f| f["id"] == id).await;
     assert_eq!(ok["sid"], sid);
     let (again, _) = ws.until(|f| f["type"] == "orderbook_snapshot").await;
     assert_eq!(again["seq"], 1, "the Reset variant restarts the counter");
     assert_eq!(again["msg"]["yes_dollars_fp"], json!([["0.3300", "4.00"]]));
     assert!(again["msg"].get("no_dollars_fp").is_none());
-    assert_eq!(sim.order(&user, &ticker, "bid", "0.34", "1").await.status, 201);
+    assert_eq!(
+        sim.order(&user, &ticker, "bid", "0.34", "1").await.status,
+        201
+    );
     let (next, _) = ws.until(|f| f["type"] == "orderbook_delta").await;
     assert_eq!(next["seq"], 2);
     sim.handle.shutdown().await;
@@ -212,12 +286,24 @@ async fn add_and_delete_markets() {
     let first = sim.open_market(&user, "KXFEDDECISION").await;
     let second = sim.open_market(&user, "KXHIGHAUS").await;
     let mut ws = sim.ws(&user).await;
-    let (sid, _) = ws.subscribe(json!({"channels": ["orderbook_delta"], "market_tickers": [first]})).await;
+    let (sid, _) = ws
+        .subscribe(json!({"channels": ["orderbook_delta"], "market_tickers": [first]}))
+        .await;
     ws.until(|f| f["type"] == "orderbook_snapshot").await;
 
-    let id = ws.command("update_subscription", json!({"sid": sid, "action": "add_markets", "market_tickers": [second]})).await;
+    let id = ws
+        .command(
+            "update_subscription",
+            json!({"sid": sid, "action": "add_markets", "market_tickers": [second]}),
+        )
+        .await;
     let (ok, _) = ws.until(|f| f["id"] == id).await;
-    let mut listed: Vec<&str> = ok["msg"]["market_tickers"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let mut listed: Vec<&str> = ok["msg"]["market_tickers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
     listed.sort();
     let mut both = vec![first.as_str(), second.as_str()];
     both.sort();
@@ -226,12 +312,23 @@ async fn add_and_delete_markets() {
     assert_eq!(snapshot["msg"]["market_ticker"], second.as_str());
     assert_eq!(snapshot["seq"], 2);
 
-    let id = ws.command("update_subscription", json!({"sid": sid, "action": "delete_markets", "market_tickers": [first]})).await;
+    let id = ws
+        .command(
+            "update_subscription",
+            json!({"sid": sid, "action": "delete_markets", "market_tickers": [first]}),
+        )
+        .await;
     let (ok, _) = ws.until(|f| f["id"] == id).await;
     assert_eq!(ok["msg"]["market_tickers"], json!([second]));
     // An order in the deleted market sends nothing; one in the kept market does.
-    assert_eq!(sim.order(&user, &first, "bid", "0.20", "1").await.status, 201);
-    assert_eq!(sim.order(&user, &second, "bid", "0.20", "1").await.status, 201);
+    assert_eq!(
+        sim.order(&user, &first, "bid", "0.20", "1").await.status,
+        201
+    );
+    assert_eq!(
+        sim.order(&user, &second, "bid", "0.20", "1").await.status,
+        201
+    );
     let (delta, skipped) = ws.until(|f| f["type"] == "orderbook_delta").await;
     assert_eq!(delta["msg"]["market_ticker"], second.as_str());
     assert_eq!(delta["seq"], 3);
@@ -239,7 +336,10 @@ async fn add_and_delete_markets() {
 
     let id = ws.command("list_subscriptions", Value::Null).await;
     let (list, _) = ws.until(|f| f["id"] == id).await;
-    assert_eq!(list["msg"], json!([{"channel": "orderbook_delta", "sid": sid}]));
+    assert_eq!(
+        list["msg"],
+        json!([{"channel": "orderbook_delta", "sid": sid}])
+    );
     let id = ws.command("unsubscribe", json!({"sids": [sid]})).await;
     let (gone, _) = ws.until(|f| f["id"] == id).await;
     assert_eq!(gone["type"], "unsubscribed");
@@ -253,42 +353,87 @@ async fn every_channel_carries_its_messages_to_the_right_members() {
     let alice = sim.new_user(KeyKind::Ed25519);
     let bob = sim.new_user(KeyKind::Ed25519);
     let ticker = sim.open_market(&alice, "KXFEDDECISION").await;
-    let channels = json!(["ticker", "trade", "fill", "user_orders", "market_positions", "market_lifecycle_v2", "order_group_updates"]);
+    let channels = json!([
+        "ticker",
+        "trade",
+        "fill",
+        "user_orders",
+        "market_positions",
+        "market_lifecycle_v2",
+        "order_group_updates"
+    ]);
     let mut alice_ws = sim.ws(&alice).await;
     let mut bob_ws = sim.ws(&bob).await;
     let mut sids = BTreeMap::new();
     for ws in [&mut alice_ws, &mut bob_ws] {
-        let id = ws.command("subscribe", json!({"channels": channels, "market_ticker": ticker})).await;
+        let id = ws
+            .command(
+                "subscribe",
+                json!({"channels": channels, "market_ticker": ticker}),
+            )
+            .await;
         for _ in 0..7 {
             let (reply, _) = ws.until(|f| f["id"] == id).await;
             assert_eq!(reply["type"], "subscribed");
-            sids.insert(reply["msg"]["channel"].as_str().unwrap().to_string(), reply["msg"]["sid"].as_u64().unwrap());
+            sids.insert(
+                reply["msg"]["channel"].as_str().unwrap().to_string(),
+                reply["msg"]["sid"].as_u64().unwrap(),
+            );
         }
     }
     // Sids are per connection and one per channel.
     assert_eq!(sids.len(), 7);
 
-    let group = sim.post(&alice, "/portfolio/order_groups/create", json!({"contracts_limit": 100})).await;
+    let group = sim
+        .post(
+            &alice,
+            "/portfolio/order_groups/create",
+            json!({"contracts_limit": 100}),
+        )
+        .await;
     let group_id = group.body["order_group_id"].as_str().unwrap().to_string();
     let mut bid = json!({"ticker": ticker, "side": "bid", "price": "0.40", "count": "10",
         "time_in_force": "good_till_canceled", "self_trade_prevention_type": "taker_at_cross", "client_order_id": "alice-1"});
     bid["order_group_id"] = json!(group_id);
-    assert_eq!(sim.post(&alice, "/portfolio/events/orders", bid).await.status, 201);
-    assert_eq!(sim.order(&bob, &ticker, "ask", "0.40", "4").await.status, 201);
+    assert_eq!(
+        sim.post(&alice, "/portfolio/events/orders", bid)
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        sim.order(&bob, &ticker, "ask", "0.40", "4").await.status,
+        201
+    );
     sim.handle.exchange_write(|exchange| {
         let now = kalshi_desk::runtime::clock::wall_ms();
-        exchange.determine_market(&ticker, MarketResult::No, now).unwrap();
+        exchange
+            .determine_market(&ticker, MarketResult::No, now)
+            .unwrap();
     });
 
-    let wanted = ["order_group_updates", "user_order", "ticker", "trade", "fill", "market_position", "market_lifecycle_v2"];
+    let wanted = [
+        "order_group_updates",
+        "user_order",
+        "ticker",
+        "trade",
+        "fill",
+        "market_position",
+        "market_lifecycle_v2",
+    ];
     let mut seen: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let determined = |seen: &BTreeMap<String, Vec<Value>>| {
-        seen.get("market_lifecycle_v2")
-            .is_some_and(|frames| frames.iter().any(|f| f["msg"]["event_type"] == "determined"))
+        seen.get("market_lifecycle_v2").is_some_and(|frames| {
+            frames
+                .iter()
+                .any(|f| f["msg"]["event_type"] == "determined")
+        })
     };
     while !wanted.iter().all(|w| seen.contains_key(*w)) || !determined(&seen) {
         let frame = alice_ws.frame().await;
-        seen.entry(frame["type"].as_str().unwrap().to_string()).or_default().push(frame);
+        seen.entry(frame["type"].as_str().unwrap().to_string())
+            .or_default()
+            .push(frame);
     }
     let group_frame = &seen["order_group_updates"][0];
     assert_eq!(group_frame["msg"]["event_type"], "created");
@@ -308,7 +453,11 @@ async fn every_channel_carries_its_messages_to_the_right_members() {
     let trade = &seen["trade"][0];
     assert_eq!(trade["msg"]["count_fp"], "4.00");
     assert_eq!(trade["msg"]["taker_outcome_side"], "no");
-    assert!(seen["market_lifecycle_v2"].iter().any(|f| f["msg"]["event_type"] == "determined" && f["msg"]["result"] == "no"));
+    assert!(
+        seen["market_lifecycle_v2"]
+            .iter()
+            .any(|f| f["msg"]["event_type"] == "determined" && f["msg"]["result"] == "no")
+    );
 
     // Bob sees the public trade and his own fill, never Alice's private frames.
     let mut bob_types = Vec::new();
@@ -316,7 +465,10 @@ async fn every_channel_carries_its_messages_to_the_right_members() {
         let frame = bob_ws.frame().await;
         let kind = frame["type"].as_str().unwrap().to_string();
         if kind == "user_order" || kind == "fill" || kind == "market_position" {
-            assert_ne!(frame["msg"]["client_order_id"], "alice-1", "Alice's order reached Bob: {frame}");
+            assert_ne!(
+                frame["msg"]["client_order_id"], "alice-1",
+                "Alice's order reached Bob: {frame}"
+            );
             if let Some(user) = frame["msg"].get("user_id") {
                 assert_eq!(user, bob.user_id.as_str());
             }
@@ -343,13 +495,34 @@ async fn bad_commands_get_the_spec_error_codes() {
         (r#"{"id":43,"cmd":"unsubscribe","params":{}}"#, 4),
         (r#"{"id":44,"cmd":"fly","params":{}}"#, 5),
         (r#"{"id":45,"cmd":"unsubscribe","params":{"sids":[99]}}"#, 7),
-        (r#"{"id":46,"cmd":"subscribe","params":{"channels":["nope"]}}"#, 8),
-        (r#"{"id":47,"cmd":"subscribe","params":{"channels":["ticker"],"use_yes_price":"x"}}"#, 11),
-        (r#"{"id":48,"cmd":"update_subscription","params":{"sids":[1,2],"action":"add_markets","market_ticker":"A"}}"#, 12),
-        (r#"{"id":49,"cmd":"update_subscription","params":{"sid":1,"action":"fly","market_ticker":"A"}}"#, 13),
-        (r#"{"id":50,"cmd":"subscribe","params":{"channels":["orderbook_delta"]}}"#, 14),
-        (r#"{"id":51,"cmd":"update_subscription","params":{"sid":1,"market_ticker":"A"}}"#, 15),
-        (r#"{"id":52,"cmd":"subscribe","params":{"channels":["orderbook_delta"],"market_ticker":"NOPE-1"}}"#, 16),
+        (
+            r#"{"id":46,"cmd":"subscribe","params":{"channels":["nope"]}}"#,
+            8,
+        ),
+        (
+            r#"{"id":47,"cmd":"subscribe","params":{"channels":["ticker"],"use_yes_price":"x"}}"#,
+            11,
+        ),
+        (
+            r#"{"id":48,"cmd":"update_subscription","params":{"sids":[1,2],"action":"add_markets","market_ticker":"A"}}"#,
+            12,
+        ),
+        (
+            r#"{"id":49,"cmd":"update_subscription","params":{"sid":1,"action":"fly","market_ticker":"A"}}"#,
+            13,
+        ),
+        (
+            r#"{"id":50,"cmd":"subscribe","params":{"channels":["orderbook_delta"]}}"#,
+            14,
+        ),
+        (
+            r#"{"id":51,"cmd":"update_subscription","params":{"sid":1,"market_ticker":"A"}}"#,
+            15,
+        ),
+        (
+            r#"{"id":52,"cmd":"subscribe","params":{"channels":["orderbook_delta"],"market_ticker":"NOPE-1"}}"#,
+            16,
+        ),
     ];
     for (text, code) in cases {
         ws.send_text(text).await;
@@ -375,5 +548,8 @@ async fn the_server_pings_with_heartbeat() {
         }
     }
     sim.handle.shutdown().await;
-    assert!(matches!(ws.event().await, Event::Closed | Event::Error(_)), "shutdown closes sockets");
+    assert!(
+        matches!(ws.event().await, Event::Closed | Event::Error(_)),
+        "shutdown closes sockets"
+    );
 }
