@@ -454,13 +454,14 @@ impl Session<'_> {
     }
 
     /// Once the private subscriptions of this connection are live, the consumer reconciles over
-    /// REST; once all are live, the connection counts as good and backoff starts over.
+    /// REST. A confirmed subscription also shows the exchange accepts us: backoff starts over
+    /// (a subscription it refuses for good must not stretch every later reconnect).
     fn check_confirmed(&mut self) {
         let mut private_live = true;
-        let mut all_live = true;
+        let mut any_live = false;
         for (_, spec) in self.registry.specs() {
             let live = spec.sid.is_some();
-            all_live &= live;
+            any_live |= live;
             if account_stream(spec.channel) {
                 private_live &= live;
             }
@@ -477,7 +478,7 @@ impl Session<'_> {
                 reason,
             });
         }
-        if all_live {
+        if any_live {
             self.backoff.reset();
         }
     }
