@@ -1216,3 +1216,29 @@ async fn a_silent_connection_is_dropped_and_replaced() {
     drop(conn);
     client.handle.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_tls_handshake_is_reported_and_shutdown_works_while_offline() {
+    // a TCP listener that hangs up on everyone: the wss handshake (rustls) fails cleanly
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            drop(tcp);
+        }
+    });
+    let (signer, _) = key_pair();
+    let url = format!("wss://{addr}{WS_PATH}");
+    let mut client = WsClient::spawn(config(url, signer, &["A"], &[Channel::OrderbookDelta]));
+    let MarketEvent::Disconnected { reason } = next_market(&mut client).await else {
+        panic!("expected a disconnect notice")
+    };
+    assert!(!reason.is_empty());
+    // only one notice however many attempts fail
+    assert!(client.market.try_recv().is_err());
+    client.handle.shutdown().await.unwrap();
+    tokio::time::timeout(WAIT, client.task)
+        .await
+        .expect("client stops while offline")
+        .expect("client task did not panic");
+}
