@@ -1242,3 +1242,51 @@ async fn a_failed_tls_handshake_is_reported_and_shutdown_works_while_offline() {
         .expect("client stops while offline")
         .expect("client task did not panic");
 }
+
+#[tokio::test]
+async fn an_unattributed_terminal_error_resubscribes_everything_and_reconciles() {
+    let channels = [Channel::OrderbookDelta, Channel::Fill];
+    let (mut exchange, mut client) = start(&["A"], &channels, |_| {}).await;
+    let mut conn = exchange.accept().await;
+    let (book_sub, fill_sub) = book_and_fill(&mut conn).await;
+    conn.subscribed(&book_sub, 1).await;
+    conn.subscribed(&fill_sub, 2).await;
+    assert!(matches!(
+        next_private(&mut client).await,
+        PrivateEvent::ReconciliationNeeded { connection: 1, .. }
+    ));
+    // an internal error that names neither a command nor a subscription
+    conn.send(json!({"type": "error", "msg": {"code": 17, "msg": "Internal error"}}))
+        .await;
+    let mut unsubscribed = Vec::new();
+    let mut resubscribed = Vec::new();
+    for _ in 0..4 {
+        let command = conn.recv_json().await;
+        match command["cmd"].as_str() {
+            Some("unsubscribe") => {
+                unsubscribed.push(command["params"]["sids"][0].as_u64().unwrap())
+            }
+            Some("subscribe") => resubscribed.push(command),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    unsubscribed.sort();
+    assert_eq!(unsubscribed, [1, 2]);
+    for command in &resubscribed {
+        let channel = command["params"]["channels"][0].as_str().unwrap();
+        let sid = if channel == "fill" { 4 } else { 3 };
+        conn.send(json!({"id": command["id"], "type": "subscribed", "msg": {"channel": channel, "sid": sid}}))
+            .await;
+    }
+    let PrivateEvent::ReconciliationNeeded { connection, reason } = next_private(&mut client).await
+    else {
+        panic!("expected a reconciliation request")
+    };
+    assert_eq!(connection, 1);
+    assert!(reason.contains("fill resubscribed"), "{reason}");
+    conn.fill(4, "after").await;
+    assert!(
+        matches!(next_private(&mut client).await, PrivateEvent::Fill(fill) if fill.trade_id == "after")
+    );
+    client.handle.shutdown().await.unwrap();
+}

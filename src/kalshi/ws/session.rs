@@ -127,7 +127,11 @@ pub(super) async fn run(
                     deferred: BTreeMap::new(),
                     resyncing: HashSet::new(),
                     deadlines: HashMap::new(),
-                    reconciled: false,
+                    reconcile: Some(if connection == 1 {
+                        "connected".to_owned()
+                    } else {
+                        "reconnected: private events may have been missed".to_owned()
+                    }),
                     last_frame: clock::instant(),
                     last_ping: clock::instant(),
                 };
@@ -233,7 +237,8 @@ struct Session<'a> {
     resyncing: HashSet<Ticker>,
     /// When a subscription's confirmation or snapshots are overdue.
     deadlines: HashMap<SpecId, Instant>,
-    reconciled: bool,
+    /// Why the consumer must reconcile, once the account streams are live (again).
+    reconcile: Option<String>,
     last_frame: Instant,
     last_ping: Instant,
 }
@@ -412,6 +417,12 @@ impl Session<'_> {
         };
         tracing::info!(channel = spec.channel.as_str(), ?cause, "resubscribing");
         WsStats::bump(&self.stats.resubscribes);
+        if account_stream(spec.channel) && spec.sid.is_some() {
+            self.reconcile = Some(format!(
+                "{} resubscribed ({cause:?}): private events may have been missed",
+                spec.channel.as_str()
+            ));
+        }
         if let Some(old_sid) = self.registry.release(spec_id) {
             self.tracker.remove_sid(old_sid);
             self.deferred.remove(&old_sid);
@@ -496,13 +507,7 @@ impl Session<'_> {
                 private_live &= live;
             }
         }
-        if private_live && !self.reconciled {
-            self.reconciled = true;
-            let reason = if self.connection == 1 {
-                "connected".to_owned()
-            } else {
-                "reconnected: private events may have been missed".to_owned()
-            };
+        if private_live && let Some(reason) = self.reconcile.take() {
             self.outbox.private(PrivateEvent::ReconciliationNeeded {
                 connection: self.connection,
                 reason,
