@@ -1502,3 +1502,204 @@ fn bad_commands_get_kalshi_error_codes() {
     assert_eq!(frame.id, Some(9));
     validate_ws_message("error", &to_value(&frame)).unwrap();
 }
+
+#[test]
+fn events_series_and_timestamps_match_the_spec() {
+    let event = EventData {
+        event_ticker: "KXFED-26DEC".into(),
+        series_ticker: "KXFED".into(),
+        sub_title: "Dec 2026".into(),
+        title: "Fed rate in December?".into(),
+        collateral_return_type: "MECNET".into(),
+        mutually_exclusive: false,
+        category: None,
+        strike_date: Some(ts("2026-12-10T19:00:00Z")),
+        strike_period: None,
+        markets: Some(vec![sample_market()]),
+        available_on_brokers: Some(true),
+        product_metadata: None,
+        settlement_sources: vec![SettlementSource {
+            name: Some("Federal Reserve".into()),
+            url: Some("https://www.federalreserve.gov".into()),
+        }],
+        last_updated_ts: None,
+        fee_type_override: None,
+        fee_multiplier_override: None,
+        exchange_index: Some(0),
+    };
+    let page = GetEventsResponse {
+        events: vec![event.clone()],
+        milestones: None,
+        cursor: String::new(),
+    };
+    validate_rest_response("GET", "/events", 200, &to_value(&page)).unwrap();
+    let one = GetEventResponse {
+        event: EventData {
+            markets: None,
+            ..event
+        },
+        markets: vec![sample_market()],
+    };
+    let value = to_value(&one);
+    validate_rest_response("GET", "/events/KXFED-26DEC", 200, &value).unwrap();
+    assert_eq!(
+        serde_json::from_value::<GetEventResponse>(value).unwrap(),
+        one
+    );
+
+    let series = Series {
+        ticker: "KXFED".into(),
+        frequency: "custom".into(),
+        title: "Fed funds rate".into(),
+        category: "Economics".into(),
+        categories: None,
+        tags: vec!["Fed".into()],
+        settlement_sources: vec![],
+        contract_url: "https://kalshi.com/x.pdf".into(),
+        contract_terms_url: "https://kalshi.com/y.pdf".into(),
+        product_metadata: None,
+        fee_type: FeeType::QuadraticWithMakerFees,
+        fee_multiplier: serde_json::Number::from(1),
+        additional_prohibitions: vec![],
+        volume_fp: Some(count("1000.00")),
+        last_updated_ts: None,
+        exchange_index: None,
+    };
+    validate_rest_response(
+        "GET",
+        "/series/KXFED",
+        200,
+        &to_value(&GetSeriesResponse {
+            series: series.clone(),
+        }),
+    )
+    .unwrap();
+    let list = to_value(&GetSeriesListResponse {
+        series: vec![series],
+    });
+    validate_rest_response("GET", "/series", 200, &list).unwrap();
+    let back: GetSeriesListResponse = serde_json::from_value(list).unwrap();
+    assert_eq!(back.series[0].fee_type, FeeType::QuadraticWithMakerFees);
+
+    let stamp = GetUserDataTimestampResponse {
+        as_of_time: Timestamp::from_unix_ms(1_764_072_000_500).unwrap(),
+    };
+    let value = to_value(&stamp);
+    assert_eq!(value["as_of_time"], json!("2025-11-25T12:00:00.500Z"));
+    validate_rest_response("GET", "/exchange/user_data_timestamp", 200, &value).unwrap();
+}
+
+#[test]
+fn book_levels_are_strict_pairs() {
+    for bad in [
+        r#"{"orderbook_fp":{"yes_dollars":[["0.41"]],"no_dollars":[]}}"#,
+        r#"{"orderbook_fp":{"yes_dollars":[["0.41","1.00","x"]],"no_dollars":[]}}"#,
+        r#"{"orderbook_fp":{"yes_dollars":[["1.41","1.00"]],"no_dollars":[]}}"#,
+        r#"{"orderbook_fp":{"yes_dollars":[["0.41","-1.00"]],"no_dollars":[]}}"#,
+        r#"{"orderbook_fp":{"yes_dollars":[[0.41,1]],"no_dollars":[]}}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<GetMarketOrderbookResponse>(bad).is_err(),
+            "{bad}"
+        );
+    }
+    let ok: GetMarketOrderbookResponse = serde_json::from_str(
+        r#"{"orderbook_fp":{"yes_dollars":[["0.4100","10.00"],["0.4200","13.00"]],"no_dollars":[["0.5600","17.00"]]}}"#,
+    )
+    .unwrap();
+    assert_eq!(ok.orderbook_fp.yes_dollars[1].price().micros(), 420_000);
+    assert_eq!(ok.orderbook_fp.no_dollars[0].count().centi(), 1700);
+}
+
+/// Query structs encode the way the REST client sends them (reqwest) and decode the way the
+/// simulator reads them (axum `Query`).
+#[test]
+fn query_params_encode_and_decode() {
+    let params = GetMarketsParams {
+        limit: Some(200),
+        status: Some(MarketStatusFilter::Open),
+        series_ticker: Some("KXFED".into()),
+        tickers: Some("A-1,B-2".into()),
+        ..GetMarketsParams::default()
+    };
+    let request = reqwest::Client::new()
+        .get("http://127.0.0.1:1/trade-api/v2/markets")
+        .query(&params)
+        .build()
+        .unwrap();
+    let query = request.url().query().unwrap().to_string();
+    assert_eq!(
+        query,
+        "limit=200&series_ticker=KXFED&status=open&tickers=A-1%2CB-2"
+    );
+    let uri: http::Uri = format!("/markets?{query}").parse().unwrap();
+    let axum::extract::Query(back) =
+        axum::extract::Query::<GetMarketsParams>::try_from_uri(&uri).unwrap();
+    assert_eq!(back, params);
+
+    let orders = GetOrdersParams {
+        status: Some(OrderStatus::Resting),
+        subaccount: Some(0),
+        ..GetOrdersParams::default()
+    };
+    let uri: http::Uri = "/portfolio/orders?status=resting&subaccount=0"
+        .parse()
+        .unwrap();
+    let axum::extract::Query(back) =
+        axum::extract::Query::<GetOrdersParams>::try_from_uri(&uri).unwrap();
+    assert_eq!(back, orders);
+
+    let events = GetEventsParams {
+        with_nested_markets: Some(true),
+        ..GetEventsParams::default()
+    };
+    let uri: http::Uri = "/events?with_nested_markets=true".parse().unwrap();
+    let axum::extract::Query(back) =
+        axum::extract::Query::<GetEventsParams>::try_from_uri(&uri).unwrap();
+    assert_eq!(back, events);
+
+    let books = GetMarketOrderbooksParams {
+        tickers: vec!["A-1".into(), "B-2".into()],
+    };
+    let request = reqwest::Client::new()
+        .get("http://127.0.0.1:1/trade-api/v2/markets/orderbooks")
+        .query(&books.to_query_pairs())
+        .build()
+        .unwrap();
+    assert_eq!(request.url().query(), Some("tickers=A-1&tickers=B-2"));
+    let pairs: Vec<(String, String)> = request.url().query_pairs().into_owned().collect();
+    let back = GetMarketOrderbooksParams::from_query_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    assert_eq!(back, books);
+
+    let cancel = CancelOrderV2Params {
+        exchange_index: Some(-1),
+        market_ticker: Some("A-1".into()),
+        ..CancelOrderV2Params::default()
+    };
+    let request = reqwest::Client::new()
+        .delete("http://127.0.0.1:1/x")
+        .query(&cancel)
+        .build()
+        .unwrap();
+    assert_eq!(
+        request.url().query(),
+        Some("exchange_index=-1&market_ticker=A-1")
+    );
+}
+
+#[test]
+fn cancel_all_is_known_to_the_validator() {
+    validate_rest_response("DELETE", "/portfolio/events/orders", 204, &Value::Null).unwrap();
+    validate_rest_response(
+        "DELETE",
+        "/trade-api/v2/portfolio/events/orders?subaccount=0",
+        429,
+        &json!({"code": "too_many_requests", "message": "too many requests"}),
+    )
+    .unwrap();
+    assert!(validate_rest_response("DELETE", "/portfolio/events/orders", 200, &json!({})).is_err());
+    // The create operation on the same path is untouched.
+    validate_rest_response("POST", "/portfolio/events/orders", 400, &json!({})).unwrap();
+}

@@ -1,0 +1,790 @@
+//! Exchange-level tests. Expected money values are worked out by hand in each test.
+
+use super::*;
+use crate::core::market::PriceRange;
+use crate::core::num::Price;
+use events::ExchangeEvent;
+use lifecycle::LifecycleEventType;
+use types::{
+    BalancePrecision, BookSide, FeeMultiplier, FeeType, MarketResult, MarketStatus, OrderStatus,
+    TimeInForce, WriteKind, WriteOutcome,
+};
+
+const MARKET: &str = "KXTEST-26DEC-T50";
+
+fn p(text: &str) -> Price {
+    Price::parse(text).unwrap()
+}
+
+fn m(text: &str) -> Money {
+    Money::parse(text).unwrap()
+}
+
+fn c(contracts: i64) -> Count {
+    Count::from_contracts(contracts)
+}
+
+fn market_spec(ticker: &str, step: &str) -> MarketSpec {
+    MarketSpec {
+        ticker: ticker.to_string(),
+        event_ticker: "KXTEST-26DEC".to_string(),
+        title: "Test market".to_string(),
+        yes_sub_title: "Above 50".to_string(),
+        no_sub_title: "50 or below".to_string(),
+        rules_primary: "Resolves YES if above 50.".to_string(),
+        rules_secondary: String::new(),
+        market_type: "binary".to_string(),
+        strike_type: Some("greater".to_string()),
+        floor_strike: Some(50.0),
+        cap_strike: None,
+        price_level_structure: "linear_cent".to_string(),
+        price_ranges: vec![PriceRange {
+            start: Price::ZERO,
+            end: Price::ONE,
+            step: p(step),
+        }],
+        created_ms: 0,
+        open_ms: 0,
+        close_ms: 1_000_000,
+        expected_expiration_ms: 2_000_000,
+        latest_expiration_ms: 3_000_000,
+        settlement_timer_seconds: 60,
+        can_close_early: true,
+        fractional_trading_enabled: false,
+        scheduled_result: None,
+    }
+}
+
+fn exchange_with(config: ExchangeConfig, step: &str) -> Exchange {
+    let mut exchange = Exchange::new(config);
+    exchange.add_series(SeriesSpec {
+        ticker: "KXTEST".to_string(),
+        title: "Test series".to_string(),
+        category: "Economics".to_string(),
+        frequency: "daily".to_string(),
+        tags: vec![],
+        fee_type: FeeType::Quadratic,
+        fee_multiplier: FeeMultiplier::ONE,
+        contract_url: String::new(),
+        contract_terms_url: String::new(),
+    });
+    exchange.add_event(EventSpec {
+        event_ticker: "KXTEST-26DEC".to_string(),
+        series_ticker: "KXTEST".to_string(),
+        title: "Test event".to_string(),
+        sub_title: String::new(),
+        mutually_exclusive: false,
+        strike_date_ms: None,
+        fee_type_override: None,
+        fee_multiplier_override: None,
+    });
+    exchange.add_market(market_spec(MARKET, step)).unwrap();
+    exchange.advance(0);
+    exchange.open_account("alice", m("100"));
+    exchange.open_account("bob", m("100"));
+    exchange.take_events();
+    exchange
+}
+
+fn exchange() -> Exchange {
+    exchange_with(ExchangeConfig::default(), "0.01")
+}
+
+fn order(side: BookSide, price: &str, contracts: i64) -> OrderRequest {
+    OrderRequest::limit(MARKET, side, p(price), c(contracts))
+}
+
+fn available(exchange: &Exchange, user: &str, sub: u32) -> Money {
+    exchange
+        .account(user)
+        .and_then(|a| a.subaccount(sub))
+        .map(|s| s.available())
+        .unwrap()
+}
+
+fn cash(exchange: &Exchange, user: &str) -> Money {
+    exchange.account(user).unwrap().subaccount(0).unwrap().cash
+}
+
+fn position(exchange: &Exchange, user: &str) -> Count {
+    exchange
+        .account(user)
+        .unwrap()
+        .subaccount(0)
+        .unwrap()
+        .position(&Ticker::new(MARKET))
+}
+
+fn status(exchange: &Exchange, order_id: &str) -> OrderStatus {
+    exchange.order_record(order_id).unwrap().status
+}
+
+#[test]
+fn a_bid_locks_its_price_and_a_cancel_releases_it() {
+    let mut ex = exchange();
+    let bid = ex
+        .place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+        .unwrap();
+    // 10 × 0.40 locked.
+    assert_eq!(available(&ex, "alice", 0), m("96"));
+    assert_eq!(cash(&ex, "alice"), m("100"));
+    let ack = ex
+        .cancel_order_by_id("alice", &bid.order_id, None, 2)
+        .unwrap();
+    assert_eq!(ack.reduced_by, c(10));
+    assert_eq!(available(&ex, "alice", 0), m("100"));
+    assert_eq!(status(&ex, &bid.order_id), OrderStatus::Canceled);
+}
+
+#[test]
+fn an_ask_locks_the_no_price() {
+    let mut ex = exchange();
+    ex.place_order("alice", &order(BookSide::Ask, "0.40", 10), 1)
+        .unwrap();
+    // A YES ask at 0.40 is a NO bid at 0.60: 10 × 0.60 locked.
+    assert_eq!(available(&ex, "alice", 0), m("94"));
+}
+
+#[test]
+fn an_order_beyond_the_available_balance_is_refused() {
+    let mut ex = exchange();
+    ex.open_account("carol", m("3.99"));
+    let err = ex
+        .place_order("carol", &order(BookSide::Bid, "0.40", 10), 1)
+        .unwrap_err();
+    assert_eq!(err.status, 400);
+    assert_eq!(err.code, "available_balance_too_low");
+    // Exactly enough is fine: 10 × 0.40 = 4.00.
+    ex.deposit("carol", 0, m("0.01")).unwrap();
+    ex.place_order("carol", &order(BookSide::Bid, "0.40", 10), 2)
+        .unwrap();
+    assert_eq!(available(&ex, "carol", 0), m("0"));
+    let err = ex
+        .place_order("carol", &order(BookSide::Bid, "0.01", 1), 3)
+        .unwrap_err();
+    assert_eq!(err.code, "available_balance_too_low");
+}
+
+#[test]
+fn a_trade_moves_cash_positions_and_fees_as_computed_by_hand() {
+    let mut ex = exchange();
+    let maker = ex
+        .place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+        .unwrap();
+    let taker = ex
+        .place_order("bob", &order(BookSide::Ask, "0.35", 10), 2)
+        .unwrap();
+    // Bob sells YES (buys NO) into Alice's bid; the trade prints at the maker's 0.40.
+    assert_eq!(taker.fill_count, c(10));
+    assert_eq!(taker.remaining_count, Count::ZERO);
+    assert_eq!(taker.average_fill_price, Some(p("0.40")));
+    // Taker fee: 0.07 × 10 × 0.40 × 0.60 = 0.168 → $0.1680; per contract $0.0168.
+    assert_eq!(taker.average_fee_paid, Some(m("0.0168")));
+    // Bob paid 10 × 0.60 for NO plus 0.1680 fee; nothing stays locked.
+    assert_eq!(cash(&ex, "bob"), m("93.832"));
+    assert_eq!(available(&ex, "bob", 0), m("93.832"));
+    // Alice (maker, quadratic: no maker fee) paid 10 × 0.40.
+    assert_eq!(cash(&ex, "alice"), m("96"));
+    assert_eq!(available(&ex, "alice", 0), m("96"));
+    assert_eq!(position(&ex, "alice"), c(10));
+    assert_eq!(position(&ex, "bob"), c(-10));
+    assert_eq!(status(&ex, &maker.order_id), OrderStatus::Executed);
+    assert_eq!(status(&ex, &taker.order_id), OrderStatus::Executed);
+    let fills = ex.fill_records();
+    assert_eq!(fills.len(), 2);
+    let bob_fill = fills.iter().find(|f| f.user_id == "bob").unwrap();
+    assert!(bob_fill.is_taker);
+    assert_eq!(bob_fill.fee, m("0.168"));
+    assert_eq!(bob_fill.post_position, c(-10));
+    let alice_fill = fills.iter().find(|f| f.user_id == "alice").unwrap();
+    assert_eq!(alice_fill.fee, Money::ZERO);
+    assert_eq!(alice_fill.price, p("0.40"));
+    let bob_record = ex.order_record(&taker.order_id).unwrap();
+    assert_eq!(bob_record.taker_fill_cost, m("6"));
+    assert_eq!(bob_record.taker_fees, m("0.168"));
+    let alice_pos = &ex
+        .account("alice")
+        .unwrap()
+        .subaccount(0)
+        .unwrap()
+        .positions[&Ticker::new(MARKET)];
+    assert_eq!(alice_pos.cost, m("4"));
+    assert_eq!(ex.market_state(MARKET).unwrap().stats.open_interest, c(10));
+}
+
+#[test]
+fn a_taker_fill_better_than_its_limit_releases_the_unused_collateral() {
+    let mut ex = exchange();
+    ex.place_order("bob", &order(BookSide::Ask, "0.30", 5), 1)
+        .unwrap();
+    // Alice bids 0.50 for 10: 5 fill at 0.30, 5 rest at 0.50.
+    let ack = ex
+        .place_order("alice", &order(BookSide::Bid, "0.50", 10), 2)
+        .unwrap();
+    assert_eq!(ack.fill_count, c(5));
+    assert_eq!(ack.remaining_count, c(5));
+    // Cash: −5 × 0.30 − fee(0.07 × 5 × 0.30 × 0.70 = 0.0735) = 98.4265; locked 5 × 0.50.
+    assert_eq!(cash(&ex, "alice"), m("98.4265"));
+    assert_eq!(available(&ex, "alice", 0), m("95.9265"));
+}
+
+fn deci_cent_exchange(precision: BalancePrecision) -> Exchange {
+    let config = ExchangeConfig {
+        balance_precision: precision,
+        ..ExchangeConfig::default()
+    };
+    exchange_with(config, "0.001")
+}
+
+/// Kalshi's fee-rounding page, "buy 3 contracts at $0.055 (three 1-lot matches)", at the
+/// page's $0.01 target precision. Per fill: trade fee 0.07 × 0.055 × 0.945 = 0.00363825 →
+/// $0.0037; balance change −0.055 − 0.0037 = −0.0587 → floored to −0.06, rounding fee
+/// $0.0013; the accumulator reaches 0.0039, no rebate. Total −0.18, the same as one 3-lot fill
+/// (fee 0.0110, −0.165 − 0.011 = −0.176 → −0.18).
+#[test]
+fn fee_rounding_three_one_lot_matches_at_a_subpenny_price() {
+    let mut ex = deci_cent_exchange(BalancePrecision::NonDirect);
+    for t in 0..3 {
+        ex.place_order("bob", &order(BookSide::Ask, "0.055", 1), t)
+            .unwrap();
+    }
+    let ack = ex
+        .place_order("alice", &order(BookSide::Bid, "0.055", 3), 10)
+        .unwrap();
+    assert_eq!(ack.fill_count, c(3));
+    let fees: Vec<Money> = ex
+        .fill_records()
+        .iter()
+        .filter(|f| f.user_id == "alice")
+        .map(|f| f.fee)
+        .collect();
+    assert_eq!(fees, vec![m("0.005"), m("0.005"), m("0.005")]);
+    assert_eq!(cash(&ex, "alice"), m("99.82"));
+    let record = ex.order_record(&ack.order_id).unwrap();
+    assert_eq!(record.fee_accumulator, m("0.0039"));
+    assert_eq!(record.taker_fees, m("0.015"));
+}
+
+/// Two 1-lot taker fills at $0.505, $0.01 precision. Fill 1: fee 0.07 × 0.505 × 0.495 =
+/// 0.01749825 → 0.0175; change −0.5225 → −0.53, rounding 0.0075. Fill 2: the same, the
+/// accumulator reaches 0.0150 → a $0.01 rebate, net fee 0.0175 + 0.0075 − 0.01 = 0.0150.
+/// Total −1.05 = one 2-lot fill (fee 0.0350; −1.01 − 0.035 = −1.045 → −1.05).
+#[test]
+fn fee_accumulator_pays_a_whole_cent_rebate() {
+    let mut ex = deci_cent_exchange(BalancePrecision::NonDirect);
+    ex.place_order("bob", &order(BookSide::Ask, "0.505", 1), 1)
+        .unwrap();
+    ex.place_order("bob", &order(BookSide::Ask, "0.505", 1), 2)
+        .unwrap();
+    let ack = ex
+        .place_order("alice", &order(BookSide::Bid, "0.505", 2), 3)
+        .unwrap();
+    let fees: Vec<Money> = ex
+        .fill_records()
+        .iter()
+        .filter(|f| f.user_id == "alice")
+        .map(|f| f.fee)
+        .collect();
+    assert_eq!(fees, vec![m("0.025"), m("0.015")]);
+    assert_eq!(cash(&ex, "alice"), m("98.95"));
+    assert_eq!(
+        ex.order_record(&ack.order_id).unwrap().fee_accumulator,
+        m("0.005")
+    );
+}
+
+/// Direct members keep $0.0001: the same 1-lot at $0.055 costs 0.055 + 0.0037 exactly.
+#[test]
+fn direct_members_pay_no_rounding_fee_on_centicent_amounts() {
+    let mut ex = deci_cent_exchange(BalancePrecision::Direct);
+    ex.place_order("bob", &order(BookSide::Ask, "0.055", 1), 1)
+        .unwrap();
+    ex.place_order("alice", &order(BookSide::Bid, "0.055", 1), 2)
+        .unwrap();
+    assert_eq!(cash(&ex, "alice"), m("99.9413"));
+}
+
+#[test]
+fn an_order_that_reduces_an_opposite_position_locks_nothing_for_that_part() {
+    let mut ex = exchange();
+    ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 1)
+        .unwrap();
+    ex.place_order("alice", &order(BookSide::Bid, "0.40", 10), 2)
+        .unwrap();
+    // Alice: long 10 YES, cash 100 − 4 − fee 0.168 = 95.832.
+    assert_eq!(available(&ex, "alice", 0), m("95.832"));
+    // Asking 10 closes the long: no collateral.
+    let close = ex
+        .place_order("alice", &order(BookSide::Ask, "0.60", 10), 3)
+        .unwrap();
+    assert_eq!(available(&ex, "alice", 0), m("95.832"));
+    // A second ask of 15 finds the position already claimed: 15 × 0.40 locked.
+    ex.place_order("alice", &order(BookSide::Ask, "0.60", 15), 4)
+        .unwrap();
+    assert_eq!(available(&ex, "alice", 0), m("89.832"));
+    // Cancelling the closing order frees its claim; nothing is released because it locked none.
+    ex.cancel_order_by_id("alice", &close.order_id, None, 5)
+        .unwrap();
+    assert_eq!(available(&ex, "alice", 0), m("89.832"));
+    // Carol buys 10 from the remaining ask of 15: it fills from its locked part, and the fill
+    // closes Alice's 10 YES at 0.60.
+    ex.open_account("carol", m("100"));
+    ex.place_order("carol", &order(BookSide::Bid, "0.60", 10), 6)
+        .unwrap();
+    assert_eq!(position(&ex, "alice"), Count::ZERO);
+    // Closing 10 YES at 0.60 pays 6.00 (maker: no fee); 10 of the 15 locked are released and
+    // 5 × 0.40 stay locked: 95.832 + 6 − 2 = 99.832.
+    assert_eq!(available(&ex, "alice", 0), m("99.832"));
+    assert_eq!(cash(&ex, "alice"), m("101.832"));
+}
+
+#[test]
+fn settlement_pays_winners_and_records_it() {
+    let mut ex = exchange();
+    ex.place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+        .unwrap();
+    ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 2)
+        .unwrap();
+    ex.take_events();
+    ex.determine_market(MARKET, MarketResult::Yes, 100).unwrap();
+    assert_eq!(
+        ex.market_state(MARKET).unwrap().status,
+        MarketStatus::Determined
+    );
+    ex.settle_market(MARKET, 200).unwrap();
+    assert_eq!(
+        ex.market_state(MARKET).unwrap().status,
+        MarketStatus::Finalized
+    );
+    // Alice: 96 + 10 × $1. Bob: 100 − 6 − 0.168, his NO pays nothing.
+    assert_eq!(cash(&ex, "alice"), m("106"));
+    assert_eq!(cash(&ex, "bob"), m("93.832"));
+    assert_eq!(position(&ex, "alice"), Count::ZERO);
+    let settlements = ex.settlement_records();
+    assert_eq!(settlements.len(), 2);
+    let alice = settlements.iter().find(|s| s.user_id == "alice").unwrap();
+    assert_eq!(alice.yes_count, c(10));
+    assert_eq!(alice.yes_total_cost, m("4"));
+    assert_eq!(alice.revenue, m("10"));
+    let bob = settlements.iter().find(|s| s.user_id == "bob").unwrap();
+    assert_eq!(bob.no_count, c(10));
+    assert_eq!(bob.no_total_cost, m("6"));
+    assert_eq!(bob.revenue, Money::ZERO);
+    let kinds: Vec<LifecycleEventType> = ex
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ExchangeEvent::Lifecycle(step) => Some(step.event_type),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            LifecycleEventType::CloseDateUpdated,
+            LifecycleEventType::Determined,
+            LifecycleEventType::Settled
+        ]
+    );
+    assert!(ex.settle_market(MARKET, 300).is_err());
+}
+
+#[test]
+fn the_schedule_opens_closes_determines_and_settles_with_lifecycle_events() {
+    let mut ex = exchange();
+    let mut spec = market_spec("KXTEST-26DEC-T60", "0.01");
+    spec.open_ms = 1_000;
+    spec.close_ms = 2_000;
+    spec.expected_expiration_ms = 3_000;
+    spec.scheduled_result = Some(MarketResult::No);
+    spec.settlement_timer_seconds = 60;
+    ex.add_market(spec).unwrap();
+    let ticker = "KXTEST-26DEC-T60";
+    let lifecycle = |ex: &mut Exchange| -> Vec<(LifecycleEventType, Option<bool>)> {
+        ex.take_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                ExchangeEvent::Lifecycle(step) if step.ticker.as_str() == ticker => {
+                    Some((step.event_type, step.is_deactivated))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        lifecycle(&mut ex),
+        vec![(LifecycleEventType::Created, None)]
+    );
+    assert_eq!(
+        ex.market_state(ticker).unwrap().status,
+        MarketStatus::Initialized
+    );
+    let early = OrderRequest::limit(ticker, BookSide::Bid, p("0.50"), c(1));
+    assert_eq!(
+        ex.place_order("alice", &early, 500).unwrap_err().code,
+        "market_closed"
+    );
+    ex.advance(999);
+    assert!(lifecycle(&mut ex).is_empty());
+    ex.advance(1_000);
+    assert_eq!(
+        lifecycle(&mut ex),
+        vec![(LifecycleEventType::Activated, None)]
+    );
+    let resting = ex.place_order("alice", &early, 1_500).unwrap();
+    ex.advance(2_000);
+    assert_eq!(
+        lifecycle(&mut ex),
+        vec![(LifecycleEventType::Deactivated, Some(true))]
+    );
+    assert_eq!(
+        ex.market_state(ticker).unwrap().status,
+        MarketStatus::Closed
+    );
+    // Closing cancels resting orders and frees their collateral.
+    assert_eq!(status(&ex, &resting.order_id), OrderStatus::Canceled);
+    assert_eq!(available(&ex, "alice", 0), m("100"));
+    ex.advance(3_000);
+    assert_eq!(
+        lifecycle(&mut ex),
+        vec![(LifecycleEventType::Determined, None)]
+    );
+    ex.advance(62_999);
+    assert!(lifecycle(&mut ex).is_empty());
+    ex.advance(63_000);
+    assert_eq!(
+        lifecycle(&mut ex),
+        vec![(LifecycleEventType::Settled, None)]
+    );
+    assert_eq!(
+        ex.market_state(ticker).unwrap().status,
+        MarketStatus::Finalized
+    );
+}
+
+#[test]
+fn an_order_group_triggers_at_its_limit_cancels_its_orders_and_blocks_until_reset() {
+    let mut ex = exchange();
+    let group = ex.create_group("alice", 0, c(5), 0).unwrap();
+    let mut in_group = order(BookSide::Bid, "0.40", 10);
+    in_group.order_group_id = Some(group.clone());
+    let first = ex.place_order("alice", &in_group, 1).unwrap();
+    let mut second = order(BookSide::Bid, "0.30", 3);
+    second.order_group_id = Some(group.clone());
+    let second = ex.place_order("alice", &second, 2).unwrap();
+    ex.take_events();
+    // Bob takes 5 of the first order: the group has matched 5 = its limit.
+    ex.place_order("bob", &order(BookSide::Ask, "0.40", 5), 3_000)
+        .unwrap();
+    assert_eq!(status(&ex, &first.order_id), OrderStatus::Canceled);
+    assert_eq!(status(&ex, &second.order_id), OrderStatus::Canceled);
+    assert_eq!(ex.order_record(&first.order_id).unwrap().filled, c(5));
+    assert!(ex.order_group(&group).unwrap().triggered);
+    let group_events: Vec<groups::GroupEventType> = ex
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ExchangeEvent::OrderGroup(update) => Some(update.event_type),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(group_events, vec![groups::GroupEventType::Triggered]);
+    // All of Alice's collateral is free again: 100 − 5 × 0.40 paid.
+    assert_eq!(available(&ex, "alice", 0), m("98"));
+    let mut again = order(BookSide::Bid, "0.40", 1);
+    again.order_group_id = Some(group.clone());
+    let err = ex.place_order("alice", &again, 4_000).unwrap_err();
+    assert_eq!(err.code, "invalid_order");
+    assert_eq!(err.details.as_deref(), Some("order_group_triggered"));
+    ex.reset_group("alice", &group, None, 5_000).unwrap();
+    ex.place_order("alice", &again, 6_000).unwrap();
+    // Bob cannot touch Alice's group.
+    assert_eq!(
+        ex.trigger_group("bob", &group, None, 7_000)
+            .unwrap_err()
+            .status,
+        404
+    );
+}
+
+#[test]
+fn a_manual_trigger_cancels_and_a_lower_limit_can_trigger() {
+    let mut ex = exchange();
+    let group = ex.create_group("alice", 0, c(100), 0).unwrap();
+    let mut in_group = order(BookSide::Bid, "0.40", 10);
+    in_group.order_group_id = Some(group.clone());
+    let placed = ex.place_order("alice", &in_group, 1).unwrap();
+    ex.trigger_group("alice", &group, Some(0), 2).unwrap();
+    assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
+    ex.reset_group("alice", &group, Some(0), 3).unwrap();
+    let placed = ex.place_order("alice", &in_group, 4).unwrap();
+    ex.place_order("bob", &order(BookSide::Ask, "0.40", 3), 5)
+        .unwrap();
+    assert!(!ex.order_group(&group).unwrap().triggered);
+    // 3 matched inside the window; a limit of 3 triggers at once.
+    ex.update_group_limit("alice", &group, None, c(3), 6)
+        .unwrap();
+    assert!(ex.order_group(&group).unwrap().triggered);
+    assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
+    ex.delete_group("alice", &group, None, 7).unwrap();
+    assert!(ex.order_group(&group).is_none());
+}
+
+#[test]
+fn cancel_all_per_subaccount_and_for_all() {
+    let mut ex = exchange();
+    ex.deposit("alice", 1, m("50")).unwrap();
+    let primary = ex
+        .place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+        .unwrap();
+    let mut in_sub = order(BookSide::Bid, "0.30", 10);
+    in_sub.subaccount = 1;
+    let sub_order = ex.place_order("alice", &in_sub, 2).unwrap();
+    let bobs = ex
+        .place_order("bob", &order(BookSide::Bid, "0.20", 1), 3)
+        .unwrap();
+    assert_eq!(available(&ex, "alice", 1), m("47"));
+    ex.cancel_all("alice", Some(1), 4).unwrap();
+    assert_eq!(status(&ex, &sub_order.order_id), OrderStatus::Canceled);
+    assert_eq!(status(&ex, &primary.order_id), OrderStatus::Resting);
+    assert_eq!(available(&ex, "alice", 1), m("50"));
+    ex.place_order("alice", &in_sub, 5).unwrap();
+    ex.cancel_all("alice", None, 6).unwrap();
+    assert!(ex.order_records("alice").all(|o| !o.is_resting()));
+    assert_eq!(status(&ex, &bobs.order_id), OrderStatus::Resting);
+    let book = ex.matching_book(MARKET).unwrap().levels();
+    assert_eq!(book.yes_bids, vec![(p("0.20"), c(1))]);
+}
+
+#[test]
+fn a_trading_pause_cancels_only_orders_that_asked_for_it_and_blocks_new_ones() {
+    let mut ex = exchange();
+    let mut fragile = order(BookSide::Bid, "0.40", 10);
+    fragile.cancel_order_on_pause = true;
+    let fragile = ex.place_order("alice", &fragile, 1).unwrap();
+    let sturdy = ex
+        .place_order("alice", &order(BookSide::Bid, "0.30", 10), 2)
+        .unwrap();
+    ex.set_trading_active(false, 3);
+    assert!(!ex.is_trading_active());
+    assert_eq!(status(&ex, &fragile.order_id), OrderStatus::Canceled);
+    assert_eq!(status(&ex, &sturdy.order_id), OrderStatus::Resting);
+    let err = ex
+        .place_order("bob", &order(BookSide::Ask, "0.30", 1), 4)
+        .unwrap_err();
+    assert_eq!((err.status, err.code.as_str()), (409, "market_closed"));
+    // Cancels still work while paused.
+    ex.cancel_order_by_id("alice", &sturdy.order_id, None, 5)
+        .unwrap();
+    ex.set_trading_active(true, 6);
+    ex.place_order("bob", &order(BookSide::Ask, "0.30", 1), 7)
+        .unwrap();
+}
+
+#[test]
+fn a_market_pause_emits_deactivated_and_cancels_that_markets_pause_orders() {
+    let mut ex = exchange();
+    let mut fragile = order(BookSide::Bid, "0.40", 1);
+    fragile.cancel_order_on_pause = true;
+    let fragile = ex.place_order("alice", &fragile, 1).unwrap();
+    ex.take_events();
+    ex.set_market_paused(MARKET, true, 2).unwrap();
+    assert_eq!(
+        ex.market_state(MARKET).unwrap().status,
+        MarketStatus::Inactive
+    );
+    assert_eq!(status(&ex, &fragile.order_id), OrderStatus::Canceled);
+    let steps: Vec<(LifecycleEventType, Option<bool>)> = ex
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ExchangeEvent::Lifecycle(s) => Some((s.event_type, s.is_deactivated)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps, vec![(LifecycleEventType::Deactivated, Some(true))]);
+    ex.set_market_paused(MARKET, false, 3).unwrap();
+    assert_eq!(
+        ex.market_state(MARKET).unwrap().status,
+        MarketStatus::Active
+    );
+}
+
+#[test]
+fn a_duplicate_client_order_id_is_a_409() {
+    let mut ex = exchange();
+    let mut first = order(BookSide::Bid, "0.40", 1);
+    first.client_order_id = Some("abc".to_string());
+    ex.place_order("alice", &first, 1).unwrap();
+    let err = ex.place_order("alice", &first, 2).unwrap_err();
+    assert_eq!(
+        (err.status, err.code.as_str()),
+        (409, "order_already_exists")
+    );
+    // Another member may use the same id.
+    ex.place_order("bob", &first, 3).unwrap();
+}
+
+#[test]
+fn the_order_log_records_accepted_and_refused_writes_with_their_times() {
+    let mut ex = exchange();
+    let mut first = order(BookSide::Bid, "0.40", 1);
+    first.client_order_id = Some("q1".to_string());
+    let placed = ex.place_order("alice", &first, 10).unwrap();
+    ex.place_order("alice", &first, 20).unwrap_err();
+    ex.cancel_order_by_id("alice", &placed.order_id, None, 30)
+        .unwrap();
+    ex.cancel_all("bob", None, 40).unwrap();
+    let log = ex.order_log();
+    assert_eq!(log.len(), 4);
+    assert_eq!(log[0].now_ms, 10);
+    assert_eq!(log[0].kind, WriteKind::CreateOrder);
+    assert_eq!(log[0].outcome, WriteOutcome::Accepted);
+    assert_eq!(log[0].order_id.as_deref(), Some(placed.order_id.as_str()));
+    assert_eq!(log[0].client_order_id.as_deref(), Some("q1"));
+    assert_eq!(log[0].price, Some(p("0.40")));
+    assert_eq!(log[1].now_ms, 20);
+    assert_eq!(
+        log[1].outcome,
+        WriteOutcome::Refused {
+            status: 409,
+            code: "order_already_exists".to_string()
+        }
+    );
+    assert_eq!(log[1].order_id, None);
+    assert_eq!((log[2].kind, log[2].now_ms), (WriteKind::CancelOrder, 30));
+    assert_eq!(log[2].client_order_id.as_deref(), Some("q1"));
+    assert_eq!(
+        (log[3].kind, log[3].user_id.as_str()),
+        (WriteKind::CancelAll, "bob")
+    );
+}
+
+#[test]
+fn ioc_fok_post_only_and_reduce_only_follow_kalshis_rules() {
+    let mut ex = exchange();
+    ex.place_order("bob", &order(BookSide::Ask, "0.40", 3), 1)
+        .unwrap();
+    let mut ioc = order(BookSide::Bid, "0.40", 5);
+    ioc.time_in_force = TimeInForce::ImmediateOrCancel;
+    let ack = ex.place_order("alice", &ioc, 2).unwrap();
+    assert_eq!((ack.fill_count, ack.remaining_count), (c(3), Count::ZERO));
+    assert_eq!(status(&ex, &ack.order_id), OrderStatus::Canceled);
+    // Nothing locked once the IOC is done: 100 − 1.20 − fee(0.07 × 3 × 0.4 × 0.6 = 0.0504).
+    assert_eq!(available(&ex, "alice", 0), m("98.7496"));
+    let mut fok = order(BookSide::Bid, "0.40", 5);
+    fok.time_in_force = TimeInForce::FillOrKill;
+    let ack = ex.place_order("alice", &fok, 3).unwrap();
+    assert_eq!(ack.fill_count, Count::ZERO);
+    assert_eq!(status(&ex, &ack.order_id), OrderStatus::Canceled);
+    ex.place_order("bob", &order(BookSide::Ask, "0.45", 1), 4)
+        .unwrap();
+    let mut post = order(BookSide::Bid, "0.45", 1);
+    post.post_only = true;
+    let err = ex.place_order("alice", &post, 5).unwrap_err();
+    assert_eq!(err.code, "invalid_order");
+    assert_eq!(err.details.as_deref(), Some("post only cross"));
+    let mut reduce = order(BookSide::Ask, "0.01", 10);
+    reduce.reduce_only = true;
+    assert_eq!(
+        ex.place_order("alice", &reduce, 6).unwrap_err().code,
+        "invalid_order"
+    );
+    reduce.time_in_force = TimeInForce::ImmediateOrCancel;
+    // Alice holds 3 YES: the reduce-only IOC is capped at 3 and nothing rests.
+    ex.place_order("bob", &order(BookSide::Bid, "0.30", 10), 7)
+        .unwrap();
+    let ack = ex.place_order("alice", &reduce, 8).unwrap();
+    assert_eq!(ack.fill_count, c(3));
+    assert_eq!(position(&ex, "alice"), Count::ZERO);
+}
+
+#[test]
+fn a_good_till_date_order_expires_on_advance_and_frees_its_collateral() {
+    let mut ex = exchange();
+    let mut gtd = order(BookSide::Bid, "0.40", 10);
+    gtd.expiration_ms = Some(5_000);
+    let placed = ex.place_order("alice", &gtd, 1).unwrap();
+    ex.advance(4_999);
+    assert_eq!(status(&ex, &placed.order_id), OrderStatus::Resting);
+    ex.advance(5_000);
+    assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
+    assert_eq!(available(&ex, "alice", 0), m("100"));
+}
+
+#[test]
+fn amend_and_decrease_adjust_the_order_and_its_collateral() {
+    let mut ex = exchange();
+    let placed = ex
+        .place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+        .unwrap();
+    let amend = AmendRequest {
+        ticker: MARKET.to_string(),
+        side: BookSide::Bid,
+        price: p("0.45"),
+        count: c(20),
+        client_order_id: None,
+        updated_client_order_id: Some("new-id".to_string()),
+    };
+    let ack = ex
+        .amend_order_by_id("alice", &placed.order_id, None, &amend, 2)
+        .unwrap();
+    assert_eq!(ack.remaining_count, c(20));
+    assert_eq!(ack.client_order_id, "new-id");
+    // 20 × 0.45 locked.
+    assert_eq!(available(&ex, "alice", 0), m("91"));
+    let wrong_side = AmendRequest {
+        side: BookSide::Ask,
+        ..amend.clone()
+    };
+    assert_eq!(
+        ex.amend_order_by_id("alice", &placed.order_id, None, &wrong_side, 3)
+            .unwrap_err()
+            .code,
+        "order_side_mismatch"
+    );
+    let ack = ex
+        .decrease_order_by_id("alice", &placed.order_id, None, Decrease::By(c(5)), 4)
+        .unwrap();
+    assert_eq!(ack.remaining_count, c(15));
+    assert_eq!(available(&ex, "alice", 0), m("93.25"));
+    ex.decrease_order_by_id(
+        "alice",
+        &placed.order_id,
+        None,
+        Decrease::To(Count::ZERO),
+        5,
+    )
+    .unwrap();
+    assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
+    assert_eq!(available(&ex, "alice", 0), m("100"));
+    // Others cannot see it.
+    assert_eq!(
+        ex.cancel_order_by_id("bob", &placed.order_id, None, 6)
+            .unwrap_err()
+            .status,
+        404
+    );
+}
+
+#[test]
+fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
+    let mut ex = exchange();
+    let mut ask = order(BookSide::Ask, "0.40", 2);
+    ask.client_order_id = Some("mine".to_string());
+    ex.place_order("alice", &ask, 1).unwrap();
+    let deltas: Vec<events::BookDelta> = ex
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ExchangeEvent::BookDelta(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deltas.len(), 1);
+    assert_eq!(deltas[0].side, types::OutcomeSide::No);
+    assert_eq!(deltas[0].price, p("0.60"));
+    assert_eq!(deltas[0].delta, c(2));
+    assert_eq!(deltas[0].user_id.as_deref(), Some("alice"));
+    assert_eq!(deltas[0].client_order_id.as_deref(), Some("mine"));
+}
