@@ -5,7 +5,7 @@ use crate::core::matching::OrderId;
 use crate::core::num::Count;
 
 use super::accounts::SettledMarket;
-use super::events::{ExchangeEvent, GroupUpdate, PositionUpdate};
+use super::events::{Announcement, GroupUpdate, PositionUpdate};
 use super::groups::{GroupEventType, OrderGroup};
 use super::types::{ApiError, MarketResult, MarketStatus, WriteKind};
 use super::{Exchange, log_entry, make_id, outcome_of};
@@ -31,7 +31,7 @@ impl Exchange {
             contracts_limit: with_limit.then_some(group.contracts_limit),
             ts_ms: now_ms,
         };
-        self.pending.push(ExchangeEvent::OrderGroup(update));
+        self.pending.push(Announcement::OrderGroup(update));
     }
 
     /// Cancel a group's resting orders and block it until reset; announces `triggered`.
@@ -276,6 +276,7 @@ impl Exchange {
     /// markets on schedule, determine markets with a scheduled result once they expire, and
     /// settle determined markets when their settlement timer has run.
     pub fn advance(&mut self, now_ms: i64) {
+        self.clock_ms = self.clock_ms.max(now_ms);
         let tickers: Vec<Ticker> = self.markets.keys().cloned().collect();
         for ticker in &tickers {
             let expired = self
@@ -295,14 +296,14 @@ impl Exchange {
                 continue;
             };
             if let Some(step) = market.open_if_due(now_ms) {
-                self.pending.push(ExchangeEvent::Lifecycle(step));
+                self.pending.push(Announcement::Lifecycle(step));
             }
             let Some(market) = self.markets.get_mut(ticker.as_str()) else {
                 continue;
             };
             if let Some(step) = market.close_if_due(now_ms) {
                 self.cancel_market_orders(ticker, now_ms);
-                self.pending.push(ExchangeEvent::Lifecycle(step));
+                self.pending.push(Announcement::Lifecycle(step));
             }
             let due = self
                 .markets
@@ -394,7 +395,7 @@ impl Exchange {
         if paused {
             self.cancel_on_pause(Some(&ticker), now_ms);
         }
-        self.pending.push(ExchangeEvent::Lifecycle(step));
+        self.pending.push(Announcement::Lifecycle(step));
         Ok(())
     }
 
@@ -422,7 +423,7 @@ impl Exchange {
             self.cancel_market_orders(&ticker, now_ms);
         }
         for step in steps {
-            self.pending.push(ExchangeEvent::Lifecycle(step));
+            self.pending.push(Announcement::Lifecycle(step));
         }
         Ok(())
     }
@@ -476,9 +477,9 @@ impl Exchange {
         }
         self.settlements.extend(records);
         for update in updates {
-            self.pending.push(ExchangeEvent::MarketPosition(update));
+            self.pending.push(Announcement::MarketPosition(update));
         }
-        self.pending.push(ExchangeEvent::Lifecycle(step));
+        self.pending.push(Announcement::Lifecycle(step));
         Ok(())
     }
 }

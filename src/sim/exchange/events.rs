@@ -81,9 +81,10 @@ pub struct PositionUpdate {
     pub position: Position,
 }
 
-/// Everything the exchange announces.
+/// Everything the exchange announces, in domain terms; [`super::Exchange::take_events`] turns
+/// these into wire messages.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ExchangeEvent {
+pub enum Announcement {
     BookDelta(BookDelta),
     Trade(TradeRecord),
     Ticker(TickerSnapshot),

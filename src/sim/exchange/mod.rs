@@ -2,7 +2,7 @@
 //!
 //! Synchronous and deterministic: no I/O and no clock reads; time arrives as `now_ms`
 //! arguments. The HTTP/WS server wraps one [`Exchange`] in a mutex, calls the writes and reads
-//! below, and fans out [`Exchange::take_events`] to WebSocket subscribers.
+//! below, and fans out `Exchange::take_events` to WebSocket subscribers.
 //!
 //! Parts: [`accounts`] (cash, collateral, positions, settlement; the collateral rule is
 //! documented there), [`orders`] (order records), [`groups`] (order groups), [`lifecycle`]
@@ -21,6 +21,7 @@
 //! - `client_order_id` must be unique per member over all its orders (open or not).
 
 pub mod accounts;
+mod api;
 mod control;
 pub mod events;
 pub mod groups;
@@ -29,8 +30,10 @@ pub mod orders;
 #[cfg(test)]
 mod tests;
 mod trading;
+mod wire_out;
 
 pub use crate::core::matching::Decrease;
+pub use api::{ExchangeEvent, SettlementFilter};
 pub use trading::{AmendRequest, CancelAck, DecreaseAck, OrderAck, OrderRequest};
 pub mod types;
 
@@ -42,7 +45,7 @@ use crate::core::num::{Count, Money};
 use crate::core::portfolio::fees::FeeSchedule;
 
 use accounts::{Account, FillRecord, SettlementRecord};
-use events::{ExchangeEvent, TickerSnapshot, TradeRecord};
+use events::{Announcement, TickerSnapshot, TradeRecord};
 use groups::OrderGroup;
 use lifecycle::MarketState;
 use orders::OrderRecord;
@@ -78,13 +81,16 @@ pub struct Exchange {
     settlements: Vec<SettlementRecord>,
     trades: Vec<TradeRecord>,
     log: Vec<OrderLogEntry>,
-    pending: Vec<ExchangeEvent>,
+    pending: Vec<Announcement>,
     exchange_active: bool,
     trading_active: bool,
     /// When a paused exchange expects to resume (ms), reported by the status endpoint.
     estimated_resume_ms: Option<i64>,
     next_trade: u64,
     next_group: u64,
+    /// The latest time the exchange has been told (writes and `advance`), for reads that need
+    /// a clock (24 h volume, `updated_ts`).
+    clock_ms: i64,
 }
 
 /// Deterministic uuid-shaped ids: `kind` tells orders, trades and groups apart.
@@ -116,6 +122,7 @@ impl Exchange {
             estimated_resume_ms: None,
             next_trade: 0,
             next_group: 0,
+            clock_ms: 0,
         }
     }
 
@@ -154,9 +161,10 @@ impl Exchange {
         let grid = PriceGrid::from_ranges(&spec.price_ranges).map_err(|e| {
             ApiError::bad_request(format!("price_ranges of market {ticker} are invalid: {e}"))
         })?;
-        let market = MarketState::new(spec, grid.clone());
+        let market_id = make_id(3, self.markets.len() as u64 + 1);
+        let market = MarketState::new(spec, market_id, grid.clone());
         self.pending
-            .push(ExchangeEvent::Lifecycle(market.created_step()));
+            .push(Announcement::Lifecycle(market.created_step()));
         self.books
             .insert(ticker.clone(), MatchingBook::new(ticker.clone(), grid));
         self.markets.insert(ticker, market);
@@ -310,8 +318,9 @@ impl Exchange {
         self.estimated_resume_ms
     }
 
-    /// Everything announced since the last call, in order.
-    pub fn take_events(&mut self) -> Vec<ExchangeEvent> {
+    /// Everything announced since the last call, in order, in domain terms (see `take_events`
+    /// for wire messages).
+    pub fn take_announcements(&mut self) -> Vec<Announcement> {
         std::mem::take(&mut self.pending)
     }
 
@@ -323,6 +332,7 @@ impl Exchange {
     // ---- helpers shared by the write paths ----
 
     fn log_write(&mut self, entry: OrderLogEntry) {
+        self.clock_ms = self.clock_ms.max(entry.now_ms);
         self.log.push(entry);
     }
 
@@ -346,7 +356,7 @@ impl Exchange {
 
     fn emit_ticker(&mut self, ticker: &Ticker, ts_ms: i64) {
         if let Some(snapshot) = self.ticker_snapshot(ticker, ts_ms) {
-            self.pending.push(ExchangeEvent::Ticker(snapshot));
+            self.pending.push(Announcement::Ticker(snapshot));
         }
     }
 }

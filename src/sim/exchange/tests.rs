@@ -3,7 +3,7 @@
 use super::*;
 use crate::core::market::PriceRange;
 use crate::core::num::Price;
-use events::ExchangeEvent;
+use events::Announcement;
 use lifecycle::LifecycleEventType;
 use types::{
     BalancePrecision, BookSide, FeeMultiplier, FeeType, MarketResult, MarketStatus, OrderStatus,
@@ -35,7 +35,7 @@ fn market_spec(ticker: &str, step: &str) -> MarketSpec {
         rules_secondary: String::new(),
         market_type: "binary".to_string(),
         strike_type: Some("greater".to_string()),
-        floor_strike: Some(50.0),
+        floor_strike: Some(50.into()),
         cap_strike: None,
         price_level_structure: "linear_cent".to_string(),
         price_ranges: vec![PriceRange {
@@ -82,7 +82,7 @@ fn exchange_with(config: ExchangeConfig, step: &str) -> Exchange {
     exchange.advance(0);
     exchange.open_account("alice", m("100"));
     exchange.open_account("bob", m("100"));
-    exchange.take_events();
+    exchange.take_announcements();
     exchange
 }
 
@@ -345,7 +345,7 @@ fn settlement_pays_winners_and_records_it() {
         .unwrap();
     ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 2)
         .unwrap();
-    ex.take_events();
+    ex.take_announcements();
     ex.determine_market(MARKET, MarketResult::Yes, 100).unwrap();
     assert_eq!(
         ex.market_state(MARKET).unwrap().status,
@@ -371,10 +371,10 @@ fn settlement_pays_winners_and_records_it() {
     assert_eq!(bob.no_total_cost, m("6"));
     assert_eq!(bob.revenue, Money::ZERO);
     let kinds: Vec<LifecycleEventType> = ex
-        .take_events()
+        .take_announcements()
         .into_iter()
         .filter_map(|e| match e {
-            ExchangeEvent::Lifecycle(step) => Some(step.event_type),
+            Announcement::Lifecycle(step) => Some(step.event_type),
             _ => None,
         })
         .collect();
@@ -401,10 +401,10 @@ fn the_schedule_opens_closes_determines_and_settles_with_lifecycle_events() {
     ex.add_market(spec).unwrap();
     let ticker = "KXTEST-26DEC-T60";
     let lifecycle = |ex: &mut Exchange| -> Vec<(LifecycleEventType, Option<bool>)> {
-        ex.take_events()
+        ex.take_announcements()
             .into_iter()
             .filter_map(|e| match e {
-                ExchangeEvent::Lifecycle(step) if step.ticker.as_str() == ticker => {
+                Announcement::Lifecycle(step) if step.ticker.as_str() == ticker => {
                     Some((step.event_type, step.is_deactivated))
                 }
                 _ => None,
@@ -472,7 +472,7 @@ fn an_order_group_triggers_at_its_limit_cancels_its_orders_and_blocks_until_rese
     let mut second = order(BookSide::Bid, "0.30", 3);
     second.order_group_id = Some(group.clone());
     let second = ex.place_order("alice", &second, 2).unwrap();
-    ex.take_events();
+    ex.take_announcements();
     // Bob takes 5 of the first order: the group has matched 5 = its limit.
     ex.place_order("bob", &order(BookSide::Ask, "0.40", 5), 3_000)
         .unwrap();
@@ -481,10 +481,10 @@ fn an_order_group_triggers_at_its_limit_cancels_its_orders_and_blocks_until_rese
     assert_eq!(ex.order_record(&first.order_id).unwrap().filled, c(5));
     assert!(ex.order_group(&group).unwrap().triggered);
     let group_events: Vec<groups::GroupEventType> = ex
-        .take_events()
+        .take_announcements()
         .into_iter()
         .filter_map(|e| match e {
-            ExchangeEvent::OrderGroup(update) => Some(update.event_type),
+            Announcement::OrderGroup(update) => Some(update.event_type),
             _ => None,
         })
         .collect();
@@ -587,7 +587,7 @@ fn a_market_pause_emits_deactivated_and_cancels_that_markets_pause_orders() {
     let mut fragile = order(BookSide::Bid, "0.40", 1);
     fragile.cancel_order_on_pause = true;
     let fragile = ex.place_order("alice", &fragile, 1).unwrap();
-    ex.take_events();
+    ex.take_announcements();
     ex.set_market_paused(MARKET, true, 2).unwrap();
     assert_eq!(
         ex.market_state(MARKET).unwrap().status,
@@ -595,10 +595,10 @@ fn a_market_pause_emits_deactivated_and_cancels_that_markets_pause_orders() {
     );
     assert_eq!(status(&ex, &fragile.order_id), OrderStatus::Canceled);
     let steps: Vec<(LifecycleEventType, Option<bool>)> = ex
-        .take_events()
+        .take_announcements()
         .into_iter()
         .filter_map(|e| match e {
-            ExchangeEvent::Lifecycle(s) => Some((s.event_type, s.is_deactivated)),
+            Announcement::Lifecycle(s) => Some((s.event_type, s.is_deactivated)),
             _ => None,
         })
         .collect();
@@ -774,10 +774,10 @@ fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
     ask.client_order_id = Some("mine".to_string());
     ex.place_order("alice", &ask, 1).unwrap();
     let deltas: Vec<events::BookDelta> = ex
-        .take_events()
+        .take_announcements()
         .into_iter()
         .filter_map(|e| match e {
-            ExchangeEvent::BookDelta(d) => Some(d),
+            Announcement::BookDelta(d) => Some(d),
             _ => None,
         })
         .collect();
