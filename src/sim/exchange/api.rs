@@ -785,7 +785,8 @@ impl Exchange {
             strike_date: event.strike_date_ms.map(timestamp),
             strike_period: None,
             markets: with_markets.then_some(markets),
-            available_on_brokers: None,
+            // Required by the 3.27 spec (deprecated in 3.34).
+            available_on_brokers: Some(false),
             product_metadata: None,
             settlement_sources: Vec::new(),
             last_updated_ts: None,
