@@ -2,23 +2,55 @@
 //!
 //! Synchronous and deterministic: no I/O and no clock reads; time arrives as `now_ms`
 //! arguments. The HTTP/WS server wraps one [`Exchange`] in a mutex, calls the writes and reads
-//! below, and fans out `Exchange::take_events` to WebSocket subscribers.
+//! below, and fans out [`Exchange::take_events`] to WebSocket subscribers.
 //!
 //! Parts: [`accounts`] (cash, collateral, positions, settlement; the collateral rule is
 //! documented there), [`orders`] (order records), [`groups`] (order groups), [`lifecycle`]
-//! (market status and `market_lifecycle_v2` steps), [`events`] (what is announced), [`types`]
+//! (market status and `market_lifecycle_v2` steps), [`events`] (domain announcements), [`types`]
 //! (specs, config, errors, the order log). Matching is core::matching's `MatchingBook`, fees are
-//! core::portfolio::fees.
+//! core::portfolio::fees (trade fee, balance-precision rounding, per-order accumulator).
+//!
+//! # API for the server (kalshi::wire types in and out)
+//! - setup: `new(ExchangeConfig)`, `add_series`, `add_event`, `add_market -> Result`,
+//!   `open_account(user, balance)` (idempotent), `deposit(user, subaccount, amount)`.
+//! - writes: `create_order`, `batch_create_orders`, `cancel_order(user, id, subaccount)`,
+//!   `batch_cancel_orders`, `cancel_all(user, subaccount)`, `amend_order(user, id, subaccount,
+//!   &AmendOrderV2Request)`, `decrease_order(user, id, subaccount, &DecreaseOrderV2Request)`;
+//!   order groups `create_order_group`, `get_order_group`, `list_order_groups`,
+//!   `delete_order_group`, `reset_order_group`, `trigger_order_group`,
+//!   `update_order_group_limit` (each with `subaccount: Option<u32>` from the query).
+//! - reads: `exchange_status`, `schedule`, `markets(&GetMarketsParams)`, `market`,
+//!   `events(&GetEventsParams)`, `event(ticker, with_nested)`, `series_list`, `series`,
+//!   `orderbook(ticker, depth) -> OrderbookFp`, `book_levels`, `market_id`,
+//!   `trades(&GetTradesParams)`, `balance(user, subaccount)`, `positions(user,
+//!   &GetPositionsParams) -> GetPositionsResponse`, `fills(user, &GetFillsParams)`,
+//!   `settlements(user, &SettlementFilter)`, `orders(user, &GetOrdersParams)`, `order`,
+//!   `queue_position`, `queue_positions(user, tickers, event)`, `total_resting_order_value`.
+//!   Lists are complete and in a stable order; the server slices them for pagination.
+//! - time and control: `advance(now)`, `set_trading_active`, `set_exchange_active`,
+//!   `set_market_paused`, `determine_market -> Result`, `settle_market -> Result`.
+//! - out: `take_events() -> Vec<ExchangeEvent>` (wire WS messages), `order_log()`.
+//!
+//! Differences from the brief's sketch: the list filters are the wire query types
+//! (`GetMarketsParams`, …; `SettlementFilter` where wire has none); `ExchangeEvent::BookDelta`'s
+//! side is `wire::OutcomeSide`; `determine_market`/`settle_market` return `Result`; domain-level
+//! twins of every write (`place_order`, `cancel_order_by_id`, …) exist for in-process callers.
 //!
 //! Choices where Kalshi documents nothing (each also noted where it is implemented):
 //! - an unknown user gets 403 `forbidden`; the server authenticates before calling in;
-//! - writes while the exchange's trading is paused, or on a market that is not `active`, get
-//!   409 `market_closed`;
+//! - writes while the exchange's trading is paused or the exchange is down (maintenance), or on
+//!   a market that is not `active`, get 409 `market_closed`; cancels always work;
 //! - an order for a triggered order group gets 400 `invalid_order` with details
 //!   `order_group_triggered`;
 //! - a fill-or-kill that cannot fill is accepted (201) and reported `canceled` with no fills;
+//!   IOC remainders end `canceled`;
 //! - self-trade prevention applies per member (across its subaccounts);
-//! - `client_order_id` must be unique per member over all its orders (open or not).
+//! - `client_order_id` must be unique per member over all its orders (open or not);
+//! - a scheduled close emits `deactivated` (`is_deactivated: true`); an early close emits
+//!   `close_date_updated`; legacy `side`/`action` on orders and fills are the bought outcome
+//!   and `buy`;
+//! - weekly trading hours are reported but not enforced (the simulator trades around the
+//!   clock); maintenance windows are enforced by `advance`.
 
 pub mod accounts;
 mod api;
@@ -91,6 +123,8 @@ pub struct Exchange {
     /// The latest time the exchange has been told (writes and `advance`), for reads that need
     /// a clock (24 h volume, `updated_ts`).
     clock_ms: i64,
+    /// Inside a scheduled maintenance window (set and cleared by `advance`).
+    in_maintenance: bool,
 }
 
 /// Deterministic uuid-shaped ids: `kind` tells orders, trades and groups apart.
@@ -123,6 +157,7 @@ impl Exchange {
             next_trade: 0,
             next_group: 0,
             clock_ms: 0,
+            in_maintenance: false,
         }
     }
 
@@ -330,6 +365,23 @@ impl Exchange {
     }
 
     // ---- helpers shared by the write paths ----
+
+    /// Resting orders straight from the books (cheaper than scanning every order ever placed),
+    /// in one market or all, of one owner or all, in placement order.
+    fn resting_numbers(&self, ticker: Option<&str>, owner: Option<OwnerId>) -> Vec<OrderId> {
+        let books: Vec<&MatchingBook> = match ticker {
+            Some(t) => self.books.get(t).into_iter().collect(),
+            None => self.books.values().collect(),
+        };
+        let mut numbers: Vec<OrderId> = books
+            .into_iter()
+            .flat_map(|book| book.resting_orders())
+            .filter(|order| owner.is_none_or(|o| o == order.owner))
+            .map(|order| order.order_id)
+            .collect();
+        numbers.sort_unstable();
+        numbers
+    }
 
     fn log_write(&mut self, entry: OrderLogEntry) {
         self.clock_ms = self.clock_ms.max(entry.now_ms);

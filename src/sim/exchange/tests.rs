@@ -1167,3 +1167,40 @@ fn ws_events_match_the_asyncapi_payloads() {
     assert_eq!(fills[0].post_position_fp, c(4));
     assert!(!fills[0].is_taker);
 }
+
+#[test]
+fn a_maintenance_window_takes_the_exchange_down_and_back() {
+    let config = ExchangeConfig {
+        schedule: types::ScheduleSpec {
+            maintenance_windows: vec![(10_000, 20_000)],
+            ..types::ScheduleSpec::default()
+        },
+        ..ExchangeConfig::default()
+    };
+    let mut ex = exchange_with(config, "0.01");
+    let mut fragile = order(BookSide::Bid, "0.40", 1);
+    fragile.cancel_order_on_pause = true;
+    let fragile = ex.place_order("alice", &fragile, 5_000).unwrap();
+    ex.advance(10_000);
+    let status_now = ex.exchange_status();
+    assert!(!status_now.exchange_active && !status_now.trading_active);
+    assert_eq!(
+        status_now
+            .exchange_estimated_resume_time
+            .map(|t| t.unix_ms()),
+        Some(20_000)
+    );
+    assert_eq!(status(&ex, &fragile.order_id), OrderStatus::Canceled);
+    assert_eq!(
+        ex.place_order("bob", &order(BookSide::Bid, "0.40", 1), 15_000)
+            .unwrap_err()
+            .code,
+        "market_closed"
+    );
+    ex.advance(20_000);
+    assert!(ex.exchange_status().trading_active);
+    ex.place_order("bob", &order(BookSide::Bid, "0.40", 1), 20_001)
+        .unwrap();
+    let schedule = ex.schedule();
+    assert_eq!(schedule.schedule.maintenance_windows.len(), 1);
+}
