@@ -1534,7 +1534,9 @@ mod tests {
             ttl_ms: Option<i64>,
         },
         Cancel(usize),
-        Amend(usize, i64, i64),
+        /// (which order, new tick or keep the price, size mode: 0 random total / 1 same total /
+        /// 2 shrink remaining by n, n)
+        Amend(usize, Option<i64>, u8, i64),
         Decrease(usize, i64),
         Advance(i64),
     }
@@ -1547,7 +1549,8 @@ mod tests {
                     owner, bid, tick, centi, tif, post_only, maker_stp, ttl_ms
                 }),
             1 => any::<usize>().prop_map(Op::Cancel),
-            1 => (any::<usize>(), 0i64..12, 1i64..900).prop_map(|(i, t, n)| Op::Amend(i, t, n)),
+            2 => (any::<usize>(), prop::option::of(0i64..12), 0u8..3, 1i64..900)
+                .prop_map(|(i, t, mode, n)| Op::Amend(i, t, mode, n)),
             1 => (any::<usize>(), 1i64..400).prop_map(|(i, n)| Op::Decrease(i, n)),
             1 => (0i64..3_000).prop_map(Op::Advance),
         ]
@@ -1789,13 +1792,20 @@ mod tests {
                     self.reference.orders.retain(|o| o.remaining.is_positive());
                     *self.cancelled.entry(id).or_default() += reduced;
                 }
-                Op::Amend(pick, tick, new_total) => {
+                Op::Amend(pick, tick, size_mode, n) => {
                     let ids = self.live_ids();
                     if ids.is_empty() {
                         return Ok(());
                     }
                     let id = ids[pick % ids.len()];
-                    let price = self.prices[tick as usize];
+                    let before = self.book.order(id).cloned().unwrap();
+                    let price = tick.map_or(before.price, |t| self.prices[t as usize]);
+                    let total_before = before.filled.centi() + before.remaining.centi();
+                    let new_total = match size_mode {
+                        0 => n,
+                        1 => total_before,
+                        _ => total_before - n.min(before.remaining.centi() - 1).max(0),
+                    };
                     let expired = self.ref_expire();
                     let Some(i) = self.reference.orders.iter().position(|o| o.order_id == id)
                     else {
