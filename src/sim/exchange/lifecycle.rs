@@ -132,10 +132,11 @@ pub struct MarketState {
 }
 
 impl MarketState {
-    pub fn new(spec: MarketSpec, market_id: String, grid: PriceGrid) -> MarketState {
+    /// A market in `initialized`. Its `market_id` is empty until the exchange lists it.
+    pub fn new(spec: MarketSpec, grid: PriceGrid) -> MarketState {
         MarketState {
             ticker: Ticker::new(&spec.ticker),
-            market_id,
+            market_id: String::new(),
             grid,
             status: MarketStatus::Initialized,
             close_ms: spec.close_ms,

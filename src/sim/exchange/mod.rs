@@ -196,8 +196,8 @@ impl Exchange {
         let grid = PriceGrid::from_ranges(&spec.price_ranges).map_err(|e| {
             ApiError::bad_request(format!("price_ranges of market {ticker} are invalid: {e}"))
         })?;
-        let market_id = make_id(3, self.markets.len() as u64 + 1);
-        let market = MarketState::new(spec, market_id, grid.clone());
+        let mut market = MarketState::new(spec, grid.clone());
+        market.market_id = make_id(3, self.markets.len() as u64 + 1);
         self.pending
             .push(Announcement::Lifecycle(market.created_step()));
         self.books

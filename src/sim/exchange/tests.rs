@@ -35,7 +35,7 @@ fn market_spec(ticker: &str, step: &str) -> MarketSpec {
         rules_secondary: String::new(),
         market_type: "binary".to_string(),
         strike_type: Some("greater".to_string()),
-        floor_strike: Some(50.into()),
+        floor_strike: Some(50.0),
         cap_strike: None,
         price_level_structure: "linear_cent".to_string(),
         price_ranges: vec![PriceRange {

@@ -189,8 +189,9 @@ pub struct MarketSpec {
     /// `binary` or `scalar`.
     pub market_type: String,
     pub strike_type: Option<String>,
-    pub floor_strike: Option<serde_json::Number>,
-    pub cap_strike: Option<serde_json::Number>,
+    /// Strikes are the underlying's values (an index level, a temperature), not money.
+    pub floor_strike: Option<f64>,
+    pub cap_strike: Option<f64>,
     pub price_level_structure: String,
     pub price_ranges: Vec<PriceRange>,
     pub created_ms: i64,

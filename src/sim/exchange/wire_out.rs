@@ -25,6 +25,11 @@ pub fn timestamp(ms: i64) -> wire::Timestamp {
     }
 }
 
+/// A strike as a JSON number (`None` for a non-finite value, which JSON cannot carry).
+pub fn strike(value: Option<f64>) -> Option<serde_json::Number> {
+    value.and_then(serde_json::Number::from_f64)
+}
+
 pub fn seconds(ms: i64) -> i64 {
     ms.div_euclid(1000)
 }
@@ -395,8 +400,8 @@ pub fn lifecycle(
         event_ticker: Some(m.spec.event_ticker.clone()),
         expected_expiration_ts: Some(seconds(m.spec.expected_expiration_ms)),
         strike_type: m.spec.strike_type.clone(),
-        floor_strike: m.spec.floor_strike.clone(),
-        cap_strike: m.spec.cap_strike.clone(),
+        floor_strike: strike(m.spec.floor_strike),
+        cap_strike: strike(m.spec.cap_strike),
         custom_strike: None,
     });
     wire::MarketLifecycle {
