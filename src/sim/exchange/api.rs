@@ -16,7 +16,7 @@ use crate::kalshi::wire;
 use super::Decrease;
 use super::Exchange;
 use super::accounts::cents_truncated;
-use super::events::Announcement;
+use super::events::ExchangeEvent;
 use super::groups::parse_contracts_limit;
 use super::lifecycle::MarketState;
 use super::trading::{AmendRequest, OrderRequest};
@@ -26,9 +26,9 @@ use super::wire_out::{self, seconds, timestamp};
 /// One aggregated book level: price and resting size.
 pub type Level = (Price, Count);
 
-/// What the WebSocket layer fans out, in order.
+/// An announcement as kalshi::wire WS messages (see `Exchange::take_wire_events`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum ExchangeEvent {
+pub enum WireEvent {
     /// A resting-size change at one level. `price` is in that side's own price (a NO level
     /// carries a NO price); `user_id`/`client_order_id`/`subaccount` name the owner of the order
     /// whose size changed, so the server can add them for that user only.
@@ -506,12 +506,12 @@ impl Exchange {
     // ---- events ----
 
     /// Everything to fan out since the last call, in order, as wire messages.
-    pub fn take_events(&mut self) -> Vec<ExchangeEvent> {
+    pub fn take_wire_events(&mut self) -> Vec<WireEvent> {
         let index = self.config.exchange_index;
-        self.take_announcements()
+        self.take_events()
             .into_iter()
             .map(|announcement| match announcement {
-                Announcement::BookDelta(d) => ExchangeEvent::BookDelta {
+                ExchangeEvent::BookDelta(d) => WireEvent::BookDelta {
                     ticker: d.ticker,
                     side: wire_out::outcome(d.side),
                     price: d.price,
@@ -521,28 +521,28 @@ impl Exchange {
                     subaccount: d.subaccount,
                     ts_ms: d.ts_ms,
                 },
-                Announcement::Trade(t) => ExchangeEvent::Trade(wire_out::ws_trade(&t)),
-                Announcement::Ticker(t) => {
+                ExchangeEvent::Trade(t) => WireEvent::Trade(wire_out::ws_trade(&t)),
+                ExchangeEvent::Ticker(t) => {
                     let market_id = self.market_id(t.ticker.as_str()).unwrap_or_default();
-                    ExchangeEvent::Ticker(wire_out::ws_ticker(&t, market_id))
+                    WireEvent::Ticker(wire_out::ws_ticker(&t, market_id))
                 }
-                Announcement::Fill(f) => ExchangeEvent::Fill {
+                ExchangeEvent::Fill(f) => WireEvent::Fill {
                     user_id: f.user_id.clone(),
                     msg: wire_out::ws_fill(&f, index),
                 },
-                Announcement::UserOrder(o) => ExchangeEvent::UserOrder {
+                ExchangeEvent::UserOrder(o) => WireEvent::UserOrder {
                     user_id: o.user_id.clone(),
                     msg: wire_out::user_order(&o),
                 },
-                Announcement::MarketPosition(p) => ExchangeEvent::MarketPosition {
+                ExchangeEvent::MarketPosition(p) => WireEvent::MarketPosition {
                     user_id: p.user_id.clone(),
                     msg: wire_out::ws_position(&p),
                 },
-                Announcement::Lifecycle(step) => {
+                ExchangeEvent::Lifecycle(step) => {
                     let market = self.markets.get(step.ticker.as_str());
-                    ExchangeEvent::Lifecycle(wire_out::lifecycle(&step, market, index))
+                    WireEvent::Lifecycle(wire_out::lifecycle(&step, market, index))
                 }
-                Announcement::OrderGroup(g) => ExchangeEvent::OrderGroup {
+                ExchangeEvent::OrderGroup(g) => WireEvent::OrderGroup {
                     user_id: g.user_id.clone(),
                     msg: wire_out::group_update(&g),
                 },

@@ -5,7 +5,7 @@ use crate::core::matching::OrderId;
 use crate::core::num::Count;
 
 use super::accounts::SettledMarket;
-use super::events::{Announcement, GroupUpdate, PositionUpdate};
+use super::events::{ExchangeEvent, GroupUpdate, PositionUpdate};
 use super::groups::{GroupEventType, OrderGroup};
 use super::types::{ApiError, MarketResult, MarketStatus, WriteKind};
 use super::{Exchange, log_entry, make_id, outcome_of};
@@ -31,7 +31,7 @@ impl Exchange {
             contracts_limit: with_limit.then_some(group.contracts_limit),
             ts_ms: now_ms,
         };
-        self.pending.push(Announcement::OrderGroup(update));
+        self.pending.push(ExchangeEvent::OrderGroup(update));
     }
 
     /// Cancel a group's resting orders and block it until reset; announces `triggered`.
@@ -319,14 +319,14 @@ impl Exchange {
                 continue;
             };
             if let Some(step) = market.open_if_due(now_ms) {
-                self.pending.push(Announcement::Lifecycle(step));
+                self.pending.push(ExchangeEvent::Lifecycle(step));
             }
             let Some(market) = self.markets.get_mut(ticker.as_str()) else {
                 continue;
             };
             if let Some(step) = market.close_if_due(now_ms) {
                 self.cancel_market_orders(ticker, now_ms);
-                self.pending.push(Announcement::Lifecycle(step));
+                self.pending.push(ExchangeEvent::Lifecycle(step));
             }
             let due = self
                 .markets
@@ -414,7 +414,7 @@ impl Exchange {
         if paused {
             self.cancel_on_pause(Some(&ticker), now_ms);
         }
-        self.pending.push(Announcement::Lifecycle(step));
+        self.pending.push(ExchangeEvent::Lifecycle(step));
         Ok(())
     }
 
@@ -442,7 +442,7 @@ impl Exchange {
             self.cancel_market_orders(&ticker, now_ms);
         }
         for step in steps {
-            self.pending.push(Announcement::Lifecycle(step));
+            self.pending.push(ExchangeEvent::Lifecycle(step));
         }
         Ok(())
     }
@@ -496,9 +496,9 @@ impl Exchange {
         }
         self.settlements.extend(records);
         for update in updates {
-            self.pending.push(Announcement::MarketPosition(update));
+            self.pending.push(ExchangeEvent::MarketPosition(update));
         }
-        self.pending.push(Announcement::Lifecycle(step));
+        self.pending.push(ExchangeEvent::Lifecycle(step));
         Ok(())
     }
 }

@@ -81,10 +81,10 @@ pub struct PositionUpdate {
     pub position: Position,
 }
 
-/// Everything the exchange announces, in domain terms; [`super::Exchange::take_events`] turns
-/// these into wire messages.
+/// Everything the exchange announces, in domain terms (`Exchange::take_wire_events` gives
+/// the same as wire messages).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Announcement {
+pub enum ExchangeEvent {
     BookDelta(BookDelta),
     Trade(TradeRecord),
     Ticker(TickerSnapshot),

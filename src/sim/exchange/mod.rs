@@ -2,7 +2,8 @@
 //!
 //! Synchronous and deterministic: no I/O and no clock reads; time arrives as `now_ms`
 //! arguments. The HTTP/WS server wraps one [`Exchange`] in a mutex, calls the writes and reads
-//! below, and fans out [`Exchange::take_events`] to WebSocket subscribers.
+//! below, and fans out [`Exchange::take_events`] (or `take_wire_events`) to WebSocket
+//! subscribers.
 //!
 //! Parts: [`accounts`] (cash, collateral, positions, settlement; the collateral rule is
 //! documented there), [`orders`] (order records), [`groups`] (order groups), [`lifecycle`]
@@ -29,11 +30,13 @@
 //!   Lists are complete and in a stable order; the server slices them for pagination.
 //! - time and control: `advance(now)`, `set_trading_active`, `set_exchange_active`,
 //!   `set_market_paused`, `determine_market -> Result`, `settle_market -> Result`.
-//! - out: `take_events() -> Vec<ExchangeEvent>` (wire WS messages), `order_log()`.
+//! - out: `take_events() -> Vec<events::ExchangeEvent>` (domain records, in order) or
+//!   `take_wire_events() -> Vec<WireEvent>` (the same as wire WS messages), `order_log()`.
 //!
 //! Differences from the brief's sketch: the list filters are the wire query types
-//! (`GetMarketsParams`, …; `SettlementFilter` where wire has none); `ExchangeEvent::BookDelta`'s
-//! side is `wire::OutcomeSide`; `determine_market`/`settle_market` return `Result`; domain-level
+//! (`GetMarketsParams`, …; `SettlementFilter` where wire has none); the wire-message event enum
+//! is `WireEvent` (from `take_wire_events`), because `take_events` keeps the domain events the
+//! server already consumes; `determine_market`/`settle_market` return `Result`; domain-level
 //! twins of every write (`place_order`, `cancel_order_by_id`, …) exist for in-process callers.
 //!
 //! Choices where Kalshi documents nothing (each also noted where it is implemented):
@@ -65,7 +68,7 @@ mod trading;
 mod wire_out;
 
 pub use crate::core::matching::Decrease;
-pub use api::{ExchangeEvent, SettlementFilter};
+pub use api::{SettlementFilter, WireEvent};
 pub use trading::{AmendRequest, CancelAck, DecreaseAck, OrderAck, OrderRequest};
 pub mod types;
 
@@ -77,7 +80,7 @@ use crate::core::num::{Count, Money};
 use crate::core::portfolio::fees::FeeSchedule;
 
 use accounts::{Account, FillRecord, SettlementRecord};
-use events::{Announcement, TickerSnapshot, TradeRecord};
+use events::{ExchangeEvent, TickerSnapshot, TradeRecord};
 use groups::OrderGroup;
 use lifecycle::MarketState;
 use orders::OrderRecord;
@@ -113,7 +116,7 @@ pub struct Exchange {
     settlements: Vec<SettlementRecord>,
     trades: Vec<TradeRecord>,
     log: Vec<OrderLogEntry>,
-    pending: Vec<Announcement>,
+    pending: Vec<ExchangeEvent>,
     exchange_active: bool,
     trading_active: bool,
     /// When a paused exchange expects to resume (ms), reported by the status endpoint.
@@ -199,7 +202,7 @@ impl Exchange {
         let mut market = MarketState::new(spec, grid.clone());
         market.market_id = make_id(3, self.markets.len() as u64 + 1);
         self.pending
-            .push(Announcement::Lifecycle(market.created_step()));
+            .push(ExchangeEvent::Lifecycle(market.created_step()));
         self.books
             .insert(ticker.clone(), MatchingBook::new(ticker.clone(), grid));
         self.markets.insert(ticker, market);
@@ -353,9 +356,9 @@ impl Exchange {
         self.estimated_resume_ms
     }
 
-    /// Everything announced since the last call, in order, in domain terms (see `take_events`
-    /// for wire messages).
-    pub fn take_announcements(&mut self) -> Vec<Announcement> {
+    /// Everything announced since the last call, in order, in domain terms (`take_wire_events`
+    /// gives them as wire messages instead; use one or the other).
+    pub fn take_events(&mut self) -> Vec<ExchangeEvent> {
         std::mem::take(&mut self.pending)
     }
 
@@ -408,7 +411,7 @@ impl Exchange {
 
     fn emit_ticker(&mut self, ticker: &Ticker, ts_ms: i64) {
         if let Some(snapshot) = self.ticker_snapshot(ticker, ts_ms) {
-            self.pending.push(Announcement::Ticker(snapshot));
+            self.pending.push(ExchangeEvent::Ticker(snapshot));
         }
     }
 }

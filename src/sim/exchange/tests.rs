@@ -3,7 +3,7 @@
 use super::*;
 use crate::core::market::PriceRange;
 use crate::core::num::Price;
-use events::Announcement;
+use events::ExchangeEvent;
 use lifecycle::LifecycleEventType;
 use types::{
     BalancePrecision, BookSide, FeeMultiplier, FeeType, MarketResult, MarketStatus, OrderStatus,
@@ -82,7 +82,7 @@ fn exchange_with(config: ExchangeConfig, step: &str) -> Exchange {
     exchange.advance(0);
     exchange.open_account("alice", m("100"));
     exchange.open_account("bob", m("100"));
-    exchange.take_announcements();
+    exchange.take_events();
     exchange
 }
 
@@ -345,7 +345,7 @@ fn settlement_pays_winners_and_records_it() {
         .unwrap();
     ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 2)
         .unwrap();
-    ex.take_announcements();
+    ex.take_events();
     ex.determine_market(MARKET, MarketResult::Yes, 100).unwrap();
     assert_eq!(
         ex.market_state(MARKET).unwrap().status,
@@ -371,10 +371,10 @@ fn settlement_pays_winners_and_records_it() {
     assert_eq!(bob.no_total_cost, m("6"));
     assert_eq!(bob.revenue, Money::ZERO);
     let kinds: Vec<LifecycleEventType> = ex
-        .take_announcements()
+        .take_events()
         .into_iter()
         .filter_map(|e| match e {
-            Announcement::Lifecycle(step) => Some(step.event_type),
+            ExchangeEvent::Lifecycle(step) => Some(step.event_type),
             _ => None,
         })
         .collect();
@@ -401,10 +401,10 @@ fn the_schedule_opens_closes_determines_and_settles_with_lifecycle_events() {
     ex.add_market(spec).unwrap();
     let ticker = "KXTEST-26DEC-T60";
     let lifecycle = |ex: &mut Exchange| -> Vec<(LifecycleEventType, Option<bool>)> {
-        ex.take_announcements()
+        ex.take_events()
             .into_iter()
             .filter_map(|e| match e {
-                Announcement::Lifecycle(step) if step.ticker.as_str() == ticker => {
+                ExchangeEvent::Lifecycle(step) if step.ticker.as_str() == ticker => {
                     Some((step.event_type, step.is_deactivated))
                 }
                 _ => None,
@@ -472,7 +472,7 @@ fn an_order_group_triggers_at_its_limit_cancels_its_orders_and_blocks_until_rese
     let mut second = order(BookSide::Bid, "0.30", 3);
     second.order_group_id = Some(group.clone());
     let second = ex.place_order("alice", &second, 2).unwrap();
-    ex.take_announcements();
+    ex.take_events();
     // Bob takes 5 of the first order: the group has matched 5 = its limit.
     ex.place_order("bob", &order(BookSide::Ask, "0.40", 5), 3_000)
         .unwrap();
@@ -481,10 +481,10 @@ fn an_order_group_triggers_at_its_limit_cancels_its_orders_and_blocks_until_rese
     assert_eq!(ex.order_record(&first.order_id).unwrap().filled, c(5));
     assert!(ex.order_group(&group).unwrap().triggered);
     let group_events: Vec<groups::GroupEventType> = ex
-        .take_announcements()
+        .take_events()
         .into_iter()
         .filter_map(|e| match e {
-            Announcement::OrderGroup(update) => Some(update.event_type),
+            ExchangeEvent::OrderGroup(update) => Some(update.event_type),
             _ => None,
         })
         .collect();
@@ -587,7 +587,7 @@ fn a_market_pause_emits_deactivated_and_cancels_that_markets_pause_orders() {
     let mut fragile = order(BookSide::Bid, "0.40", 1);
     fragile.cancel_order_on_pause = true;
     let fragile = ex.place_order("alice", &fragile, 1).unwrap();
-    ex.take_announcements();
+    ex.take_events();
     ex.set_market_paused(MARKET, true, 2).unwrap();
     assert_eq!(
         ex.market_state(MARKET).unwrap().status,
@@ -595,10 +595,10 @@ fn a_market_pause_emits_deactivated_and_cancels_that_markets_pause_orders() {
     );
     assert_eq!(status(&ex, &fragile.order_id), OrderStatus::Canceled);
     let steps: Vec<(LifecycleEventType, Option<bool>)> = ex
-        .take_announcements()
+        .take_events()
         .into_iter()
         .filter_map(|e| match e {
-            Announcement::Lifecycle(s) => Some((s.event_type, s.is_deactivated)),
+            ExchangeEvent::Lifecycle(s) => Some((s.event_type, s.is_deactivated)),
             _ => None,
         })
         .collect();
@@ -774,10 +774,10 @@ fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
     ask.client_order_id = Some("mine".to_string());
     ex.place_order("alice", &ask, 1).unwrap();
     let deltas: Vec<events::BookDelta> = ex
-        .take_announcements()
+        .take_events()
         .into_iter()
         .filter_map(|e| match e {
-            Announcement::BookDelta(d) => Some(d),
+            ExchangeEvent::BookDelta(d) => Some(d),
             _ => None,
         })
         .collect();
@@ -1104,11 +1104,11 @@ fn ws_events_match_the_asyncapi_payloads() {
         .unwrap();
     ex.settle_market(MARKET, 4_000).unwrap();
     let spec = asyncapi();
-    let events = ex.take_events();
+    let events = ex.take_wire_events();
     let mut seen = std::collections::BTreeSet::new();
     for event in &events {
         let (kind, schema, msg) = match event {
-            ExchangeEvent::BookDelta {
+            WireEvent::BookDelta {
                 ticker,
                 side,
                 price,
@@ -1130,21 +1130,19 @@ fn ws_events_match_the_asyncapi_payloads() {
                 };
                 ("orderbook_delta", "orderbookDeltaPayload", to_json(&msg))
             }
-            ExchangeEvent::Trade(m) => ("trade", "tradePayload", to_json(m)),
-            ExchangeEvent::Ticker(m) => ("ticker", "tickerPayload", to_json(m)),
-            ExchangeEvent::Fill { msg, .. } => ("fill", "fillPayload", to_json(msg)),
-            ExchangeEvent::UserOrder { msg, .. } => {
-                ("user_order", "userOrderPayload", to_json(msg))
-            }
-            ExchangeEvent::MarketPosition { msg, .. } => {
+            WireEvent::Trade(m) => ("trade", "tradePayload", to_json(m)),
+            WireEvent::Ticker(m) => ("ticker", "tickerPayload", to_json(m)),
+            WireEvent::Fill { msg, .. } => ("fill", "fillPayload", to_json(msg)),
+            WireEvent::UserOrder { msg, .. } => ("user_order", "userOrderPayload", to_json(msg)),
+            WireEvent::MarketPosition { msg, .. } => {
                 ("market_position", "marketPositionPayload", to_json(msg))
             }
-            ExchangeEvent::Lifecycle(m) => (
+            WireEvent::Lifecycle(m) => (
                 "market_lifecycle_v2",
                 "marketLifecycleV2Payload",
                 to_json(m),
             ),
-            ExchangeEvent::OrderGroup { msg, .. } => (
+            WireEvent::OrderGroup { msg, .. } => (
                 "order_group_updates",
                 "orderGroupUpdatesPayload",
                 to_json(msg),
@@ -1158,7 +1156,7 @@ fn ws_events_match_the_asyncapi_payloads() {
     let fills: Vec<&wire::WsFill> = events
         .iter()
         .filter_map(|e| match e {
-            ExchangeEvent::Fill { user_id, msg } if user_id == "alice" => Some(msg),
+            WireEvent::Fill { user_id, msg } if user_id == "alice" => Some(msg),
             _ => None,
         })
         .collect();

@@ -9,7 +9,7 @@ use crate::core::num::{Count, Money, Price};
 use crate::core::portfolio::fees::{Liquidity, OrderFeeAccumulator};
 
 use super::accounts::{FillRecord, money_ceil};
-use super::events::{Announcement, BookDelta, PositionUpdate, TradeRecord};
+use super::events::{BookDelta, ExchangeEvent, PositionUpdate, TradeRecord};
 use super::orders::OrderRecord;
 use super::types::{
     ApiError, BookSide, BookSideExt, MarketStatus, OrderStatus, OutcomeSide, SelfTradePrevention,
@@ -531,7 +531,7 @@ impl Exchange {
                 ts_ms: now_ms,
             };
             self.trades.push(trade.clone());
-            self.pending.push(Announcement::Trade(trade));
+            self.pending.push(ExchangeEvent::Trade(trade));
             let (taker_fee, taker_opened, taker_closed) =
                 self.book_fill(taker, &trade_id, true, fill.price, fill.count, now_ms);
             let (_, maker_opened, maker_closed) =
@@ -671,7 +671,7 @@ impl Exchange {
             ts_ms: now_ms,
         };
         self.fills.push(fill.clone());
-        self.pending.push(Announcement::Fill(fill));
+        self.pending.push(ExchangeEvent::Fill(fill));
         (fee.net_fee, effect.opened, effect.closed)
     }
 
@@ -703,7 +703,7 @@ impl Exchange {
         }
         let record = self.record(number);
         let (outcome_side, level_price) = level_of(side, price);
-        let event = Announcement::BookDelta(BookDelta {
+        let event = ExchangeEvent::BookDelta(BookDelta {
             ticker: record.ticker.clone(),
             side: outcome_side,
             price: level_price,
@@ -718,7 +718,8 @@ impl Exchange {
 
     fn push_user_order(&mut self, number: OrderId) {
         let record = self.record(number).clone();
-        self.pending.push(Announcement::UserOrder(Box::new(record)));
+        self.pending
+            .push(ExchangeEvent::UserOrder(Box::new(record)));
     }
 
     fn push_position(&mut self, number: OrderId) {
@@ -736,7 +737,7 @@ impl Exchange {
             .cloned()
             .unwrap_or_default();
         self.pending
-            .push(Announcement::MarketPosition(PositionUpdate {
+            .push(ExchangeEvent::MarketPosition(PositionUpdate {
                 user_id,
                 subaccount,
                 ticker,
