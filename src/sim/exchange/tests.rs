@@ -1202,3 +1202,195 @@ fn a_maintenance_window_takes_the_exchange_down_and_back() {
     let schedule = ex.schedule();
     assert_eq!(schedule.schedule.maintenance_windows.len(), 1);
 }
+
+// ---- conservation under random trading ----
+
+mod random_trading {
+    use super::*;
+    use proptest::prelude::*;
+
+    const USERS: [&str; 3] = ["alice", "bob", "carol"];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Place {
+            user: usize,
+            sub: u32,
+            bid: bool,
+            cents: i64,
+            contracts: i64,
+            tif: u8,
+            post_only: bool,
+            on_pause: bool,
+        },
+        Cancel {
+            user: usize,
+            pick: usize,
+        },
+        Decrease {
+            user: usize,
+            pick: usize,
+            by: i64,
+        },
+        Amend {
+            user: usize,
+            pick: usize,
+            cents: i64,
+            extra: i64,
+        },
+        CancelAll {
+            user: usize,
+        },
+        Pause,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0..3usize, 0..2u32, any::<bool>(), 40..60i64, 1..15i64, 0..6u8, prop::bool::weighted(0.2), any::<bool>())
+                .prop_map(|(user, sub, bid, cents, contracts, tif, post_only, on_pause)| Op::Place {
+                    user, sub, bid, cents, contracts, tif, post_only, on_pause
+                }),
+            1 => (0..3usize, 0..50usize).prop_map(|(user, pick)| Op::Cancel { user, pick }),
+            1 => (0..3usize, 0..50usize, 1..5i64).prop_map(|(user, pick, by)| Op::Decrease { user, pick, by }),
+            1 => (0..3usize, 0..50usize, 30..70i64, 0..10i64)
+                .prop_map(|(user, pick, cents, extra)| Op::Amend { user, pick, cents, extra }),
+            1 => (0..3usize).prop_map(|user| Op::CancelAll { user }),
+            1 => Just(Op::Pause),
+        ]
+    }
+
+    fn resting_of(ex: &Exchange, user: &str) -> Vec<String> {
+        ex.order_records(user)
+            .filter(|o| o.is_resting())
+            .map(|o| o.order_id.clone())
+            .collect()
+    }
+
+    fn check_invariants(ex: &Exchange, initial: Money) {
+        let mut cash = Money::ZERO;
+        let mut net_position = Count::ZERO;
+        let mut long = Count::ZERO;
+        for user in USERS {
+            let account = ex.account(user).unwrap();
+            for (&number, sub) in &account.subaccounts {
+                cash = cash.saturating_add(sub.cash);
+                let locked: Money = ex
+                    .order_records(user)
+                    .filter(|o| o.is_resting() && o.subaccount == number)
+                    .fold(Money::ZERO, |sum, o| sum.saturating_add(o.locked));
+                assert_eq!(sub.locked, locked, "{user}/{number} locked");
+                assert!(!sub.locked.is_negative());
+                for position in sub.positions.values() {
+                    net_position = net_position.saturating_add(position.position);
+                    long = long.saturating_add(position.position.max(Count::ZERO));
+                }
+            }
+        }
+        let fees = ex
+            .fill_records()
+            .iter()
+            .fold(Money::ZERO, |sum, f| sum.saturating_add(f.fee));
+        let open_interest = ex.market_state(MARKET).unwrap().stats.open_interest;
+        assert_eq!(net_position, Count::ZERO, "positions net to zero");
+        assert_eq!(open_interest, long, "open interest = YES held");
+        // Every open YES+NO pair took $1 out of cash; fees left the members.
+        let pairs = Money::from_micros(open_interest.centi() * 10_000);
+        assert_eq!(
+            cash.saturating_add(fees).saturating_add(pairs),
+            initial,
+            "cash + fees + $1 per open pair is conserved"
+        );
+        let book = ex.matching_book(MARKET).unwrap();
+        let mut resting = 0;
+        for user in USERS {
+            for order in ex.order_records(user).filter(|o| o.is_resting()) {
+                resting += 1;
+                let number = ex.order_numbers[&order.order_id];
+                let in_book = book.order(number).expect("a resting order is in the book");
+                assert_eq!(in_book.remaining, order.remaining);
+                assert_eq!(in_book.price, order.price);
+            }
+        }
+        assert_eq!(resting, book.order_count());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn money_is_conserved_and_locks_match_resting_orders(ops in prop::collection::vec(op(), 1..80)) {
+            let mut ex = exchange();
+            ex.open_account("carol", m("100"));
+            for user in USERS {
+                ex.deposit(user, 1, m("50")).unwrap();
+            }
+            let initial = m("450");
+            let mut now = 10;
+            for op in ops {
+                now += 100;
+                match op {
+                    Op::Place { user, sub, bid, cents, contracts, tif, post_only, on_pause } => {
+                        let side = if bid { BookSide::Bid } else { BookSide::Ask };
+                        let mut request = OrderRequest::limit(
+                            MARKET, side, Price::from_cents(cents).unwrap(), c(contracts));
+                        request.subaccount = sub;
+                        request.time_in_force = match tif {
+                            4 => TimeInForce::ImmediateOrCancel,
+                            5 => TimeInForce::FillOrKill,
+                            _ => TimeInForce::GoodTillCanceled,
+                        };
+                        request.post_only = post_only;
+                        request.cancel_order_on_pause = on_pause;
+                        let _ = ex.place_order(USERS[user], &request, now);
+                    }
+                    Op::Cancel { user, pick } => {
+                        let resting = resting_of(&ex, USERS[user]);
+                        if !resting.is_empty() {
+                            let id = &resting[pick % resting.len()];
+                            ex.cancel_order_by_id(USERS[user], id, None, now).unwrap();
+                        }
+                    }
+                    Op::Decrease { user, pick, by } => {
+                        let resting = resting_of(&ex, USERS[user]);
+                        if !resting.is_empty() {
+                            let id = &resting[pick % resting.len()];
+                            ex.decrease_order_by_id(USERS[user], id, None, Decrease::By(c(by)), now)
+                                .unwrap();
+                        }
+                    }
+                    Op::Amend { user, pick, cents, extra } => {
+                        let resting = resting_of(&ex, USERS[user]);
+                        if !resting.is_empty() {
+                            let id = resting[pick % resting.len()].clone();
+                            let record = ex.order_record(&id).unwrap().clone();
+                            let amend = AmendRequest {
+                                ticker: MARKET.to_string(),
+                                side: record.side,
+                                price: Price::from_cents(cents).unwrap(),
+                                count: record.filled.saturating_add(c(1 + extra)),
+                                client_order_id: None,
+                                updated_client_order_id: None,
+                            };
+                            let _ = ex.amend_order_by_id(USERS[user], &id, None, &amend, now);
+                        }
+                    }
+                    Op::CancelAll { user } => ex.cancel_all(USERS[user], None, now).unwrap(),
+                    Op::Pause => {
+                        ex.set_trading_active(false, now);
+                        ex.set_trading_active(true, now);
+                    }
+                }
+                check_invariants(&ex, initial);
+            }
+            ex.determine_market(MARKET, MarketResult::Yes, now + 1).unwrap();
+            ex.settle_market(MARKET, now + 2).unwrap();
+            check_invariants(&ex, initial);
+            for user in USERS {
+                let account = ex.account(user).unwrap();
+                for sub in account.subaccounts.values() {
+                    prop_assert_eq!(sub.locked, Money::ZERO);
+                    prop_assert!(sub.positions.is_empty());
+                }
+            }
+        }
+    }
+}
