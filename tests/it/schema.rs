@@ -100,9 +100,26 @@ fn asyncapi() -> &'static Spec {
 /// Fixes for contradictions inside Kalshi's own spec, so that real traffic validates:
 /// - AsyncAPI `marketTicker` has pattern `^[A-Z0-9-]+$`, but real tickers and the spec's own
 ///   examples contain `.` (`FED-23DEC-T3.00`, `HIGHNY-22DEC23-B53.5`): `.` is allowed.
+/// - `DELETE /portfolio/events/orders` (cancel all; 204, no body) is in the 3.34 SDK, not in
+///   the 3.27 file (DIGEST.md section 4): it is added with the SDK's statuses.
 fn apply_errata(doc: &mut Value) {
     if let Some(pattern) = doc.pointer_mut("/components/schemas/marketTicker/pattern") {
         *pattern = json!("^[A-Z0-9.-]+$");
+    }
+    if let Some(Value::Object(path)) = doc.pointer_mut("/paths/~1portfolio~1events~1orders") {
+        let error = json!({"content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/ErrorResponse"}}}});
+        path.entry("delete").or_insert_with(|| {
+            json!({
+                "operationId": "CancelAllOrdersV2",
+                "responses": {
+                    "204": {"description": "All resting orders cancelled"},
+                    "401": error.clone(),
+                    "429": error.clone(),
+                    "500": error,
+                }
+            })
+        });
     }
 }
 

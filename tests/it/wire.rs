@@ -1610,3 +1610,96 @@ fn book_levels_are_strict_pairs() {
     assert_eq!(ok.orderbook_fp.yes_dollars[1].price().micros(), 420_000);
     assert_eq!(ok.orderbook_fp.no_dollars[0].count().centi(), 1700);
 }
+
+/// Query structs encode the way the REST client sends them (reqwest) and decode the way the
+/// simulator reads them (axum `Query`).
+#[test]
+fn query_params_encode_and_decode() {
+    let params = GetMarketsParams {
+        limit: Some(200),
+        status: Some(MarketStatusFilter::Open),
+        series_ticker: Some("KXFED".into()),
+        tickers: Some("A-1,B-2".into()),
+        ..GetMarketsParams::default()
+    };
+    let request = reqwest::Client::new()
+        .get("http://127.0.0.1:1/trade-api/v2/markets")
+        .query(&params)
+        .build()
+        .unwrap();
+    let query = request.url().query().unwrap().to_string();
+    assert_eq!(
+        query,
+        "limit=200&series_ticker=KXFED&status=open&tickers=A-1%2CB-2"
+    );
+    let uri: http::Uri = format!("/markets?{query}").parse().unwrap();
+    let axum::extract::Query(back) =
+        axum::extract::Query::<GetMarketsParams>::try_from_uri(&uri).unwrap();
+    assert_eq!(back, params);
+
+    let orders = GetOrdersParams {
+        status: Some(OrderStatus::Resting),
+        subaccount: Some(0),
+        ..GetOrdersParams::default()
+    };
+    let uri: http::Uri = "/portfolio/orders?status=resting&subaccount=0"
+        .parse()
+        .unwrap();
+    let axum::extract::Query(back) =
+        axum::extract::Query::<GetOrdersParams>::try_from_uri(&uri).unwrap();
+    assert_eq!(back, orders);
+
+    let events = GetEventsParams {
+        with_nested_markets: Some(true),
+        ..GetEventsParams::default()
+    };
+    let uri: http::Uri = "/events?with_nested_markets=true".parse().unwrap();
+    let axum::extract::Query(back) =
+        axum::extract::Query::<GetEventsParams>::try_from_uri(&uri).unwrap();
+    assert_eq!(back, events);
+
+    let books = GetMarketOrderbooksParams {
+        tickers: vec!["A-1".into(), "B-2".into()],
+    };
+    let request = reqwest::Client::new()
+        .get("http://127.0.0.1:1/trade-api/v2/markets/orderbooks")
+        .query(&books.to_query_pairs())
+        .build()
+        .unwrap();
+    assert_eq!(request.url().query(), Some("tickers=A-1&tickers=B-2"));
+    let pairs: Vec<(String, String)> = request.url().query_pairs().into_owned().collect();
+    let back = GetMarketOrderbooksParams::from_query_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    assert_eq!(back, books);
+
+    let cancel = CancelOrderV2Params {
+        exchange_index: Some(-1),
+        market_ticker: Some("A-1".into()),
+        ..CancelOrderV2Params::default()
+    };
+    let request = reqwest::Client::new()
+        .delete("http://127.0.0.1:1/x")
+        .query(&cancel)
+        .build()
+        .unwrap();
+    assert_eq!(
+        request.url().query(),
+        Some("exchange_index=-1&market_ticker=A-1")
+    );
+}
+
+#[test]
+fn cancel_all_is_known_to_the_validator() {
+    validate_rest_response("DELETE", "/portfolio/events/orders", 204, &Value::Null).unwrap();
+    validate_rest_response(
+        "DELETE",
+        "/trade-api/v2/portfolio/events/orders?subaccount=0",
+        429,
+        &json!({"code": "too_many_requests", "message": "too many requests"}),
+    )
+    .unwrap();
+    assert!(validate_rest_response("DELETE", "/portfolio/events/orders", 200, &json!({})).is_err());
+    // The create operation on the same path is untouched.
+    validate_rest_response("POST", "/portfolio/events/orders", 400, &json!({})).unwrap();
+}

@@ -25,6 +25,7 @@
 pub mod belief;
 pub mod book_venue;
 pub mod catalogue;
+pub mod exchange_venue;
 pub mod venue;
 
 use rand::{Rng, SeedableRng};
@@ -83,7 +84,7 @@ pub enum AgentRole {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentSpec {
     pub id: AgentId,
-    /// Stable account name, e.g. `flow-mm-1`.
+    /// The exchange member id, `flow-agent-NN`.
     pub name: String,
     pub role: AgentRole,
     pub balance: Money,
@@ -123,6 +124,9 @@ struct MakerStyle {
 #[derive(Clone, Debug)]
 struct LiveQuote {
     order_id: String,
+    side: BookSide,
+    price: Price,
+    contracts: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -161,19 +165,16 @@ impl Flow {
         let listing = catalogue::build(&mut rng, config.start_ms);
         let mut agents = Vec::new();
         let roles = [
-            (AgentRole::MarketMaker, "mm", config.market_makers.max(2)),
-            (AgentRole::NoiseTaker, "noise", config.noise_takers.max(1)),
-            (
-                AgentRole::Informed,
-                "informed",
-                config.informed_traders.max(1),
-            ),
+            (AgentRole::MarketMaker, config.market_makers.max(2)),
+            (AgentRole::NoiseTaker, config.noise_takers.max(1)),
+            (AgentRole::Informed, config.informed_traders.max(1)),
         ];
-        for (role, word, n) in roles {
-            for k in 1..=n {
+        for (role, n) in roles {
+            for _ in 0..n {
+                let id = AgentId(agents.len() as u32);
                 agents.push(AgentSpec {
-                    id: AgentId(agents.len() as u32),
-                    name: format!("flow-{word}-{k}"),
+                    id,
+                    name: exchange_venue::agent_user_id(id),
                     role,
                     balance: config.agent_balance,
                 });
@@ -192,7 +193,7 @@ impl Flow {
                 min_size: rng.random_range(3..10),
                 max_size: rng.random_range(20..80),
                 depth: 0.02 + 0.04 * rng.random::<f64>(),
-                requote_threshold: 0.004 + 0.008 * rng.random::<f64>(),
+                requote_threshold: 0.01 + 0.01 * rng.random::<f64>(),
             })
             .collect();
         let runtime = (0..listing.markets.len())
@@ -426,14 +427,36 @@ impl<V: FlowVenue> AgentContext<'_, V> {
         };
         slot.estimate = Some(estimate);
         let ticker = &self.model.ticker;
-        let quote_gone = slot.quotes.iter().any(|q| {
-            self.venue
-                .resting_count(slot.agent, ticker, &q.order_id)
-                .is_none()
-        });
         let stale = (estimate - slot.center).abs() > style.requote_threshold
             || self.now_ms >= slot.refresh_at_ms;
-        if !slot.quotes.is_empty() && !quote_gone && !stale {
+        if !slot.quotes.is_empty() && !stale {
+            // Refill levels that traded away, at the same price, keeping the rest in the queue.
+            let mut kept = Vec::with_capacity(slot.quotes.len());
+            for quote in std::mem::take(&mut slot.quotes) {
+                if self
+                    .venue
+                    .resting_count(slot.agent, ticker, &quote.order_id)
+                    .is_some()
+                {
+                    kept.push(quote);
+                    continue;
+                }
+                let count = self.count(quote.contracts);
+                if let Some(placed) = self.send(
+                    slot.agent,
+                    quote.side,
+                    quote.price,
+                    count,
+                    TimeInForce::GoodTillCanceled,
+                ) && placed.resting.is_positive()
+                {
+                    kept.push(LiveQuote {
+                        order_id: placed.order_id,
+                        ..quote
+                    });
+                }
+            }
+            slot.quotes = kept;
             return;
         }
         for quote in slot.quotes.drain(..) {
@@ -446,7 +469,7 @@ impl<V: FlowVenue> AgentContext<'_, V> {
             }
         }
         slot.center = estimate;
-        slot.refresh_at_ms = self.now_ms + self.rng.random_range(3_000..10_000);
+        slot.refresh_at_ms = self.now_ms + self.rng.random_range(20_000..60_000);
         let grid = &self.model.grid;
         let Some((low, high)) = tradeable_bounds(grid) else {
             return;
@@ -484,6 +507,9 @@ impl<V: FlowVenue> AgentContext<'_, V> {
             {
                 slot.quotes.push(LiveQuote {
                     order_id: placed.order_id,
+                    side,
+                    price,
+                    contracts,
                 });
             }
         }

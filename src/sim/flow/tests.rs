@@ -307,3 +307,99 @@ fn markets_close_determine_and_settle_during_a_long_run() {
         assert!(r.venue.book(ticker).unwrap().order_count() == 0);
     }
 }
+
+mod on_the_exchange {
+    use super::*;
+    use crate::sim::exchange::Exchange;
+    use crate::sim::exchange::types::ExchangeConfig;
+
+    struct ExchangeRun {
+        flow: Flow,
+        exchange: Exchange,
+        active_samples: u32,
+        two_sided_samples: u32,
+    }
+
+    fn run_on_exchange(seed: u64, seconds: i64, step_ms: i64) -> ExchangeRun {
+        let flow_config = FlowConfig::new(seed, START_MS);
+        let mut flow = Flow::new(flow_config);
+        let mut exchange = Exchange::new(ExchangeConfig::default());
+        flow.install(&mut exchange).expect("catalogue installs");
+        let tickers: Vec<Ticker> = flow
+            .listing()
+            .markets
+            .iter()
+            .map(|m| m.ticker.clone())
+            .collect();
+        let (mut active_samples, mut two_sided_samples) = (0, 0);
+        let mut now = START_MS;
+        while now <= START_MS + seconds * 1000 {
+            exchange.advance(now);
+            flow.step(&mut exchange, now);
+            exchange.take_events();
+            if (now - START_MS) % 1000 == 0 && now > START_MS + 5_000 {
+                for ticker in &tickers {
+                    if exchange.market_status(ticker) == Some(MarketStatus::Active) {
+                        active_samples += 1;
+                        if exchange.top_of_book(ticker).is_two_sided() {
+                            two_sided_samples += 1;
+                        }
+                    }
+                }
+            }
+            now += step_ms;
+        }
+        ExchangeRun {
+            flow,
+            exchange,
+            active_samples,
+            two_sided_samples,
+        }
+    }
+
+    #[test]
+    fn agents_trade_through_the_exchange_order_api() {
+        let seconds = 90;
+        let r = run_on_exchange(42, seconds, 100);
+        let trades = r.exchange.trade_records().len();
+        assert!(
+            trades as f64 / seconds as f64 >= 3.0,
+            "{trades} trades in {seconds}s"
+        );
+        let share = f64::from(r.two_sided_samples) / f64::from(r.active_samples);
+        assert!(share >= 0.9, "two-sided {share:.2}");
+        let stats = r.flow.stats();
+        assert_eq!(stats.rejected_other, 0, "{stats:?}");
+        // Every agent account is a member; fills carry fees on the taker side.
+        for agent in r.flow.agents() {
+            assert!(r.exchange.account(&agent.name).is_some());
+        }
+        assert!(!r.exchange.fill_records().is_empty());
+        let again = run_on_exchange(42, 20, 100);
+        let first = run_on_exchange(42, 20, 100);
+        let fingerprint = |e: &Exchange| -> Vec<String> {
+            e.trade_records().iter().map(|t| format!("{t:?}")).collect()
+        };
+        assert_eq!(fingerprint(&again.exchange), fingerprint(&first.exchange));
+    }
+
+    #[test]
+    fn markets_settle_on_the_exchange() {
+        // The NYC high closes 12 minutes in and settles a minute after determination.
+        let r = run_on_exchange(5, 16 * 60, 500);
+        let nyc: Vec<&str> = r
+            .flow
+            .catalogue()
+            .markets
+            .iter()
+            .filter(|m| m.event_ticker.starts_with("KXHIGHNY"))
+            .map(|m| m.ticker.as_str())
+            .collect();
+        assert_eq!(nyc.len(), 6);
+        for ticker in nyc {
+            let state = r.exchange.market_state(ticker).unwrap();
+            assert_eq!(state.status, MarketStatus::Finalized, "{ticker}");
+        }
+        assert!(!r.exchange.settlement_records().is_empty());
+    }
+}
