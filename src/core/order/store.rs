@@ -218,6 +218,9 @@ impl Order {
             self.lost_write = None;
         }
         if to.is_final() {
+            // Nothing of a finished order can trade any more; late fills still add to its
+            // fill count.
+            self.remaining_count = Count::ZERO;
             self.cancel_requested = false;
             self.pending_amend = None;
         }
@@ -241,6 +244,10 @@ impl Order {
     /// Take the exchange's `fill_count`/`remaining_count` reported at one instant, keeping fills
     /// booked since then.
     fn take_reported_counts(&mut self, fill_count: Count, remaining_count: Count) {
+        // Fill counts only grow on the exchange: a smaller one was reported earlier.
+        if fill_count < self.reported_fill_count {
+            return;
+        }
         let booked_beyond_report = self.booked_fill_count.saturating_sub(fill_count);
         self.reported_fill_count = self.reported_fill_count.max(fill_count);
         self.remaining_count = remaining_count
@@ -411,10 +418,15 @@ impl Orders {
             } else {
                 ExchangeStatus::Canceled
             };
-            // A user_order frame may have overtaken this answer and finished the order.
+            // A user_order frame may have overtaken this answer (and even finished the order);
+            // its counts are then newer than the answer's.
+            let overtaken = matches!(
+                (ack.ts_ms, order.last_exchange_ts_ms),
+                (Some(answer), Some(held)) if answer < held
+            );
             let state = order.apply_event(StateEvent::Reported(status))?;
             order.order_id = Some(ack.order_id);
-            if state == OrderState::Resting || status != ExchangeStatus::Resting {
+            if !overtaken && (state == OrderState::Resting || status != ExchangeStatus::Resting) {
                 order.take_reported_counts(ack.fill_count, ack.remaining_count);
             }
             if let Some(ts) = ack.ts_ms {
@@ -1024,6 +1036,31 @@ mod tests {
     }
 
     #[test]
+    fn create_answer_overtaken_by_user_order() {
+        let mut orders = Orders::new();
+        new_order(&mut orders, "a", OrderSide::Bid, 10);
+        // The user_order frame (5 filled) arrives before the create answer (0 filled).
+        let mut frame = report("X1", ExchangeStatus::Resting, 5, 5, Some(2_000));
+        frame.client_order_id = Some(ClientOrderId::new("a"));
+        orders.apply_report(frame).unwrap();
+        let mut answer = ack("X1", 0, 10);
+        answer.ts_ms = Some(1_000);
+        assert_eq!(
+            orders.create_acked("a", answer).unwrap(),
+            OrderState::Resting
+        );
+        let order = orders.get("a").unwrap();
+        assert_eq!((order.fill_count(), order.remaining_count), (c(5), c(5)));
+        // Without timestamps the smaller fill count still marks the answer as older.
+        new_order(&mut orders, "b", OrderSide::Bid, 10);
+        let mut frame = report("X2", ExchangeStatus::Resting, 5, 5, None);
+        frame.client_order_id = Some(ClientOrderId::new("b"));
+        orders.apply_report(frame).unwrap();
+        orders.create_acked("b", ack("X2", 0, 10)).unwrap();
+        assert_eq!(orders.get("b").unwrap().remaining_count, c(5));
+    }
+
+    #[test]
     fn ioc_remainder_ends_cancelled_and_reject_ends_rejected() {
         let mut orders = Orders::new();
         new_order(&mut orders, "a", OrderSide::Ask, 10);
@@ -1274,7 +1311,101 @@ mod tests {
         assert_eq!(serde_json::from_str::<Fill>(&text).unwrap(), fill);
     }
 
+    #[derive(Debug, Clone)]
+    enum Op {
+        Ack(i64, i64),
+        Reject,
+        Lost(bool),
+        NotFound,
+        CancelRequest,
+        CancelAck(i64),
+        AmendRequest(i64),
+        AmendAck(i64),
+        Decrease(i64),
+        Report(u8, i64, i64, Option<i64>),
+        Fill(u8, i64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0i64..=10, 0i64..=10).prop_map(|(f, r)| Op::Ack(f, r)),
+            Just(Op::Reject),
+            any::<bool>().prop_map(Op::Lost),
+            Just(Op::NotFound),
+            Just(Op::CancelRequest),
+            (0i64..=10).prop_map(Op::CancelAck),
+            (1i64..=20).prop_map(Op::AmendRequest),
+            (0i64..=20).prop_map(Op::AmendAck),
+            (0i64..=10).prop_map(Op::Decrease),
+            (0u8..3, 0i64..=10, 0i64..=10, prop::option::of(0i64..100))
+                .prop_map(|(s, f, r, t)| Op::Report(s, f, r, t)),
+            (0u8..6, 1i64..=3).prop_map(|(t, n)| Op::Fill(t, n)),
+        ]
+    }
+
     proptest! {
+        /// Any sequence of answers, reports and fills: nothing panics, a refused operation
+        /// changes nothing, an executed or cancelled order never rests again, and a duplicate
+        /// fill is never booked twice.
+        #[test]
+        fn random_histories_keep_the_rules(ops in prop::collection::vec(op(), 1..40)) {
+            let mut orders = Orders::new();
+            new_order(&mut orders, "a", OrderSide::Bid, 10);
+            let mut fills_seen = std::collections::BTreeMap::new();
+            for op in ops {
+                let before = orders.get("a").cloned().unwrap();
+                let result: Result<(), OrderError> = match op {
+                    Op::Ack(f, r) => orders.create_acked("a", ack("X1", f, r)).map(drop),
+                    Op::Reject => orders.create_rejected("a", "no").map(drop),
+                    Op::Lost(create) => orders
+                        .answer_lost("a", if create { LostWrite::Create } else { LostWrite::Amend })
+                        .map(drop),
+                    Op::NotFound => orders.resolve_not_found("a").map(drop),
+                    Op::CancelRequest => orders.cancel_requested("a"),
+                    Op::CancelAck(n) => orders.cancel_acked("a", c(n), None).map(drop),
+                    Op::AmendRequest(n) => orders.amend_requested(
+                        "a",
+                        AmendRequest { yes_price: p("0.41"), count: c(n), updated_client_order_id: None },
+                    ),
+                    Op::AmendAck(r) => orders
+                        .amend_acked("a", AmendAck { fill_count: None, remaining_count: Some(c(r)), ts_ms: None })
+                        .map(drop),
+                    Op::Decrease(r) => orders.decrease_acked("a", c(r), None).map(drop),
+                    Op::Report(s, f, r, t) => {
+                        let status = [ExchangeStatus::Resting, ExchangeStatus::Executed, ExchangeStatus::Canceled][usize::from(s)];
+                        let mut update = report("X1", status, f, r, t);
+                        update.client_order_id = Some(ClientOrderId::new("a"));
+                        orders.apply_report(update).map(drop)
+                    }
+                    Op::Fill(t, n) => {
+                        let first = !fills_seen.contains_key(&t);
+                        let n = *fills_seen.entry(t).or_insert(n);
+                        let mut f = fill(&format!("t{t}"), "X1", n);
+                        f.client_order_id = Some(ClientOrderId::new("a"));
+                        prop_assert_eq!(orders.record_fill(&f).is_new, first);
+                        Ok(())
+                    }
+                };
+                let after = orders.get("a").cloned().unwrap();
+                if result.is_err() {
+                    prop_assert_eq!(&after, &before);
+                }
+                if matches!(before.state, OrderState::Executed | OrderState::Canceled) {
+                    prop_assert!(after.state.is_final(), "{:?} reopened to {:?}", before.state, after.state);
+                }
+                if after.state.is_final() {
+                    prop_assert_eq!(after.remaining_count, Count::ZERO);
+                }
+                prop_assert!(!after.remaining_count.is_negative());
+                let booked: i64 = fills_seen.values().sum();
+                prop_assert!(after.booked_fill_count <= c(booked));
+                prop_assert_eq!(
+                    orders.market_blocked_by_unknown(T),
+                    after.state == OrderState::Unknown
+                );
+            }
+        }
+
         /// Fills (with duplicate deliveries) and timestamped reports arrive in any order: the
         /// order never counts a contract twice, fill + remaining stays the order size, and once
         /// every fill is in, it is executed with exactly the fills' total.
