@@ -1151,3 +1151,58 @@ async fn the_client_drives_the_simulator_end_to_end() {
     assert_eq!(missing.status(), Some(404), "{missing:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_limiter_keeps_a_burst_of_orders_inside_the_simulators_buckets() {
+    use kalshi_desk::kalshi::wire::GetMarketsParams;
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    use kalshi_desk::sim::server::{SimConfig, SimServer};
+
+    let keys = tempfile::tempdir().unwrap();
+    let sim = SimServer::start(SimConfig {
+        key_dir: keys.path().join("keys"),
+        flow: false,
+        rate_limits: Some(SimTier::Basic.limits()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let signer = Signer::from_key_file(&sim.key_id, &sim.key_file, false).unwrap();
+    // A frozen clock: our buckets never refill, so we can only be stricter than the exchange.
+    let clock = ManualClock::new(0);
+    let limiter = limiter_on(&clock, BucketLimit::new(1000, 2000), 200);
+    let client = RestClient::with_limiter(
+        RestConfig::new(sim.rest_base_url.clone()),
+        Some(signer),
+        Arc::clone(&limiter),
+    )
+    .unwrap();
+    guarded(client.refresh_rate_limits()).await.unwrap();
+    let budget = limiter.snapshot();
+    assert_eq!(budget.write, BucketLimit::new(100, 100));
+    // The reserve kept its tenth of the write bucket.
+    assert_eq!(budget.cancel_reserve, 10);
+    let markets = guarded(client.markets(&GetMarketsParams {
+        limit: Some(1),
+        ..GetMarketsParams::default()
+    }))
+    .await
+    .unwrap();
+    let ticker = markets.markets[0].ticker.clone();
+
+    let mut outcomes = Vec::new();
+    for i in 0..12 {
+        let mut o = order(ticker.as_str(), &format!("burst-{i}"));
+        o.price = Price::parse("0.0100").unwrap();
+        outcomes.push(guarded(client.create_order(o)).await);
+    }
+    let placed = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(placed, 9, "{outcomes:?}");
+    for refused in &outcomes[9..] {
+        assert!(
+            matches!(refused, Err(RestError::WouldExceed { .. })),
+            "refused locally, never by a 429: {refused:?}"
+        );
+    }
+    sim.shutdown().await;
+}
