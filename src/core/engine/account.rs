@@ -457,7 +457,7 @@ impl Engine {
                 self.markets.entry(ticker.clone()).or_default().status = status;
                 if matches!(status, MarketStatus::Closed) || status.is_determined() {
                     // Nothing more can trade here: the strategy has no reason to stay armed.
-                    if let Some(change) = self.control.disarm(&ticker) {
+                    if let Ok(Some(change)) = self.control.disarm(&ticker) {
                         self.record_changes([change]);
                     }
                 }
@@ -475,7 +475,7 @@ impl Engine {
                 fee,
                 ts_ms,
             } => {
-                if let Some(change) = self.control.disarm(&ticker) {
+                if let Ok(Some(change)) = self.control.disarm(&ticker) {
                     self.record_changes([change]);
                 }
                 let record =
