@@ -1506,6 +1506,40 @@ fn inputs_round_trip_as_json() {
             ts_ms: Some(5),
         }),
     ];
+    let inputs = inputs.into_iter().chain([
+        Input::FairValue(
+            crate::core::strategy::fair_value::parse_line(
+                r#"{"ticker":"M","fair":"0.62","ts_ms":5}"#,
+            )
+            .unwrap(),
+        ),
+        Input::Command(Command::PlaceManual(ManualOrder {
+            ticker: t("M"),
+            side: Side::Ask,
+            price: p("0.55"),
+            count: c(3),
+            time_in_force: TimeInForce::ImmediateOrCancel,
+            post_only: false,
+            reduce_only: true,
+            expiration_s: None,
+        })),
+        Input::Gateway(GatewayResult::Rejected {
+            client_order_id: ClientOrderId::new("op-00000001-1"),
+            write: WriteKind::Place,
+            http_status: Some(400),
+            code: "invalid_order".into(),
+            details: "post only cross".into(),
+        }),
+        Input::Private(PrivateInput::MarketPosition {
+            ticker: t("M"),
+            position: c(-4),
+            cost: None,
+        }),
+        Input::Exchange(ExchangeInput::EventStructure {
+            event_ticker: "EV".into(),
+            structure: EventStructure::StrikeLadder { above: true },
+        }),
+    ]);
     for input in inputs {
         let json = serde_json::to_string(&input).unwrap();
         assert_eq!(
