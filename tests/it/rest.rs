@@ -17,7 +17,7 @@ use kalshi_desk::kalshi::ratelimit::{
 use kalshi_desk::kalshi::rest::{Endpoint, RestClient, RestConfig, RestError, sim_base_url};
 use kalshi_desk::kalshi::wire::{
     AmendOrderV2Request, BatchCancelOrderV2, BookSide, CancelOrderV2Params, CreateOrderV2Request,
-    DecreaseOrderV2Request, GetTradesParams,
+    DecreaseOrderV2Request, GetBalanceParams, GetTradesParams,
 };
 use std::net::SocketAddr;
 use std::path::Path;
@@ -430,7 +430,7 @@ async fn every_error_envelope_maps_to_a_typed_error() {
             }
         } else if seen.is("GET", "/markets/NOPE") {
             Reply::Text(404, "<html>not here</html>")
-        } else if seen.is("GET", "/exchange/status") {
+        } else if seen.is("GET", "/portfolio/balance") {
             Reply::Json(
                 503,
                 r#"{"error":{"code":"service_unavailable","message":"maintenance"}}"#.into(),
@@ -486,10 +486,12 @@ async fn every_error_envelope_maps_to_a_typed_error() {
     );
 
     // A 5xx read is retried up to max_attempts, then reported with the exchange's code.
-    let unavailable = guarded(client.exchange_status()).await.unwrap_err();
+    let unavailable = guarded(client.balance(&GetBalanceParams::default()))
+        .await
+        .unwrap_err();
     assert_eq!(unavailable.code(), Some("service_unavailable"));
     assert_eq!(unavailable.status(), Some(503));
-    assert_eq!(server.count("GET", "/exchange/status"), 3);
+    assert_eq!(server.count("GET", "/portfolio/balance"), 3);
 }
 
 #[tokio::test]
@@ -549,14 +551,14 @@ async fn a_create_that_times_out_is_unknown_and_never_resent() {
     );
     assert_eq!(server.count("POST", "/portfolio/events/orders"), 1);
     // A read that times out is retried, then reported as a timeout.
-    let error = guarded(client.exchange_status()).await.unwrap_err();
+    let error = guarded(client.exchange_schedule()).await.unwrap_err();
     assert_eq!(
         error,
         RestError::Timeout {
-            endpoint: "exchange_status"
+            endpoint: "exchange_schedule"
         }
     );
-    assert_eq!(server.count("GET", "/exchange/status"), 3);
+    assert_eq!(server.count("GET", "/exchange/schedule"), 3);
 }
 
 #[tokio::test]
@@ -914,6 +916,61 @@ async fn cancels_spend_the_reserve_that_new_orders_cannot_touch() {
     assert_eq!(server.count("POST", "/portfolio/events/orders"), 8);
 }
 
+#[tokio::test]
+async fn exchange_status_during_maintenance_is_a_status_not_an_error() {
+    let server = TestServer::start(|_, nth| {
+        if nth == 0 {
+            Reply::Json(
+                503,
+                serde_json::json!({"exchange_active": false, "trading_active": false}).to_string(),
+            )
+        } else {
+            Reply::Text(502, "<html>bad gateway</html>")
+        }
+    })
+    .await;
+    let client = client(server.addr);
+    let status = guarded(client.exchange_status()).await.unwrap();
+    assert!(!status.exchange_active && !status.trading_active);
+    // A 5xx that carries no status body is an ordinary read failure, retried.
+    let error = guarded(client.exchange_status()).await.unwrap_err();
+    assert_eq!(error.status(), Some(502));
+    assert_eq!(server.count("GET", "/exchange/status"), 1 + 1 + 3);
+}
+
+#[tokio::test]
+async fn orderbooks_for_many_tickers_go_in_requests_of_at_most_100() {
+    let server = TestServer::start(|seen, _| {
+        let query = seen.query.clone().unwrap_or_default();
+        let books: Vec<_> = query
+            .split('&')
+            .filter_map(|pair| pair.strip_prefix("tickers="))
+            .map(|ticker| {
+                serde_json::json!({"ticker": ticker,
+                    "orderbook_fp": {"yes_dollars": [["0.4100", "10.00"]], "no_dollars": []}})
+            })
+            .collect();
+        ok(serde_json::json!({"orderbooks": books}))
+    })
+    .await;
+    let client = client(server.addr);
+    let tickers: Vec<_> = (0..230).map(|i| Ticker::new(&format!("KX-{i}"))).collect();
+    let books = guarded(client.orderbooks(&tickers)).await.unwrap();
+    assert_eq!(books.orderbooks.len(), 230);
+    let per_request: Vec<_> = server
+        .seen()
+        .iter()
+        .map(|s| {
+            s.query
+                .clone()
+                .unwrap_or_default()
+                .matches("tickers=")
+                .count()
+        })
+        .collect();
+    assert_eq!(per_request, vec![100, 100, 30]);
+}
+
 // ---------------------------------------------------------------- limits, costs, stats
 
 #[tokio::test]
@@ -957,4 +1014,195 @@ async fn exchange_limits_and_costs_replace_the_defaults() {
     let stats = client.latency().get(Endpoint::AccountLimits);
     assert_eq!(stats.requests, 1);
     assert!(stats.max_us >= stats.last_us);
+}
+
+// ---------------------------------------------------------------- against the simulator
+
+#[tokio::test]
+async fn the_client_drives_the_simulator_end_to_end() {
+    use kalshi_desk::kalshi::wire::{
+        CreateOrderGroupRequest, GetMarketsParams, GetOrdersParams, OrderGroupWriteParams,
+        OrderStatus,
+    };
+    use kalshi_desk::sim::server::{SimConfig, SimServer};
+
+    let keys = tempfile::tempdir().unwrap();
+    let sim = SimServer::start(SimConfig {
+        key_dir: keys.path().join("keys"),
+        flow: false,
+        rate_limits: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let signer = Signer::from_key_file(&sim.key_id, &sim.key_file, false).unwrap();
+    let clock = ManualClock::auto_advancing(0);
+    let limiter = limiter_on(&clock, BucketLimit::new(1000, 2000), 200);
+    let client = RestClient::with_limiter(
+        RestConfig::new(sim.rest_base_url.clone()),
+        Some(signer),
+        limiter,
+    )
+    .unwrap();
+
+    guarded(client.exchange_status()).await.unwrap();
+    guarded(client.refresh_rate_limits()).await.unwrap();
+    let markets = guarded(client.all_markets(&GetMarketsParams {
+        limit: Some(7),
+        ..GetMarketsParams::default()
+    }))
+    .await
+    .unwrap();
+    assert!(markets.len() > 7, "several pages: {}", markets.len());
+    let ticker = markets[0].ticker.clone();
+    guarded(client.market(ticker.as_str())).await.unwrap();
+    guarded(client.orderbook(ticker.as_str(), Some(5)))
+        .await
+        .unwrap();
+    guarded(client.balance(&GetBalanceParams::default()))
+        .await
+        .unwrap();
+
+    let mut resting = order(ticker.as_str(), "e2e-1");
+    resting.price = Price::parse("0.0100").unwrap();
+    resting.count = Count::parse("2.00").unwrap();
+    let created = guarded(client.create_order(resting.clone())).await.unwrap();
+    let duplicate = guarded(client.create_order(resting)).await.unwrap_err();
+    assert_eq!(duplicate.status(), Some(409), "{duplicate:?}");
+    let read = guarded(client.order(&created.order_id)).await.unwrap();
+    assert_eq!(read.client_order_id, "e2e-1");
+    let amend = AmendOrderV2Request {
+        ticker: ticker.clone(),
+        side: BookSide::Bid,
+        price: Price::parse("0.0200").unwrap(),
+        count: Count::parse("2.00").unwrap(),
+        client_order_id: Some("e2e-1".into()),
+        updated_client_order_id: Some("e2e-1b".into()),
+        expiration_time: None,
+        exchange_index: None,
+    };
+    guarded(client.amend_order(&created.order_id, &amend, None))
+        .await
+        .unwrap();
+    let decreased = guarded(client.decrease_order(
+        &created.order_id,
+        &DecreaseOrderV2Request::to(Count::parse("1.00").unwrap()),
+        None,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(decreased.remaining_count, Count::parse("1.00").unwrap());
+    guarded(client.cancel_order(&created.order_id, &CancelOrderV2Params::default()))
+        .await
+        .unwrap();
+
+    let batch: Vec<_> = (0..3)
+        .map(|i| {
+            let mut o = order(ticker.as_str(), &format!("e2e-batch-{i}"));
+            o.price = Price::parse("0.0100").unwrap();
+            o
+        })
+        .collect();
+    let placed = guarded(client.batch_create_orders(batch)).await;
+    assert!(placed.iter().all(Result::is_ok), "{placed:?}");
+    let cancels: Vec<_> = placed
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.order_id.clone())
+        .map(|order_id| BatchCancelOrderV2 {
+            order_id,
+            subaccount: None,
+            exchange_index: None,
+            market_ticker: None,
+        })
+        .collect();
+    let cancelled = guarded(client.batch_cancel_orders(cancels)).await;
+    assert!(cancelled.iter().all(Result::is_ok), "{cancelled:?}");
+
+    let mut last = order(ticker.as_str(), "e2e-last");
+    last.price = Price::parse("0.0100").unwrap();
+    guarded(client.create_order(last)).await.unwrap();
+    guarded(client.cancel_all_orders(None)).await.unwrap();
+    let still_resting = guarded(client.all_orders(&GetOrdersParams {
+        status: Some(OrderStatus::Resting),
+        ..GetOrdersParams::default()
+    }))
+    .await
+    .unwrap();
+    assert!(still_resting.is_empty(), "{still_resting:?}");
+
+    let group = guarded(client.create_order_group(&CreateOrderGroupRequest {
+        contracts_limit: Some(10),
+        ..CreateOrderGroupRequest::default()
+    }))
+    .await
+    .unwrap();
+    guarded(client.order_group(&group.order_group_id, None))
+        .await
+        .unwrap();
+    let params = OrderGroupWriteParams::default();
+    guarded(client.trigger_order_group(&group.order_group_id, &params))
+        .await
+        .unwrap();
+    guarded(client.delete_order_group(&group.order_group_id, &params))
+        .await
+        .unwrap();
+
+    let missing = guarded(client.market("NO-SUCH-MARKET")).await.unwrap_err();
+    assert_eq!(missing.status(), Some(404), "{missing:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_limiter_keeps_a_burst_of_orders_inside_the_simulators_buckets() {
+    use kalshi_desk::kalshi::wire::GetMarketsParams;
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    use kalshi_desk::sim::server::{SimConfig, SimServer};
+
+    let keys = tempfile::tempdir().unwrap();
+    let sim = SimServer::start(SimConfig {
+        key_dir: keys.path().join("keys"),
+        flow: false,
+        rate_limits: Some(SimTier::Basic.limits()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let signer = Signer::from_key_file(&sim.key_id, &sim.key_file, false).unwrap();
+    // A frozen clock: our buckets never refill, so we can only be stricter than the exchange.
+    let clock = ManualClock::new(0);
+    let limiter = limiter_on(&clock, BucketLimit::new(1000, 2000), 200);
+    let client = RestClient::with_limiter(
+        RestConfig::new(sim.rest_base_url.clone()),
+        Some(signer),
+        Arc::clone(&limiter),
+    )
+    .unwrap();
+    guarded(client.refresh_rate_limits()).await.unwrap();
+    let budget = limiter.snapshot();
+    assert_eq!(budget.write, BucketLimit::new(100, 100));
+    // The reserve kept its tenth of the write bucket.
+    assert_eq!(budget.cancel_reserve, 10);
+    let markets = guarded(client.markets(&GetMarketsParams {
+        limit: Some(1),
+        ..GetMarketsParams::default()
+    }))
+    .await
+    .unwrap();
+    let ticker = markets.markets[0].ticker.clone();
+
+    let mut outcomes = Vec::new();
+    for i in 0..12 {
+        let mut o = order(ticker.as_str(), &format!("burst-{i}"));
+        o.price = Price::parse("0.0100").unwrap();
+        outcomes.push(guarded(client.create_order(o)).await);
+    }
+    let placed = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(placed, 9, "{outcomes:?}");
+    for refused in &outcomes[9..] {
+        assert!(
+            matches!(refused, Err(RestError::WouldExceed { .. })),
+            "refused locally, never by a 429: {refused:?}"
+        );
+    }
+    sim.shutdown().await;
 }
