@@ -230,8 +230,16 @@ impl Engine {
                 AlarmLevel::Warning,
                 format!("{ticker}: position {ours} but the exchange says {exchange}"),
             );
+            self.position_drifts = self.position_drifts.saturating_add(1);
         }
         self.set_reason(ticker, PauseReason::PositionDrift, drift);
+        if drift && !was && self.position_drifts >= self.config.max_position_drifts {
+            let reason = format!(
+                "position drift: {} drifts this session (limit {}), last on {ticker}",
+                self.position_drifts, self.config.max_position_drifts
+            );
+            self.kill(&reason);
+        }
     }
 
     /// A cancel was sent before the exchange's `order_id` was known (kill, flatten): send it

@@ -46,6 +46,9 @@ pub struct EngineConfig {
     pub order_group_id: Option<String>,
     /// Where one trading day ends for daily P&L.
     pub day_boundary: DayBoundary,
+    /// Position drifts (ours ≠ the exchange's) tolerated in a session before the desk halts;
+    /// each one pauses its market.
+    pub max_position_drifts: u32,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +61,7 @@ impl Default for EngineConfig {
             closing_soon_ms: 60_000,
             order_group_id: None,
             day_boundary: DayBoundary::default(),
+            max_position_drifts: 3,
         }
     }
 }
@@ -134,6 +138,7 @@ pub struct Engine {
     attempted_writes: RateWindow,
     breaches: BreachMonitor,
     business_reject_streak: u32,
+    position_drifts: u32,
     clock_offset_ms: i64,
     exchange_active: bool,
     confirmation: Option<PendingConfirmation>,
@@ -165,6 +170,7 @@ impl Engine {
             attempted_writes: RateWindow::default(),
             breaches: BreachMonitor::default(),
             business_reject_streak: 0,
+            position_drifts: 0,
             clock_offset_ms: 0,
             exchange_active: true,
             confirmation: None,

@@ -62,6 +62,7 @@ impl Desk {
             closing_soon_ms: 60_000,
             order_group_id: Some("grp-1".into()),
             day_boundary: crate::core::portfolio::DayBoundary::default(),
+            max_position_drifts: 2,
         })
     }
 
@@ -1414,6 +1415,38 @@ fn position_drift_pauses_until_the_exchange_agrees() {
         cost: None,
     }));
     assert_eq!(desk.state("M"), MarketState::Armed);
+}
+
+#[test]
+fn repeated_position_drift_halts() {
+    let mut desk = Desk::new();
+    desk.book("M", "0.40", "0.50");
+    desk.fill("T1", "ext-1", "M", Side::Bid, "0.45", 2);
+    let report = |n: i64| {
+        Input::Private(PrivateInput::MarketPosition {
+            ticker: t("M"),
+            position: c(n),
+            cost: None,
+        })
+    };
+    desk.step(report(3));
+    assert!(!desk.engine.is_halted());
+    desk.step(report(2));
+    assert_eq!(desk.state("M"), MarketState::Disarmed);
+    assert!(
+        !desk
+            .engine
+            .control()
+            .market(&t("M"))
+            .reasons
+            .contains(&PauseReason::PositionDrift)
+    );
+    let out = desk.step(report(4));
+    assert!(desk.engine.is_halted());
+    assert_eq!(
+        out.halted.as_deref(),
+        Some("position drift: 2 drifts this session (limit 2), last on M")
+    );
 }
 
 #[test]
