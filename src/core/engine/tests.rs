@@ -1876,3 +1876,11 @@ fn a_full_rate_window_throttles_strategies_without_refusal_spam() {
     let out = desk.wait(1_000);
     assert_eq!(places(&out).len(), 2);
 }
+
+#[test]
+fn engine_moves_to_its_own_task() {
+    fn is_send<T: Send + 'static>() {}
+    is_send::<Engine>();
+    is_send::<Outputs>();
+    is_send::<Input>();
+}
