@@ -3,6 +3,7 @@
 //! frame, so each test scripts exactly the sequence (gaps, restarts, errors, drops) it checks.
 
 use futures_util::{SinkExt, StreamExt};
+use kalshi_desk::core::book::PriceConvention;
 use kalshi_desk::core::market::Ticker;
 use kalshi_desk::kalshi::auth::{KeyKind, Signer, VerifyingKey, generate_key_pair};
 use kalshi_desk::kalshi::ws::{
@@ -288,7 +289,9 @@ enum Kind {
 
 fn book(event: &MarketEvent) -> Option<(Kind, u64, u64, &str)> {
     match event {
-        MarketEvent::Book { sid, seq, update } => {
+        MarketEvent::Book {
+            sid, seq, update, ..
+        } => {
             let kind = match update {
                 BookUpdate::Snapshot(_) => Kind::Snapshot,
                 BookUpdate::Delta(_) => Kind::Delta,
@@ -339,6 +342,11 @@ async fn live_books(exchange: &mut Exchange, client: &mut WsClient) -> Conn {
         MarketEvent::Connected { connection: 1 }
     ));
     assert_eq!(events.iter().filter(|e| book(e).is_some()).count(), 4);
+    // WsConfig::new subscribes with use_yes_price = true, and every book message says so
+    assert!(events.iter().all(|e| match e {
+        MarketEvent::Book { convention, .. } => *convention == PriceConvention::YesPrices,
+        _ => true,
+    }));
     conn
 }
 
@@ -416,6 +424,19 @@ async fn upgrade_is_signed_without_origin_and_subscriptions_are_explicit() {
     for (sid, sub) in (1..).zip(&subs) {
         conn.subscribed(sub, sid).await;
     }
+    let book_sid = 1 + subs
+        .iter()
+        .position(|s| s.channel == "orderbook_delta")
+        .unwrap() as u64;
+    conn.snapshot(book_sid, 1, "A").await;
+    let events = market_until(&mut client, |e| book(e).is_some()).await;
+    assert!(matches!(
+        events.last(),
+        Some(MarketEvent::Book {
+            convention: PriceConvention::NoPrices,
+            ..
+        })
+    ));
     client.handle.list_subscriptions().await.unwrap();
     let list = conn.recv_json().await;
     assert_eq!(list["cmd"], "list_subscriptions");

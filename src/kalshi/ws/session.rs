@@ -10,6 +10,7 @@ use super::{
     BookUpdate, Channel, MarketEvent, PrivateEvent, ResyncCause, WsCommand, WsConfig, WsStats,
     account_stream, sequenced,
 };
+use crate::core::book::PriceConvention;
 use crate::core::market::Ticker;
 use crate::kalshi::wire::{
     Command, ServerFrame, ServerMsg, SubscribeParams, UpdateAction, decode_server_frame,
@@ -981,7 +982,12 @@ impl Session<'_> {
         self.on_seq_check(sid, check.seq);
         match check.market {
             MarketCheck::Deliver | MarketCheck::Recovered => {
-                let event = MarketEvent::Book { sid, seq, update };
+                let event = MarketEvent::Book {
+                    sid,
+                    seq,
+                    convention: PriceConvention::from_use_yes_price(self.config.use_yes_price),
+                    update,
+                };
                 if self.outbox.data(event, Some(&ticker)) == Delivery::Dropped {
                     WsStats::bump(&self.stats.market_dropped);
                     self.tracker
