@@ -665,8 +665,7 @@ impl Session<'_> {
                 self.stats
                     .bytes
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                WsStats::bump(&self.stats.malformed);
-                tracing::warn!(len = bytes.len(), "unexpected binary websocket frame");
+                self.malformed(&format!("binary frame of {} bytes", bytes.len()), "");
             }
             // tungstenite queues the Pong itself and sends it with the next read or write
             Message::Ping(_) => WsStats::bump(&self.stats.pings),
@@ -683,8 +682,11 @@ impl Session<'_> {
     }
 
     fn malformed(&self, error: &dyn std::fmt::Display, text: &str) {
-        WsStats::bump(&self.stats.malformed);
-        tracing::warn!(error = %error, frame = excerpt(text), "malformed websocket frame");
+        let count = self.stats.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+        // a server spewing garbage must not flood the log: the first few, then every 1000th
+        if count <= 20 || count.is_multiple_of(1000) {
+            tracing::warn!(error = %error, frame = excerpt(text), count, "malformed websocket frame");
+        }
     }
 
     fn on_frame(&mut self, frame: ServerFrame) {
