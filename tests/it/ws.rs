@@ -3,6 +3,7 @@
 //! frame, so each test scripts exactly the sequence (gaps, restarts, errors, drops) it checks.
 
 use futures_util::{SinkExt, StreamExt};
+use kalshi_desk::core::book::PriceConvention;
 use kalshi_desk::core::market::Ticker;
 use kalshi_desk::kalshi::auth::{KeyKind, Signer, VerifyingKey, generate_key_pair};
 use kalshi_desk::kalshi::ws::{
@@ -288,7 +289,9 @@ enum Kind {
 
 fn book(event: &MarketEvent) -> Option<(Kind, u64, u64, &str)> {
     match event {
-        MarketEvent::Book { sid, seq, update } => {
+        MarketEvent::Book {
+            sid, seq, update, ..
+        } => {
             let kind = match update {
                 BookUpdate::Snapshot(_) => Kind::Snapshot,
                 BookUpdate::Delta(_) => Kind::Delta,
@@ -339,6 +342,11 @@ async fn live_books(exchange: &mut Exchange, client: &mut WsClient) -> Conn {
         MarketEvent::Connected { connection: 1 }
     ));
     assert_eq!(events.iter().filter(|e| book(e).is_some()).count(), 4);
+    // WsConfig::new subscribes with use_yes_price = true, and every book message says so
+    assert!(events.iter().all(|e| match e {
+        MarketEvent::Book { convention, .. } => *convention == PriceConvention::YesPrices,
+        _ => true,
+    }));
     conn
 }
 
@@ -416,6 +424,19 @@ async fn upgrade_is_signed_without_origin_and_subscriptions_are_explicit() {
     for (sid, sub) in (1..).zip(&subs) {
         conn.subscribed(sub, sid).await;
     }
+    let book_sid = 1 + subs
+        .iter()
+        .position(|s| s.channel == "orderbook_delta")
+        .unwrap() as u64;
+    conn.snapshot(book_sid, 1, "A").await;
+    let events = market_until(&mut client, |e| book(e).is_some()).await;
+    assert!(matches!(
+        events.last(),
+        Some(MarketEvent::Book {
+            convention: PriceConvention::NoPrices,
+            ..
+        })
+    ));
     client.handle.list_subscriptions().await.unwrap();
     let list = conn.recv_json().await;
     assert_eq!(list["cmd"], "list_subscriptions");
@@ -1095,11 +1116,8 @@ async fn markets_are_added_and_removed_on_live_subscriptions() {
 }
 
 #[tokio::test]
-async fn refused_or_unanswered_snapshot_requests_fall_back_to_resubscribing() {
-    let (mut exchange, mut client) = start(&["A", "B"], &[Channel::OrderbookDelta], |c| {
-        c.resync_timeout = Duration::from_millis(300);
-    })
-    .await;
+async fn a_refused_snapshot_request_falls_back_to_resubscribing() {
+    let (mut exchange, mut client) = start(&["A", "B"], &[Channel::OrderbookDelta], |_| {}).await;
     let mut conn = exchange.accept().await;
     let sub = conn.expect_subscribe().await;
     conn.subscribed(&sub, 1).await;
@@ -1120,11 +1138,57 @@ async fn refused_or_unanswered_snapshot_requests_fall_back_to_resubscribing() {
     assert_eq!(again.markets, ["A", "B"]);
     conn.subscribed(&again, 2).await;
     conn.snapshot(2, 1, "A").await;
-    // B's snapshot never comes: after resync_timeout the client subscribes afresh
-    let unsubscribe = conn.recv_json().await;
-    assert_eq!(unsubscribe["params"]["sids"], json!([2]));
-    let third = conn.expect_subscribe().await;
-    assert_eq!(third.markets, ["A", "B"]);
+    conn.snapshot(2, 2, "B").await;
+    let events = market_until(&mut client, |e| {
+        *e == MarketEvent::ResyncDone {
+            ticker: Ticker::new("B"),
+        }
+    })
+    .await;
+    assert!(events.contains(&MarketEvent::ResyncStarted {
+        tickers: tickers(&["A", "B"]),
+        cause: ResyncCause::ErrorFrame { code: 13 }
+    }));
+    assert_eq!(
+        events.iter().filter_map(book).collect::<Vec<_>>(),
+        [
+            (Kind::Snapshot, 1, 1, "A"),
+            (Kind::Snapshot, 1, 2, "B"),
+            (Kind::Snapshot, 2, 1, "A"),
+            (Kind::Snapshot, 2, 2, "B")
+        ]
+    );
+    assert_eq!(client.stats.snapshot().resubscribes, 1);
+    client.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_snapshot_that_never_comes_is_retried_by_resubscribing() {
+    let (mut exchange, mut client) = start(&["A", "B"], &[Channel::OrderbookDelta], |c| {
+        c.resync_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let mut conn = exchange.accept().await;
+    // the exchange confirms every subscription but only ever sends A's snapshot; however
+    // late this test answers, the client keeps asking afresh
+    let mut subscribes = 0;
+    let mut sid = 0;
+    while subscribes < 3 {
+        let command = conn.recv_json().await;
+        match command["cmd"].as_str() {
+            Some("subscribe") => {
+                subscribes += 1;
+                sid += 1;
+                assert_eq!(command["params"]["market_tickers"], json!(["A", "B"]));
+                conn.send(json!({"id": command["id"], "type": "subscribed",
+                                 "msg": {"channel": "orderbook_delta", "sid": sid}}))
+                    .await;
+                conn.snapshot(sid, 1, "A").await;
+            }
+            Some("unsubscribe") => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
     let events = market_until(&mut client, |e| {
         matches!(
             e,
@@ -1135,24 +1199,14 @@ async fn refused_or_unanswered_snapshot_requests_fall_back_to_resubscribing() {
         )
     })
     .await;
-    assert!(events.contains(&MarketEvent::ResyncStarted {
-        tickers: tickers(&["A", "B"]),
-        cause: ResyncCause::ErrorFrame { code: 13 }
-    }));
-    conn.subscribed(&third, 3).await;
-    conn.snapshot(3, 1, "A").await;
-    conn.snapshot(3, 2, "B").await;
-    let events = market_until(&mut client, |e| {
-        *e == MarketEvent::ResyncDone {
-            ticker: Ticker::new("B"),
-        }
-    })
-    .await;
     assert_eq!(
-        events.iter().filter_map(book).collect::<Vec<_>>(),
-        [(Kind::Snapshot, 3, 1, "A"), (Kind::Snapshot, 3, 2, "B")]
+        events.last(),
+        Some(&MarketEvent::ResyncStarted {
+            tickers: tickers(&["A", "B"]),
+            cause: ResyncCause::Timeout
+        })
     );
-    assert_eq!(client.stats.snapshot().resubscribes, 2);
+    assert!(client.stats.snapshot().resubscribes >= 2);
     client.handle.shutdown().await.unwrap();
 }
 
@@ -1199,8 +1253,8 @@ async fn a_silent_connection_is_dropped_and_replaced() {
     .await;
     let mut conn = exchange.accept().await;
     let sub = conn.expect_subscribe().await;
-    conn.subscribed(&sub, 1).await;
-    // the exchange stops talking (and stops reading, so the client's pings go unanswered)
+    assert_eq!(sub.markets, ["A"]);
+    // the exchange says nothing (and stops reading, so the client's pings go unanswered)
     let events = market_until(&mut client, |e| {
         matches!(e, MarketEvent::Connected { connection: 2 })
     })

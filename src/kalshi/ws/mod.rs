@@ -19,6 +19,7 @@ pub use backoff::Backoff;
 pub use seq::{BookCheck, MarketCheck, SeqCheck, SeqTracker};
 pub use session::ConnectError;
 
+use crate::core::book::PriceConvention;
 use crate::core::market::Ticker;
 use crate::kalshi::auth::Signer;
 use crate::kalshi::wire::{
@@ -170,6 +171,8 @@ pub enum MarketEvent {
     Book {
         sid: u64,
         seq: u64,
+        /// How NO levels are priced (the `use_yes_price` this client subscribed with).
+        convention: PriceConvention,
         update: BookUpdate,
     },
     Ticker(WsTicker),

@@ -10,6 +10,7 @@ use super::{
     BookUpdate, Channel, MarketEvent, PrivateEvent, ResyncCause, WsCommand, WsConfig, WsStats,
     account_stream, sequenced,
 };
+use crate::core::book::PriceConvention;
 use crate::core::market::Ticker;
 use crate::kalshi::wire::{
     Command, ServerFrame, ServerMsg, SubscribeParams, UpdateAction, decode_server_frame,
@@ -664,8 +665,7 @@ impl Session<'_> {
                 self.stats
                     .bytes
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                WsStats::bump(&self.stats.malformed);
-                tracing::warn!(len = bytes.len(), "unexpected binary websocket frame");
+                self.malformed(&format!("binary frame of {} bytes", bytes.len()), "");
             }
             // tungstenite queues the Pong itself and sends it with the next read or write
             Message::Ping(_) => WsStats::bump(&self.stats.pings),
@@ -682,8 +682,11 @@ impl Session<'_> {
     }
 
     fn malformed(&self, error: &dyn std::fmt::Display, text: &str) {
-        WsStats::bump(&self.stats.malformed);
-        tracing::warn!(error = %error, frame = excerpt(text), "malformed websocket frame");
+        let count = self.stats.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+        // a server spewing garbage must not flood the log: the first few, then every 1000th
+        if count <= 20 || count.is_multiple_of(1000) {
+            tracing::warn!(error = %error, frame = excerpt(text), count, "malformed websocket frame");
+        }
     }
 
     fn on_frame(&mut self, frame: ServerFrame) {
@@ -981,7 +984,12 @@ impl Session<'_> {
         self.on_seq_check(sid, check.seq);
         match check.market {
             MarketCheck::Deliver | MarketCheck::Recovered => {
-                let event = MarketEvent::Book { sid, seq, update };
+                let event = MarketEvent::Book {
+                    sid,
+                    seq,
+                    convention: PriceConvention::from_use_yes_price(self.config.use_yes_price),
+                    update,
+                };
                 if self.outbox.data(event, Some(&ticker)) == Delivery::Dropped {
                     WsStats::bump(&self.stats.market_dropped);
                     self.tracker
