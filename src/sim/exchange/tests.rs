@@ -7,7 +7,7 @@ use events::ExchangeEvent;
 use lifecycle::LifecycleEventType;
 use types::{
     BalancePrecision, BookSide, FeeMultiplier, FeeType, MarketResult, MarketStatus, OrderStatus,
-    TimeInForce, WriteKind, WriteOutcome,
+    SelfTradePrevention, TimeInForce, WriteKind, WriteOutcome,
 };
 
 const MARKET: &str = "KXTEST-26DEC-T50";
@@ -787,6 +787,77 @@ fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
     assert_eq!(deltas[0].delta, c(2));
     assert_eq!(deltas[0].user_id.as_deref(), Some("alice"));
     assert_eq!(deltas[0].client_order_id.as_deref(), Some("mine"));
+}
+
+#[test]
+fn self_trade_prevention_cancels_the_taker_or_the_resting_maker() {
+    let mut ex = exchange();
+    let own = ex
+        .place_order("alice", &order(BookSide::Ask, "0.40", 5), 1)
+        .unwrap();
+    // taker_at_cross: Alice's bid stops at her own ask; nothing trades, her bid is cancelled.
+    let stopped = ex
+        .place_order("alice", &order(BookSide::Bid, "0.45", 3), 2)
+        .unwrap();
+    assert_eq!(stopped.fill_count, Count::ZERO);
+    assert_eq!(status(&ex, &stopped.order_id), OrderStatus::Canceled);
+    assert_eq!(status(&ex, &own.order_id), OrderStatus::Resting);
+    // maker: the resting own ask is cancelled instead and the bid rests; her collateral for the
+    // cancelled ask (5 × 0.60) comes back.
+    let mut maker_stp = order(BookSide::Bid, "0.45", 3);
+    maker_stp.self_trade_prevention = SelfTradePrevention::Maker;
+    let kept = ex.place_order("alice", &maker_stp, 3).unwrap();
+    assert_eq!(status(&ex, &own.order_id), OrderStatus::Canceled);
+    assert_eq!(status(&ex, &kept.order_id), OrderStatus::Resting);
+    assert_eq!(available(&ex, "alice", 0), m("98.65"));
+    assert!(ex.fill_records().is_empty());
+}
+
+#[test]
+fn an_amend_that_crosses_trades_as_a_taker() {
+    let mut ex = exchange();
+    ex.place_order("bob", &order(BookSide::Ask, "0.50", 2), 1)
+        .unwrap();
+    let bid = ex
+        .place_order("alice", &order(BookSide::Bid, "0.40", 5), 2)
+        .unwrap();
+    let amend = AmendRequest {
+        ticker: MARKET.to_string(),
+        side: BookSide::Bid,
+        price: p("0.50"),
+        count: c(5),
+        client_order_id: None,
+        updated_client_order_id: None,
+    };
+    let ack = ex
+        .amend_order_by_id("alice", &bid.order_id, None, &amend, 3)
+        .unwrap();
+    assert_eq!(ack.fill_count, c(2));
+    assert_eq!(ack.remaining_count, c(3));
+    let alice_fill = ex
+        .fill_records()
+        .iter()
+        .find(|f| f.user_id == "alice")
+        .unwrap();
+    assert!(alice_fill.is_taker);
+    // Taker fee 0.07 × 2 × 0.5 × 0.5 = 0.035; cash 100 − 1.00 − 0.035; 3 × 0.50 locked.
+    assert_eq!(cash(&ex, "alice"), m("98.965"));
+    assert_eq!(available(&ex, "alice", 0), m("97.465"));
+}
+
+#[test]
+fn an_expired_order_is_retired_before_a_write_touches_it() {
+    let mut ex = exchange();
+    let mut gtd = order(BookSide::Bid, "0.40", 10);
+    gtd.expiration_ms = Some(5_000);
+    let placed = ex.place_order("alice", &gtd, 1).unwrap();
+    // No `advance` in between: the cancel at 6 000 finds the order already expired.
+    let err = ex
+        .cancel_order_by_id("alice", &placed.order_id, None, 6_000)
+        .unwrap_err();
+    assert_eq!(err.status, 404);
+    assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
+    assert_eq!(available(&ex, "alice", 0), m("100"));
 }
 
 // ---- the wire-typed API ----

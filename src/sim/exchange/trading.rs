@@ -354,6 +354,7 @@ impl Exchange {
         request: &OrderRequest,
         now_ms: i64,
     ) -> Result<OrderAck, ApiError> {
+        self.flush_expired(&request.ticker, now_ms);
         self.validate_new_order(user_id, request)?;
         let ticker = Ticker::new(&request.ticker);
         let owner = self.member(user_id)?.owner;
@@ -773,6 +774,22 @@ impl Exchange {
         self.push_user_order(number);
     }
 
+    /// Retire the orders of one market whose good-till-date expiry has passed, so a write sees
+    /// the same resting orders as the book.
+    pub(super) fn flush_expired(&mut self, ticker: &str, now_ms: i64) {
+        let expired = match self.books.get_mut(ticker) {
+            Some(book) => book.expire(now_ms),
+            None => return,
+        };
+        for order in &expired {
+            self.retire_removed(order, now_ms);
+        }
+        if let (false, Some(market)) = (expired.is_empty(), self.markets.get(ticker)) {
+            let ticker = market.ticker.clone();
+            self.emit_ticker(&ticker, now_ms);
+        }
+    }
+
     /// Cancel a resting order by number; returns the contracts removed.
     pub(super) fn cancel_number(&mut self, number: OrderId, now_ms: i64) -> Option<Count> {
         let ticker = self.record(number).ticker.clone();
@@ -846,6 +863,8 @@ impl Exchange {
     ) -> Result<CancelAck, ApiError> {
         self.member(user_id)?;
         let number = self.owned_order(user_id, order_id, subaccount)?;
+        let ticker = self.record(number).ticker.clone();
+        self.flush_expired(ticker.as_str(), now_ms);
         if !self.record(number).is_resting() {
             return Err(ApiError::not_found(format!(
                 "order {order_id} is {} and cannot be cancelled",
@@ -952,6 +971,8 @@ impl Exchange {
     ) -> Result<OrderAck, ApiError> {
         self.member(user_id)?;
         let number = self.owned_order(user_id, order_id, subaccount)?;
+        let ticker = self.record(number).ticker.clone();
+        self.flush_expired(ticker.as_str(), now_ms);
         let record = self.record(number).clone();
         if record.ticker.as_str() != request.ticker {
             return Err(ApiError::new(
@@ -1118,6 +1139,8 @@ impl Exchange {
     ) -> Result<DecreaseAck, ApiError> {
         self.member(user_id)?;
         let number = self.owned_order(user_id, order_id, subaccount)?;
+        let ticker = self.record(number).ticker.clone();
+        self.flush_expired(ticker.as_str(), now_ms);
         let record = self.record(number).clone();
         if !record.is_resting() {
             return Err(ApiError::not_found(format!(
