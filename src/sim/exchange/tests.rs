@@ -860,6 +860,44 @@ fn an_expired_order_is_retired_before_a_write_touches_it() {
     assert_eq!(available(&ex, "alice", 0), m("100"));
 }
 
+#[test]
+fn fractional_fills_pay_fees_on_the_fraction() {
+    let mut ex = exchange();
+    let mut spec = market_spec("KXTEST-26DEC-FRAC", "0.01");
+    spec.fractional_trading_enabled = true;
+    ex.add_market(spec).unwrap();
+    ex.advance(1);
+    let ticker = "KXTEST-26DEC-FRAC";
+    let half = Count::from_centi(250);
+    ex.place_order(
+        "bob",
+        &OrderRequest::limit(ticker, BookSide::Ask, p("0.33"), half),
+        2,
+    )
+    .unwrap();
+    let ack = ex
+        .place_order(
+            "alice",
+            &OrderRequest::limit(ticker, BookSide::Bid, p("0.33"), half),
+            3,
+        )
+        .unwrap();
+    assert_eq!(ack.fill_count, half);
+    // Fee 0.07 × 2.5 × 0.33 × 0.67 = 0.0386925 → 0.0387; cost 2.5 × 0.33 = 0.825.
+    assert_eq!(cash(&ex, "alice"), m("99.1363"));
+    // Whole-contract markets refuse fractions.
+    assert_eq!(
+        ex.place_order(
+            "alice",
+            &OrderRequest::limit(MARKET, BookSide::Bid, p("0.33"), half),
+            4
+        )
+        .unwrap_err()
+        .code,
+        "invalid_order_size"
+    );
+}
+
 // ---- the wire-typed API ----
 
 use crate::kalshi::wire;

@@ -339,8 +339,16 @@ impl Exchange {
                 .with_details("order_group_triggered"));
             }
         }
-        let open_orders = self.resting_numbers(None, Some(member.owner)).len();
-        if open_orders >= self.config.max_open_orders_per_user {
+        // Counting one member's orders walks every book, so do it only when the whole exchange
+        // holds enough orders for the cap to matter.
+        let max = self.config.max_open_orders_per_user;
+        let all_resting: usize = self.books.values().map(|b| b.order_count()).sum();
+        let open_orders = if all_resting >= max {
+            self.resting_numbers(None, Some(member.owner)).len()
+        } else {
+            all_resting
+        };
+        if open_orders >= max {
             return Err(ApiError::invalid_order(format!(
                 "user already has {open_orders} open orders (the maximum)"
             )));
