@@ -322,12 +322,13 @@ fn an_order_that_reduces_an_opposite_position_locks_nothing_for_that_part() {
     ex.place_order("alice", &order(BookSide::Ask, "0.60", 15), 4)
         .unwrap();
     assert_eq!(available(&ex, "alice", 0), m("89.832"));
-    // Cancelling the closing order frees its claim; nothing is released because it locked none.
+    // Cancelling the closing order frees its claim, which passes to the ask of 15: only its
+    // last 5 stay locked (5 × 0.40).
     ex.cancel_order_by_id("alice", &close.order_id, None, 5)
         .unwrap();
-    assert_eq!(available(&ex, "alice", 0), m("89.832"));
-    // Carol buys 10 from the remaining ask of 15: it fills from its locked part, and the fill
-    // closes Alice's 10 YES at 0.60.
+    assert_eq!(available(&ex, "alice", 0), m("93.832"));
+    // Carol buys 10 from the ask of 15: the fill uses its claim and closes Alice's 10 YES at
+    // 0.60.
     ex.open_account("carol", m("100"));
     ex.place_order("carol", &order(BookSide::Bid, "0.60", 10), 6)
         .unwrap();
@@ -898,6 +899,33 @@ fn fractional_fills_pay_fees_on_the_fraction() {
     );
 }
 
+#[test]
+fn a_claim_whose_position_is_gone_is_backed_by_money_again() {
+    let mut ex = exchange();
+    ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 1)
+        .unwrap();
+    ex.place_order("alice", &order(BookSide::Bid, "0.40", 10), 2)
+        .unwrap();
+    // Long 10 YES; an ask of 10 reduces it and locks nothing.
+    let resting_ask = ex
+        .place_order("alice", &order(BookSide::Ask, "0.60", 10), 3)
+        .unwrap();
+    assert_eq!(available(&ex, "alice", 0), m("95.832"));
+    // Alice sells her 10 YES elsewhere: + 4.00 − fee 0.168.
+    ex.place_order("bob", &order(BookSide::Bid, "0.40", 10), 4)
+        .unwrap();
+    let mut ioc = order(BookSide::Ask, "0.40", 10);
+    ioc.time_in_force = TimeInForce::ImmediateOrCancel;
+    ex.place_order("alice", &ioc, 5).unwrap();
+    assert_eq!(position(&ex, "alice"), Count::ZERO);
+    assert_eq!(cash(&ex, "alice"), m("99.664"));
+    // The resting ask would now open NO: it locks 10 × 0.40.
+    let record = ex.order_record(&resting_ask.order_id).unwrap();
+    assert_eq!(record.reducing_claim, Count::ZERO);
+    assert_eq!(record.locked, m("4"));
+    assert_eq!(available(&ex, "alice", 0), m("95.664"));
+}
+
 // ---- the wire-typed API ----
 
 use crate::kalshi::wire;
@@ -1399,6 +1427,38 @@ mod random_trading {
             .fill_records()
             .iter()
             .fold(Money::ZERO, |sum, f| sum.saturating_add(f.fee));
+        // Each resting order locks exactly the price of its unclaimed remainder, and claims
+        // never exceed the opposite position.
+        for user in USERS {
+            let account = ex.account(user).unwrap();
+            for (&number, sub) in &account.subaccounts {
+                let held = sub.position(&Ticker::new(MARKET));
+                let mut claimed_bid = Count::ZERO;
+                let mut claimed_ask = Count::ZERO;
+                for order in ex
+                    .order_records(user)
+                    .filter(|o| o.is_resting() && o.subaccount == number)
+                {
+                    let unclaimed = order.remaining.saturating_sub(order.reducing_claim);
+                    assert_eq!(
+                        order.locked,
+                        order.cost_per_contract().cost_of(unclaimed),
+                        "order {} lock",
+                        order.order_id
+                    );
+                    match order.side {
+                        BookSide::Bid => {
+                            claimed_bid = claimed_bid.saturating_add(order.reducing_claim)
+                        }
+                        BookSide::Ask => {
+                            claimed_ask = claimed_ask.saturating_add(order.reducing_claim)
+                        }
+                    }
+                }
+                assert!(claimed_bid <= (-held).max(Count::ZERO));
+                assert!(claimed_ask <= held.max(Count::ZERO));
+            }
+        }
         let open_interest = ex.market_state(MARKET).unwrap().stats.open_interest;
         assert_eq!(net_position, Count::ZERO, "positions net to zero");
         assert_eq!(open_interest, long, "open interest = YES held");
