@@ -7,7 +7,7 @@ use events::ExchangeEvent;
 use lifecycle::LifecycleEventType;
 use types::{
     BalancePrecision, BookSide, FeeMultiplier, FeeType, MarketResult, MarketStatus, OrderStatus,
-    TimeInForce, WriteKind, WriteOutcome,
+    SelfTradePrevention, TimeInForce, WriteKind, WriteOutcome,
 };
 
 const MARKET: &str = "KXTEST-26DEC-T50";
@@ -322,12 +322,13 @@ fn an_order_that_reduces_an_opposite_position_locks_nothing_for_that_part() {
     ex.place_order("alice", &order(BookSide::Ask, "0.60", 15), 4)
         .unwrap();
     assert_eq!(available(&ex, "alice", 0), m("89.832"));
-    // Cancelling the closing order frees its claim; nothing is released because it locked none.
+    // Cancelling the closing order frees its claim, which passes to the ask of 15: only its
+    // last 5 stay locked (5 × 0.40).
     ex.cancel_order_by_id("alice", &close.order_id, None, 5)
         .unwrap();
-    assert_eq!(available(&ex, "alice", 0), m("89.832"));
-    // Carol buys 10 from the remaining ask of 15: it fills from its locked part, and the fill
-    // closes Alice's 10 YES at 0.60.
+    assert_eq!(available(&ex, "alice", 0), m("93.832"));
+    // Carol buys 10 from the ask of 15: the fill uses its claim and closes Alice's 10 YES at
+    // 0.60.
     ex.open_account("carol", m("100"));
     ex.place_order("carol", &order(BookSide::Bid, "0.60", 10), 6)
         .unwrap();
@@ -787,6 +788,142 @@ fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
     assert_eq!(deltas[0].delta, c(2));
     assert_eq!(deltas[0].user_id.as_deref(), Some("alice"));
     assert_eq!(deltas[0].client_order_id.as_deref(), Some("mine"));
+}
+
+#[test]
+fn self_trade_prevention_cancels_the_taker_or_the_resting_maker() {
+    let mut ex = exchange();
+    let own = ex
+        .place_order("alice", &order(BookSide::Ask, "0.40", 5), 1)
+        .unwrap();
+    // taker_at_cross: Alice's bid stops at her own ask; nothing trades, her bid is cancelled.
+    let stopped = ex
+        .place_order("alice", &order(BookSide::Bid, "0.45", 3), 2)
+        .unwrap();
+    assert_eq!(stopped.fill_count, Count::ZERO);
+    assert_eq!(status(&ex, &stopped.order_id), OrderStatus::Canceled);
+    assert_eq!(status(&ex, &own.order_id), OrderStatus::Resting);
+    // maker: the resting own ask is cancelled instead and the bid rests; her collateral for the
+    // cancelled ask (5 × 0.60) comes back.
+    let mut maker_stp = order(BookSide::Bid, "0.45", 3);
+    maker_stp.self_trade_prevention = SelfTradePrevention::Maker;
+    let kept = ex.place_order("alice", &maker_stp, 3).unwrap();
+    assert_eq!(status(&ex, &own.order_id), OrderStatus::Canceled);
+    assert_eq!(status(&ex, &kept.order_id), OrderStatus::Resting);
+    assert_eq!(available(&ex, "alice", 0), m("98.65"));
+    assert!(ex.fill_records().is_empty());
+}
+
+#[test]
+fn an_amend_that_crosses_trades_as_a_taker() {
+    let mut ex = exchange();
+    ex.place_order("bob", &order(BookSide::Ask, "0.50", 2), 1)
+        .unwrap();
+    let bid = ex
+        .place_order("alice", &order(BookSide::Bid, "0.40", 5), 2)
+        .unwrap();
+    let amend = AmendRequest {
+        ticker: MARKET.to_string(),
+        side: BookSide::Bid,
+        price: p("0.50"),
+        count: c(5),
+        client_order_id: None,
+        updated_client_order_id: None,
+    };
+    let ack = ex
+        .amend_order_by_id("alice", &bid.order_id, None, &amend, 3)
+        .unwrap();
+    assert_eq!(ack.fill_count, c(2));
+    assert_eq!(ack.remaining_count, c(3));
+    let alice_fill = ex
+        .fill_records()
+        .iter()
+        .find(|f| f.user_id == "alice")
+        .unwrap();
+    assert!(alice_fill.is_taker);
+    // Taker fee 0.07 × 2 × 0.5 × 0.5 = 0.035; cash 100 − 1.00 − 0.035; 3 × 0.50 locked.
+    assert_eq!(cash(&ex, "alice"), m("98.965"));
+    assert_eq!(available(&ex, "alice", 0), m("97.465"));
+}
+
+#[test]
+fn an_expired_order_is_retired_before_a_write_touches_it() {
+    let mut ex = exchange();
+    let mut gtd = order(BookSide::Bid, "0.40", 10);
+    gtd.expiration_ms = Some(5_000);
+    let placed = ex.place_order("alice", &gtd, 1).unwrap();
+    // No `advance` in between: the cancel at 6 000 finds the order already expired.
+    let err = ex
+        .cancel_order_by_id("alice", &placed.order_id, None, 6_000)
+        .unwrap_err();
+    assert_eq!(err.status, 404);
+    assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
+    assert_eq!(available(&ex, "alice", 0), m("100"));
+}
+
+#[test]
+fn fractional_fills_pay_fees_on_the_fraction() {
+    let mut ex = exchange();
+    let mut spec = market_spec("KXTEST-26DEC-FRAC", "0.01");
+    spec.fractional_trading_enabled = true;
+    ex.add_market(spec).unwrap();
+    ex.advance(1);
+    let ticker = "KXTEST-26DEC-FRAC";
+    let half = Count::from_centi(250);
+    ex.place_order(
+        "bob",
+        &OrderRequest::limit(ticker, BookSide::Ask, p("0.33"), half),
+        2,
+    )
+    .unwrap();
+    let ack = ex
+        .place_order(
+            "alice",
+            &OrderRequest::limit(ticker, BookSide::Bid, p("0.33"), half),
+            3,
+        )
+        .unwrap();
+    assert_eq!(ack.fill_count, half);
+    // Fee 0.07 × 2.5 × 0.33 × 0.67 = 0.0386925 → 0.0387; cost 2.5 × 0.33 = 0.825.
+    assert_eq!(cash(&ex, "alice"), m("99.1363"));
+    // Whole-contract markets refuse fractions.
+    assert_eq!(
+        ex.place_order(
+            "alice",
+            &OrderRequest::limit(MARKET, BookSide::Bid, p("0.33"), half),
+            4
+        )
+        .unwrap_err()
+        .code,
+        "invalid_order_size"
+    );
+}
+
+#[test]
+fn a_claim_whose_position_is_gone_is_backed_by_money_again() {
+    let mut ex = exchange();
+    ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 1)
+        .unwrap();
+    ex.place_order("alice", &order(BookSide::Bid, "0.40", 10), 2)
+        .unwrap();
+    // Long 10 YES; an ask of 10 reduces it and locks nothing.
+    let resting_ask = ex
+        .place_order("alice", &order(BookSide::Ask, "0.60", 10), 3)
+        .unwrap();
+    assert_eq!(available(&ex, "alice", 0), m("95.832"));
+    // Alice sells her 10 YES elsewhere: + 4.00 − fee 0.168.
+    ex.place_order("bob", &order(BookSide::Bid, "0.40", 10), 4)
+        .unwrap();
+    let mut ioc = order(BookSide::Ask, "0.40", 10);
+    ioc.time_in_force = TimeInForce::ImmediateOrCancel;
+    ex.place_order("alice", &ioc, 5).unwrap();
+    assert_eq!(position(&ex, "alice"), Count::ZERO);
+    assert_eq!(cash(&ex, "alice"), m("99.664"));
+    // The resting ask would now open NO: it locks 10 × 0.40.
+    let record = ex.order_record(&resting_ask.order_id).unwrap();
+    assert_eq!(record.reducing_claim, Count::ZERO);
+    assert_eq!(record.locked, m("4"));
+    assert_eq!(available(&ex, "alice", 0), m("95.664"));
 }
 
 // ---- the wire-typed API ----
@@ -1290,6 +1427,38 @@ mod random_trading {
             .fill_records()
             .iter()
             .fold(Money::ZERO, |sum, f| sum.saturating_add(f.fee));
+        // Each resting order locks exactly the price of its unclaimed remainder, and claims
+        // never exceed the opposite position.
+        for user in USERS {
+            let account = ex.account(user).unwrap();
+            for (&number, sub) in &account.subaccounts {
+                let held = sub.position(&Ticker::new(MARKET));
+                let mut claimed_bid = Count::ZERO;
+                let mut claimed_ask = Count::ZERO;
+                for order in ex
+                    .order_records(user)
+                    .filter(|o| o.is_resting() && o.subaccount == number)
+                {
+                    let unclaimed = order.remaining.saturating_sub(order.reducing_claim);
+                    assert_eq!(
+                        order.locked,
+                        order.cost_per_contract().cost_of(unclaimed),
+                        "order {} lock",
+                        order.order_id
+                    );
+                    match order.side {
+                        BookSide::Bid => {
+                            claimed_bid = claimed_bid.saturating_add(order.reducing_claim)
+                        }
+                        BookSide::Ask => {
+                            claimed_ask = claimed_ask.saturating_add(order.reducing_claim)
+                        }
+                    }
+                }
+                assert!(claimed_bid <= (-held).max(Count::ZERO));
+                assert!(claimed_ask <= held.max(Count::ZERO));
+            }
+        }
         let open_interest = ex.market_state(MARKET).unwrap().stats.open_interest;
         assert_eq!(net_position, Count::ZERO, "positions net to zero");
         assert_eq!(open_interest, long, "open interest = YES held");
