@@ -17,7 +17,6 @@ pub mod ratelimit;
 pub mod rest;
 pub mod variants;
 pub mod venue;
-pub mod views;
 pub mod ws;
 
 use crate::kalshi::auth::KeyKind;
