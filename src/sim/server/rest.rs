@@ -358,7 +358,7 @@ async fn list_events(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
         .market
         .read(|exchange| exchange.events(&filter))
         .into_iter()
-        .filter(|e| tickers.is_empty() || tickers.iter().any(|t| *t == e.event_ticker))
+        .filter(|e| tickers.is_empty() || tickers.contains(&e.event_ticker))
         .collect();
     let limit = query.limit(200, 200, false)?;
     let offset = query.cursor()?;
