@@ -108,6 +108,10 @@ pub struct FlowStats {
     pub contracts_taken: Count,
     pub rejected_post_only: u64,
     pub rejected_other: u64,
+    /// Events listed after the start (each family's next instance).
+    pub events_listed: u64,
+    /// Listings the venue refused.
+    pub listing_errors: u64,
 }
 
 /// A maker's quoting style.
@@ -150,6 +154,8 @@ pub struct Flow {
     config: FlowConfig,
     rng: ChaCha8Rng,
     listing: Listing,
+    recurrences: Vec<catalogue::Recurrence>,
+    maker_ids: Vec<AgentId>,
     agents: Vec<AgentSpec>,
     styles: Vec<MakerStyle>,
     runtime: Vec<MarketRuntime>,
@@ -162,7 +168,7 @@ pub struct Flow {
 impl Flow {
     pub fn new(config: FlowConfig) -> Flow {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let listing = catalogue::build(&mut rng, config.start_ms);
+        let (listing, recurrences) = catalogue::build(&mut rng, config.start_ms);
         let mut agents = Vec::new();
         let roles = [
             (AgentRole::MarketMaker, config.market_makers.max(2)),
@@ -197,34 +203,14 @@ impl Flow {
             })
             .collect();
         let runtime = (0..listing.markets.len())
-            .map(|i| {
-                let first = i % maker_ids.len();
-                let second = (i + 1 + i / maker_ids.len()) % maker_ids.len();
-                let second = if second == first {
-                    (first + 1) % maker_ids.len()
-                } else {
-                    second
-                };
-                MarketRuntime {
-                    makers: [first, second]
-                        .into_iter()
-                        .map(|m| MakerSlot {
-                            agent: maker_ids[m],
-                            estimate: None,
-                            quotes: Vec::new(),
-                            center: 0.0,
-                            refresh_at_ms: 0,
-                        })
-                        .collect(),
-                    fair: 0.5,
-                    active: false,
-                }
-            })
+            .map(|i| market_runtime(i, &maker_ids))
             .collect();
         Flow {
             config,
             rng,
             listing,
+            recurrences,
+            maker_ids,
             agents,
             styles,
             runtime,
@@ -288,6 +274,7 @@ impl Flow {
                 });
             }
         }
+        self.list_due(venue, now_ms);
         let noise: Vec<AgentId> = self.ids_with(AgentRole::NoiseTaker);
         let informed: Vec<AgentId> = self.ids_with(AgentRole::Informed);
         for index in 0..self.listing.markets.len() {
@@ -335,12 +322,68 @@ impl Flow {
         }
     }
 
+    /// List each family's next instance when its time has come.
+    fn list_due(&mut self, venue: &mut impl FlowVenue, now_ms: i64) {
+        for recurrence in &mut self.recurrences {
+            while recurrence.next_list_ms <= now_ms {
+                let added = catalogue::list_next(
+                    &mut self.rng,
+                    &mut self.listing,
+                    recurrence,
+                    self.config.start_ms,
+                    now_ms,
+                );
+                for index in added.markets.clone() {
+                    self.runtime.push(market_runtime(index, &self.maker_ids));
+                }
+                let catalogue = &self.listing.catalogue;
+                for event in &catalogue.events[added.events] {
+                    let markets: Vec<_> = catalogue.markets[added.markets.clone()]
+                        .iter()
+                        .filter(|m| m.event_ticker == event.event_ticker)
+                        .cloned()
+                        .collect();
+                    match venue.list_event(event, &markets) {
+                        Ok(()) => self.stats.events_listed += 1,
+                        Err(_) => self.stats.listing_errors += 1,
+                    }
+                }
+            }
+        }
+    }
+
     fn ids_with(&self, role: AgentRole) -> Vec<AgentId> {
         self.agents
             .iter()
             .filter(|a| a.role == role)
             .map(|a| a.id)
             .collect()
+    }
+}
+
+/// Quoting state for the market at `index`: two makers, spread over the maker accounts.
+fn market_runtime(index: usize, maker_ids: &[AgentId]) -> MarketRuntime {
+    let n = maker_ids.len();
+    let first = index % n;
+    let second = (index + 1 + index / n) % n;
+    let second = if second == first {
+        (first + 1) % n
+    } else {
+        second
+    };
+    MarketRuntime {
+        makers: [first, second]
+            .into_iter()
+            .map(|m| MakerSlot {
+                agent: maker_ids[m],
+                estimate: None,
+                quotes: Vec::new(),
+                center: 0.0,
+                refresh_at_ms: 0,
+            })
+            .collect(),
+        fair: 0.5,
+        active: false,
     }
 }
 

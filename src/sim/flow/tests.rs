@@ -284,6 +284,37 @@ fn markets_close_determine_and_settle_during_a_long_run() {
     let settled = of(LifecycleEventType::Settled);
     assert!(settled.len() >= 20, "{} settled", settled.len());
     assert!(of(LifecycleEventType::Determined).len() >= settled.len());
+    // Every family lists its next instance before the current one closes, so the market stays
+    // full: new events were listed without a clash, and plenty of markets are still trading.
+    let stats = r.flow.stats();
+    assert!(stats.events_listed >= 10, "{stats:?}");
+    assert_eq!(stats.listing_errors, 0, "{stats:?}");
+    let catalogue = r.flow.catalogue();
+    let tickers: BTreeSet<&str> = catalogue
+        .markets
+        .iter()
+        .map(|m| m.ticker.as_str())
+        .collect();
+    assert_eq!(tickers.len(), catalogue.markets.len(), "tickers are unique");
+    let events: BTreeSet<&str> = catalogue
+        .events
+        .iter()
+        .map(|e| e.event_ticker.as_str())
+        .collect();
+    assert_eq!(
+        events.len(),
+        catalogue.events.len(),
+        "event tickers are unique"
+    );
+    let trading = catalogue
+        .markets
+        .iter()
+        .filter(|m| r.venue.market_status(&Ticker::new(&m.ticker)) == Some(MarketStatus::Active))
+        .count();
+    assert!(
+        trading >= 40,
+        "only {trading} markets trading after 50 minutes"
+    );
     // The NFL game opens a few minutes in.
     assert!(
         of(LifecycleEventType::Activated)
@@ -385,21 +416,26 @@ mod on_the_exchange {
 
     #[test]
     fn markets_settle_on_the_exchange() {
-        // The NYC high closes 12 minutes in and settles a minute after determination.
-        let r = run_on_exchange(5, 16 * 60, 500);
-        let nyc: Vec<&str> = r
+        let r = run_on_exchange(5, 15 * 60, 1000);
+        // The NYC high closes 12 minutes in and settles a minute after determination; every
+        // market whose settlement time has passed is finalized.
+        let end_ms = START_MS + 15 * 60_000;
+        let due: Vec<&str> = r
             .flow
             .catalogue()
             .markets
             .iter()
-            .filter(|m| m.event_ticker.starts_with("KXHIGHNY"))
+            .filter(|m| m.expected_expiration_ms + m.settlement_timer_seconds * 1000 < end_ms)
             .map(|m| m.ticker.as_str())
             .collect();
-        assert_eq!(nyc.len(), 6);
-        for ticker in nyc {
+        assert!(due.len() >= 6, "{due:?}");
+        assert!(due.iter().any(|t| t.starts_with("KXHIGHNY")));
+        for ticker in due {
             let state = r.exchange.market_state(ticker).unwrap();
             assert_eq!(state.status, MarketStatus::Finalized, "{ticker}");
         }
+        assert!(r.flow.stats().events_listed >= 1);
+        assert_eq!(r.flow.stats().listing_errors, 0);
         assert!(!r.exchange.settlement_records().is_empty());
     }
 }
