@@ -1,8 +1,292 @@
 //! Command line: `kdesk` and its subcommands.
 
+use crate::config::diagnostic::render_all;
+use crate::config::{Paths, Settings};
+use crate::kalshi::auth::KeyKind;
+use crate::tui::keymap::{Keymap, KeymapSource, builtin_overlay};
+use crate::tui::theme::Theme;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// kalshi-desk: a terminal trading desk for Kalshi.
+#[derive(Debug, Parser)]
+#[command(name = "kdesk", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command understands.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CommonArgs {
+    /// Config file (default: <config dir>/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Config directory (default: $XDG_CONFIG_HOME/kalshi-desk).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate config.toml, the keymaps and the theme, then exit.
+    CheckConfig,
+    /// Manage API keys for the simulator.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Print recent journal events and daily summaries.
+    Journal(JournalArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key pair: the private key (0600) and its registration in the simulator's registry.
+    New(KeysNewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysNewArgs {
+    /// Key algorithm (Ed25519 signs about 20x faster than RSA).
+    #[arg(long, value_enum, default_value_t = KeyAlgorithm::Ed25519)]
+    pub kind: KeyAlgorithm,
+    /// Directory for the key and the registry (default: <config dir>/sim-keys).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Simulator member the key belongs to.
+    #[arg(long, default_value = "sim-user")]
+    pub user: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyAlgorithm {
+    Ed25519,
+    Rsa,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// How many recent events to print.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// How many daily summaries to print.
+    #[arg(long, default_value_t = 7)]
+    pub days: usize,
+    /// Paper-trading records instead of live ones.
+    #[arg(long)]
+    pub paper: bool,
+    /// Journal file (default: <state dir>/journal.sqlite).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
 /// Entry point for the `kdesk` binary; returns the process exit status.
 pub fn run() -> i32 {
-    println!("kalshi-desk {}", env!("CARGO_PKG_VERSION"));
-    println!("The desk is being built; see README.md for what works today.");
-    0
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("kdesk: {error:#}");
+            1
+        }
+    }
+}
+
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let paths = Paths::resolve(cli.common.config_dir.as_deref(), env_lookup);
+    match cli.command {
+        Some(Command::CheckConfig) => Ok(check_config(&cli.common, &paths)),
+        Some(Command::Keys {
+            command: KeysCommand::New(args),
+        }) => keys_new(&args, &paths),
+        Some(Command::Journal(args)) => journal(&args, &paths),
+        None => {
+            println!("kalshi-desk {}", env!("CARGO_PKG_VERSION"));
+            println!("The desk screen is being built; `kdesk --help` lists what works today.");
+            Ok(0)
+        }
+    }
+}
+
+/// Load settings from `--config` or the default location, with environment overrides.
+pub fn load_settings(common: &CommonArgs, paths: &Paths) -> Result<Settings, String> {
+    let (path, explicit) = match &common.config {
+        Some(path) => (path.clone(), true),
+        None => (paths.config_file(), false),
+    };
+    let mut settings = Settings::load(&path, explicit).map_err(|d| render_all(&d))?;
+    settings.apply_env(env_lookup);
+    Ok(settings)
+}
+
+/// Keymap overlays named in the config: a shipped name or `<config dir>/keymaps/<name>.toml`.
+pub fn load_keymap(settings: &Settings, paths: &Paths) -> Result<(Keymap, String), String> {
+    let mut sources = Vec::new();
+    for name in &settings.keymap {
+        let user_file = paths
+            .config_dir
+            .join("keymaps")
+            .join(format!("{name}.toml"));
+        if let Ok(text) = std::fs::read_to_string(&user_file) {
+            sources.push(KeymapSource::new(user_file.display().to_string(), text));
+        } else if let Some(text) = builtin_overlay(name) {
+            sources.push(KeymapSource::new(
+                format!("keymaps/{name}.toml (built-in)"),
+                text,
+            ));
+        } else {
+            return Err(format!(
+                "error: no keymap named '{name}' (looked for {} and the built-in 'default', 'vim')",
+                user_file.display()
+            ));
+        }
+    }
+    match Keymap::load(&sources) {
+        Ok((keymap, warnings)) => Ok((keymap, render_all(&warnings))),
+        Err(diagnostics) => Err(render_all(&diagnostics)),
+    }
+}
+
+fn check_config(common: &CommonArgs, paths: &Paths) -> i32 {
+    let mut ok = true;
+    let settings = match load_settings(common, paths) {
+        Ok(settings) => {
+            println!(
+                "config: ok ({})",
+                common
+                    .config
+                    .clone()
+                    .unwrap_or_else(|| paths.config_file())
+                    .display()
+            );
+            settings
+        }
+        Err(report) => {
+            eprintln!("{report}");
+            ok = false;
+            Settings::default()
+        }
+    };
+    match load_keymap(&settings, paths) {
+        Ok((_, warnings)) => {
+            println!("keymap: ok");
+            if !warnings.is_empty() {
+                eprintln!("{warnings}");
+            }
+        }
+        Err(report) => {
+            eprintln!("{report}");
+            ok = false;
+        }
+    }
+    let theme = Theme::load(&settings.theme, Some(&paths.config_dir));
+    if theme.fell_back {
+        eprintln!("{}", render_all(&theme.diagnostics));
+        ok = false;
+    } else {
+        println!("theme: ok ({})", settings.theme);
+    }
+    if ok { 0 } else { 2 }
+}
+
+fn keys_new(args: &KeysNewArgs, paths: &Paths) -> anyhow::Result<i32> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| paths.config_dir.join("sim-keys"));
+    let kind = match args.kind {
+        KeyAlgorithm::Ed25519 => KeyKind::Ed25519,
+        KeyAlgorithm::Rsa => KeyKind::Rsa2048,
+    };
+    let key = crate::sim::keys::create_key(&dir, kind, &args.user)?;
+    println!("key id:    {}", key.key_id);
+    println!("key file:  {} (0600)", key.private_key_path.display());
+    println!("registry:  {}", key.registry_path.display());
+    Ok(0)
+}
+
+fn journal(args: &JournalArgs, paths: &Paths) -> anyhow::Result<i32> {
+    use crate::store::journal::{Journal, Mode};
+    let file = args
+        .file
+        .clone()
+        .unwrap_or_else(|| default_journal_path(paths));
+    if !file.exists() {
+        println!("no journal at {} yet", file.display());
+        return Ok(0);
+    }
+    let journal = Journal::open(&file)?;
+    let mode = if args.paper { Mode::Paper } else { Mode::Live };
+    println!("journal {} ({})", file.display(), mode.as_str());
+    if let Some(halt) = journal.last_halt(mode)? {
+        println!(
+            "last halt: {:?} at {} — {}",
+            halt.state,
+            format_ms(halt.ts_ms),
+            halt.reason
+        );
+    }
+    println!(
+        "\n{:<10} {:>7} {:>7} {:>8} {:>7} {:>6} {:>7} {:>5}",
+        "day", "events", "intents", "refusals", "rejects", "fills", "cancels", "halts"
+    );
+    for day in journal.daily_summaries(mode, new_york_offset_ms(), args.days)? {
+        println!(
+            "{:<10} {:>7} {:>7} {:>8} {:>7} {:>6} {:>7} {:>5}",
+            day.day,
+            day.events,
+            day.intents,
+            day.refusals,
+            day.rejects,
+            day.fills,
+            day.cancels,
+            day.halts
+        );
+    }
+    println!("\nrecent events (newest first):");
+    for event in journal.recent(args.limit, Some(mode))? {
+        let ticker = event.ticker.as_deref().unwrap_or("-");
+        println!(
+            "{}  {:<12} {:<28} {}",
+            format_ms(event.ts_ms),
+            event.kind,
+            ticker,
+            event.payload
+        );
+    }
+    Ok(0)
+}
+
+/// `<state dir>/journal.sqlite`.
+pub fn default_journal_path(paths: &Paths) -> PathBuf {
+    paths.state_dir.join("journal.sqlite")
+}
+
+fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Journal days are counted in New York time, like Kalshi's trading day; the offset of "now" is
+/// close enough for grouping a summary.
+fn new_york_offset_ms() -> i64 {
+    use chrono::Offset as _;
+    let now = crate::runtime::clock::wall_ms();
+    chrono::DateTime::from_timestamp_millis(now)
+        .map(|t| {
+            t.with_timezone(&chrono_tz::America::New_York)
+                .offset()
+                .fix()
+                .local_minus_utc() as i64
+                * 1000
+        })
+        .unwrap_or(0)
 }

@@ -4,6 +4,7 @@
 //! touches the network, the disk, the terminal or the clock lives in the other modules.
 
 pub mod cli;
+pub mod config;
 pub mod core;
 pub mod kalshi;
 pub mod runtime;

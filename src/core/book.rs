@@ -375,6 +375,16 @@ impl OrderBook {
             .map(complement_level)
     }
 
+    /// NO asks (the YES bids seen from the NO side), best (lowest) first, in NO prices.
+    pub fn no_asks(&self) -> impl DoubleEndedIterator<Item = Level> + ExactSizeIterator + '_ {
+        self.yes_bids
+            .levels
+            .iter()
+            .rev()
+            .copied()
+            .map(complement_level)
+    }
+
     /// The top `n` YES bids and YES asks, best first, in YES prices (a ladder's view).
     pub fn depth_yes(&self, n: usize) -> Depth {
         Depth {
@@ -616,6 +626,10 @@ mod tests {
                 }
             );
             assert_eq!(book.yes_ask_size_at(p("0.62")), c(3));
+            assert_eq!(
+                book.no_asks().collect::<Vec<_>>(),
+                vec![lv("0.45", 10), lv("0.50", 4)]
+            );
             assert_eq!(book.size_at(BookSide::No, p("0.38")), c(3));
             assert_eq!(book.total_size(BookSide::Yes), c(14));
             assert_eq!(book.age_ms(1_000 + 2_500_000), 2);

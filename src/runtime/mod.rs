@@ -1,3 +1,6 @@
 //! Wiring: tasks, channels, the engine task, the order gateway, the clock and shutdown.
 
 pub mod clock;
+pub mod control_socket;
+pub mod lock;
+pub mod metrics;

@@ -1,1 +1,4 @@
-//! SQLite journal and feed tapes (in progress).
+//! Persistence: the SQLite journal (and, in progress, feed tapes for record/replay).
+
+pub mod journal;
+pub mod tape;

@@ -2,6 +2,7 @@
 //! the simulator or small loopback servers over real sockets on 127.0.0.1.
 
 mod auth;
+mod cli;
 mod rest;
 mod schema;
 mod sim;

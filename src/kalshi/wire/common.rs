@@ -186,8 +186,37 @@ pub struct PriceRange {
 }
 
 /// One book level `[price_dollars, count_fp]`, as Kalshi sends it (a two-string array).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PriceLevel(pub Price, pub Count);
+
+impl<'de> Deserialize<'de> for PriceLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PriceLevel, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = PriceLevel;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a [price_dollars, count_fp] pair of strings")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PriceLevel, A::Error> {
+                use serde::de::Error;
+                let price = seq
+                    .next_element_seed(serde_util::PriceSeed)?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let count = seq
+                    .next_element_seed(serde_util::CountSeed { signed: false })?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(3, &self));
+                }
+                Ok(PriceLevel(price, count))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
 
 impl PriceLevel {
     pub fn price(&self) -> Price {
@@ -235,6 +264,21 @@ impl Timestamp {
     }
 }
 
+/// Ordered by instant (then text, to agree with `Eq`).
+impl Ord for Timestamp {
+    fn cmp(&self, other: &Timestamp) -> std::cmp::Ordering {
+        self.unix_ms
+            .cmp(&other.unix_ms)
+            .then_with(|| self.text.cmp(&other.text))
+    }
+}
+
+impl PartialOrd for Timestamp {
+    fn partial_cmp(&self, other: &Timestamp) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Timestamp({})", self.text)
@@ -261,11 +305,74 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// Serde helpers for Kalshi's loose spots.
+/// Serde helpers for Kalshi's loose spots and the hot feed path.
 pub mod serde_util {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Visitor};
     use serde::{Deserialize, Deserializer};
 
     use crate::core::market::Ticker;
+    use crate::core::num::{Count, Price};
+
+    /// Parses a price from the borrowed JSON text, without the intermediate `String` that
+    /// `Price`'s own `Deserialize` allocates.
+    pub struct PriceSeed;
+
+    impl<'de> DeserializeSeed<'de> for PriceSeed {
+        type Value = Price;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Price, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for PriceSeed {
+        type Value = Price;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a dollar price string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Price, E> {
+            Price::parse(text).map_err(E::custom)
+        }
+    }
+
+    /// Parses a count from the borrowed JSON text (signed or not), without allocating.
+    pub struct CountSeed {
+        pub signed: bool,
+    }
+
+    impl<'de> DeserializeSeed<'de> for CountSeed {
+        type Value = Count;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Count, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for CountSeed {
+        type Value = Count;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a fixed-point count string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Count, E> {
+            let parsed = if self.signed {
+                Count::parse_signed(text)
+            } else {
+                Count::parse(text)
+            };
+            parsed.map_err(E::custom)
+        }
+    }
+
+    /// `#[serde(deserialize_with = "price")]`: a `Price` without allocating.
+    pub fn price<'de, D: Deserializer<'de>>(d: D) -> Result<Price, D::Error> {
+        PriceSeed.deserialize(d)
+    }
+
+    /// `#[serde(deserialize_with = "signed_count")]`: a signed `Count` without allocating
+    /// (serialize with `crate::core::num::signed_count::serialize`).
+    pub fn signed_count<'de, D: Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
+        CountSeed { signed: true }.deserialize(d)
+    }
 
     /// `null` decodes as the default (an empty list, an empty string). Combine with
     /// `#[serde(default)]` when the key may also be absent; without it, absence is still an

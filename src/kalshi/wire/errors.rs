@@ -86,6 +86,14 @@ impl ApiErrorBody {
     pub fn is_rate_limited(&self) -> bool {
         self.status == 429
     }
+
+    /// The wrapped JSON form `{"error":{...}}` of this error (what the simulator sends).
+    pub fn to_wrapped_json(&self) -> String {
+        let body = WrappedErrorResponse {
+            error: self.error.clone(),
+        };
+        serde_json::to_string(&body).unwrap_or_default()
+    }
 }
 
 impl std::fmt::Display for ApiErrorBody {

@@ -407,6 +407,56 @@ pub struct GetOrderbookParams {
     pub depth: Option<u32>,
 }
 
+/// Query of `GET /markets/orderbooks`: `tickers` is a repeated parameter
+/// (`?tickers=A&tickers=B`, 1–100), which form encoders of structs cannot express, hence
+/// [`GetMarketOrderbooksParams::to_query_pairs`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetMarketOrderbooksParams {
+    pub tickers: Vec<String>,
+}
+
+impl GetMarketOrderbooksParams {
+    pub fn to_query_pairs(&self) -> Vec<(&'static str, String)> {
+        self.tickers
+            .iter()
+            .map(|t| ("tickers", t.clone()))
+            .collect()
+    }
+
+    /// From decoded query pairs (server side); other keys are ignored.
+    pub fn from_query_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        GetMarketOrderbooksParams {
+            tickers: pairs
+                .into_iter()
+                .filter(|(k, _)| *k == "tickers")
+                .map(|(_, v)| v.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// Query of `GET /events/{event_ticker}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetEventParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_nested_markets: Option<bool>,
+}
+
+/// Query of `GET /series` (and `include_volume` of `GET /series/{series_ticker}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetSeriesParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_product_metadata: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_volume: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_updated_ts: Option<i64>,
+}
+
 impl GetMarketsResponse {
     /// The cursor for the next page, `None` on the last page.
     pub fn next_cursor(&self) -> Option<&str> {

@@ -17,7 +17,8 @@
 //!   [`GetEventsResponse`], [`GetEventResponse`], [`Series`], [`GetSeriesResponse`],
 //!   [`GetSeriesListResponse`], [`OrderbookFp`], [`GetMarketOrderbookResponse`],
 //!   [`GetMarketOrderbooksResponse`], [`Trade`], [`GetTradesResponse`]; queries
-//!   [`GetMarketsParams`], [`GetEventsParams`], [`GetTradesParams`], [`GetOrderbookParams`].
+//!   [`GetMarketsParams`], [`GetEventsParams`], [`GetEventParams`], [`GetSeriesParams`],
+//!   [`GetTradesParams`], [`GetOrderbookParams`], [`GetMarketOrderbooksParams`].
 //! - portfolio: [`GetBalanceResponse`], [`MarketPosition`], [`EventPosition`],
 //!   [`GetPositionsResponse`], [`Fill`], [`GetFillsResponse`], [`Settlement`],
 //!   [`GetSettlementsResponse`], [`GetPortfolioRestingOrderTotalValueResponse`],
@@ -72,11 +73,11 @@ pub use exchange::{
     GetExchangeScheduleResponse, MaintenanceWindow, Schedule, WeeklySchedule,
 };
 pub use markets::{
-    EventData, GetEventResponse, GetEventsParams, GetEventsResponse, GetMarketOrderbookResponse,
-    GetMarketOrderbooksResponse, GetMarketResponse, GetMarketsParams, GetMarketsResponse,
-    GetOrderbookParams, GetSeriesListResponse, GetSeriesResponse, GetTradesParams,
-    GetTradesResponse, Market, MarketOrderbookFp, MveSelectedLeg, OrderbookFp, Series,
-    SettlementSource, Trade,
+    EventData, GetEventParams, GetEventResponse, GetEventsParams, GetEventsResponse,
+    GetMarketOrderbookResponse, GetMarketOrderbooksParams, GetMarketOrderbooksResponse,
+    GetMarketResponse, GetMarketsParams, GetMarketsResponse, GetOrderbookParams,
+    GetSeriesListResponse, GetSeriesParams, GetSeriesResponse, GetTradesParams, GetTradesResponse,
+    Market, MarketOrderbookFp, MveSelectedLeg, OrderbookFp, Series, SettlementSource, Trade,
 };
 pub use orders::{
     AmendOrderV2Request, AmendOrderV2Response, BatchCancelOrderV2, BatchCancelOrderV2Result,
@@ -85,8 +86,8 @@ pub use orders::{
     CancelOrderV2Params, CancelOrderV2Response, CreateOrderGroupRequest, CreateOrderGroupResponse,
     CreateOrderV2Request, CreateOrderV2Response, Decrease, DecreaseOrderV2Request,
     DecreaseOrderV2Response, EmptyResponse, GetOrderGroupResponse, GetOrderGroupsResponse,
-    GetOrderQueuePositionResponse, GetOrderQueuePositionsResponse, GetOrderResponse,
-    GetOrdersParams, GetOrdersResponse, Order, OrderGroup, OrderGroupWriteParams,
+    GetOrderQueuePositionResponse, GetOrderQueuePositionsParams, GetOrderQueuePositionsResponse,
+    GetOrderResponse, GetOrdersParams, GetOrdersResponse, Order, OrderGroup, OrderGroupWriteParams,
     OrderQueuePosition, SubaccountParams, UpdateOrderGroupLimitRequest,
 };
 pub use portfolio::{

@@ -116,6 +116,18 @@ pub struct GetOrdersParams {
     pub subaccount: Option<u32>,
 }
 
+/// Query of `GET /portfolio/orders/queue_positions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetOrderQueuePositionsParams {
+    /// Comma-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_tickers: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_ticker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subaccount: Option<u32>,
+}
+
 /// `GET /portfolio/orders/{order_id}/queue_position` → `{queue_position_fp}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetOrderQueuePositionResponse {

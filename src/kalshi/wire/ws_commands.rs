@@ -453,3 +453,53 @@ fn command_from_value(value: Value) -> Result<Command, CommandError> {
     };
     Ok(Command { id, body })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_round_trip() {
+        for channel in Channel::ALL {
+            assert_eq!(Channel::from_name(channel.as_str()), Some(channel));
+            let text = serde_json::to_string(&channel).unwrap();
+            assert_eq!(text, format!("\"{}\"", channel.as_str()));
+        }
+        assert_eq!(Channel::from_name("ticker_v2"), None);
+        assert!(Channel::Fill.is_private());
+        assert!(!Channel::OrderbookDelta.is_private());
+    }
+
+    #[test]
+    fn single_sid_rules() {
+        let mut p = UpdateSubscriptionParams {
+            sid: Some(3),
+            sids: None,
+            market_ticker: Some("A".into()),
+            market_tickers: Some(vec!["B".into()]),
+            market_id: None,
+            market_ids: None,
+            send_initial_snapshot: None,
+            action: UpdateAction::AddMarkets,
+        };
+        assert_eq!(p.single_sid(), Some(3));
+        assert_eq!(p.tickers(), ["A", "B"]);
+        p.sids = Some(vec![3]);
+        assert_eq!(p.single_sid(), None);
+        p.sid = None;
+        assert_eq!(p.single_sid(), Some(3));
+        p.sids = Some(vec![]);
+        assert_eq!(p.single_sid(), None);
+    }
+
+    #[test]
+    fn command_without_id_defaults_to_zero() {
+        let cmd = decode_command(r#"{"cmd":"list_subscriptions"}"#).unwrap();
+        assert_eq!(cmd, Command::list_subscriptions(0));
+        let err = decode_command(r#"{"id":-1,"cmd":"list_subscriptions"}"#).unwrap_err();
+        assert_eq!(err.code, 1);
+        let cmd: Command =
+            serde_json::from_str(r#"{"id":2,"cmd":"unsubscribe","params":{"sids":[4]}}"#).unwrap();
+        assert_eq!(cmd, Command::unsubscribe(2, vec![4]));
+    }
+}

@@ -14,7 +14,10 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Number, Value};
 
-use super::common::serde_util::{null_as_default, opt_timestamp, ticker as de_ticker};
+use super::common::serde_util::{
+    null_as_default, opt_timestamp, price as de_price, signed_count as de_signed_count,
+    ticker as de_ticker,
+};
 use super::common::{
     Action, BookSide, FeeType, MarketResult, OrderStatus, OutcomeSide, PriceLevel, PriceRange,
     SelfTradePrevention, Timestamp, outcome_from_legacy,
@@ -217,8 +220,12 @@ pub struct OrderbookDelta {
     #[serde(deserialize_with = "de_ticker")]
     pub market_ticker: Ticker,
     pub market_id: String,
+    #[serde(deserialize_with = "de_price")]
     pub price_dollars: Price,
-    #[serde(with = "crate::core::num::signed_count")]
+    #[serde(
+        serialize_with = "crate::core::num::signed_count::serialize",
+        deserialize_with = "de_signed_count"
+    )]
     pub delta_fp: Count,
     pub side: OutcomeSide,
     /// Only when your own order caused the change.
@@ -820,5 +827,115 @@ impl Serialize for ServerFrame {
             ServerMsg::OrderGroupUpdates(m) => map.serialize_entry("msg", m)?,
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DELTA: &str = r#"{"type":"orderbook_delta","sid":2,"seq":3,"msg":{"market_ticker":"FED-23DEC-T3.00","market_id":"9b0f6b43-5b68-4f9f-9f02-9a2d1b8ac1a1","price_dollars":"0.960","delta_fp":"-54.00","side":"yes","ts":"2022-11-22T20:44:01Z","ts_ms":1669149841000}}"#;
+
+    #[test]
+    fn delta_decodes_in_one_pass() {
+        let frame = decode_server_frame(DELTA).unwrap();
+        assert_eq!((frame.id, frame.sid, frame.seq), (None, Some(2), Some(3)));
+        let ServerMsg::OrderbookDelta(d) = frame.msg else {
+            panic!("not a delta")
+        };
+        assert_eq!(d.delta_fp.centi(), -5400);
+        assert_eq!(d.price_dollars.micros(), 960_000);
+        // Escaped strings (never seen in tickers, but legal JSON) still decode.
+        let escaped = DELTA.replace("FED-23DEC", "FED\\u002d23DEC");
+        let ServerMsg::OrderbookDelta(d) = decode_server_frame(&escaped).unwrap().msg else {
+            panic!("not a delta")
+        };
+        assert_eq!(d.market_ticker.as_str(), "FED-23DEC-T3.00");
+    }
+
+    #[test]
+    fn envelope_numbers_may_be_null_or_absent() {
+        let frame = decode_server_frame(
+            r#"{"type":"subscribed","id":null,"msg":{"channel":"ticker","sid":7}}"#,
+        )
+        .unwrap();
+        assert_eq!(frame.id, None);
+        assert!(decode_server_frame(r#"{"type":"ticker","sid":"seven","msg":{}}"#).is_err());
+        assert!(decode_server_frame(r#"[1,2]"#).is_err());
+        assert!(decode_server_frame(r#""heartbeat""#).is_err());
+    }
+
+    #[test]
+    fn terminal_errors() {
+        let e = |code| WsError {
+            code,
+            msg: String::new(),
+            market_ticker: None,
+            market_id: None,
+        };
+        assert!(e(25).is_terminal());
+        assert!(e(10).is_terminal());
+        assert!(!e(6).is_terminal());
+    }
+
+    #[test]
+    fn msg_before_type_for_every_shape() {
+        let list =
+            decode_server_frame(r#"{"msg":[{"channel":"fill","sid":3}],"type":"ok","id":3}"#)
+                .unwrap();
+        assert_eq!(
+            list.msg,
+            ServerMsg::SubscriptionList(vec![SubscriptionInfo {
+                channel: "fill".into(),
+                sid: 3
+            }])
+        );
+        let unknown =
+            decode_server_frame(r#"{"msg":{"x":1},"type":"pyth_value","sid":1}"#).unwrap();
+        assert_eq!(unknown.msg.type_name(), "pyth_value");
+        let bad = decode_server_frame(r#"{"msg":{"market_ticker":"A"},"type":"orderbook_delta"}"#);
+        assert!(matches!(bad, Err(WireError::BadFrame { .. })), "{bad:?}");
+    }
+
+    proptest! {
+        #[test]
+        fn deltas_round_trip(
+            sid in 1u64..1_000,
+            seq in 1u64..u64::MAX / 2,
+            micros in 0i64..=1_000_000,
+            centi in -1_000_000_000i64..1_000_000_000,
+            yes in any::<bool>(),
+            ts_ms in proptest::option::of(0i64..4_000_000_000_000),
+            client in proptest::option::of("[a-z0-9-]{1,20}"),
+        ) {
+            let frame = ServerFrame::data(sid, Some(seq), ServerMsg::OrderbookDelta(OrderbookDelta {
+                market_ticker: Ticker::new("KX-26DEC-T4.00"),
+                market_id: "9b0f6b43-5b68-4f9f-9f02-9a2d1b8ac1a1".into(),
+                price_dollars: Price::from_micros(micros).unwrap(),
+                delta_fp: Count::from_centi(centi),
+                side: if yes { OutcomeSide::Yes } else { OutcomeSide::No },
+                client_order_id: client,
+                subaccount: None,
+                ts_ms,
+            }));
+            prop_assert_eq!(decode_server_frame(&frame.to_json()).unwrap(), frame);
+        }
+
+        #[test]
+        fn decoding_never_panics(text in "\\PC{0,200}") {
+            let _ = decode_server_frame(&text);
+        }
+
+        #[test]
+        fn decoding_mutated_frames_never_panics(cut in 0usize..300, byte in any::<u8>()) {
+            let mut bytes = DELTA.as_bytes().to_vec();
+            let at = cut % bytes.len();
+            bytes[at] = byte;
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let _ = decode_server_frame(text);
+            }
+            let _ = decode_server_frame(&DELTA[..at]);
+        }
     }
 }
