@@ -19,6 +19,13 @@
 //! - informed traders see the hidden fair value and pick off quotes that are stale by more than
 //!   an edge, so news reaches prices through trades.
 //!
+//! Every family of events recurs: the next instance (the next day's high, the next CPI print, the
+//! next game) is listed through [`FlowVenue::list_event`] half a period before the current one
+//! closes, so a run of any length keeps ~50 markets trading while older ones settle.
+//!
+//! Running it on the simulator: `flow.install(&mut exchange)` once, then per tick
+//! `exchange.advance(now_ms)` and `flow.step(&mut exchange, now_ms)` ([`exchange_venue`]).
+//!
 //! Everything is driven by one ChaCha8 stream seeded from `--seed`; time only arrives as
 //! `now_ms` arguments, so the same seed and the same step times give the same orders and trades.
 
@@ -146,7 +153,6 @@ struct MakerSlot {
 struct MarketRuntime {
     makers: Vec<MakerSlot>,
     fair: f64,
-    active: bool,
 }
 
 /// The synthetic market. See the module docs.
@@ -284,17 +290,10 @@ impl Flow {
             let runtime = &mut self.runtime[index];
             runtime.fair = fair;
             if venue.market_status(&model.ticker) != Some(MarketStatus::Active) {
-                if runtime.active {
-                    // The exchange cancels resting orders at close; forget ours.
-                    for slot in &mut runtime.makers {
-                        slot.quotes.clear();
-                        slot.estimate = None;
-                    }
-                    runtime.active = false;
-                }
+                // Quotes stay tracked: a paused market's orders keep resting and are replaced on
+                // resume; a closed market's were cancelled by the exchange and it never reopens.
                 continue;
             }
-            runtime.active = true;
             let mut ctx = AgentContext {
                 rng: &mut self.rng,
                 venue: &mut *venue,
@@ -383,7 +382,6 @@ fn market_runtime(index: usize, maker_ids: &[AgentId]) -> MarketRuntime {
             })
             .collect(),
         fair: 0.5,
-        active: false,
     }
 }
 

@@ -438,4 +438,49 @@ mod on_the_exchange {
         assert_eq!(r.flow.stats().listing_errors, 0);
         assert!(!r.exchange.settlement_records().is_empty());
     }
+
+    #[test]
+    fn agents_wait_out_a_pause_and_requote_after_it() {
+        let mut flow = Flow::new(FlowConfig::new(9, START_MS));
+        let mut exchange = Exchange::new(ExchangeConfig::default());
+        flow.install(&mut exchange).unwrap();
+        let ticker = Ticker::new(&flow.catalogue().markets[0].ticker);
+        let mut now = START_MS;
+        let tick = |flow: &mut Flow, exchange: &mut Exchange, now: &mut i64, seconds: i64| {
+            for _ in 0..seconds * 10 {
+                exchange.advance(*now);
+                flow.step(exchange, *now);
+                exchange.take_events();
+                *now += 100;
+            }
+        };
+        tick(&mut flow, &mut exchange, &mut now, 10);
+        assert!(exchange.top_of_book(&ticker).is_two_sided());
+        exchange
+            .set_market_paused(ticker.as_str(), true, now)
+            .unwrap();
+        let trades_before = exchange
+            .trade_records()
+            .iter()
+            .filter(|t| t.ticker == ticker)
+            .count();
+        tick(&mut flow, &mut exchange, &mut now, 10);
+        let trades_paused = exchange
+            .trade_records()
+            .iter()
+            .filter(|t| t.ticker == ticker)
+            .count();
+        assert_eq!(trades_before, trades_paused, "no trades while paused");
+        assert_eq!(
+            flow.stats().rejected_other,
+            0,
+            "agents do not send into a paused market"
+        );
+        exchange
+            .set_market_paused(ticker.as_str(), false, now)
+            .unwrap();
+        tick(&mut flow, &mut exchange, &mut now, 10);
+        assert!(exchange.top_of_book(&ticker).is_two_sided());
+        assert_eq!(flow.stats().rejected_other, 0);
+    }
 }
