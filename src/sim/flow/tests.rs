@@ -203,6 +203,11 @@ fn books_are_two_sided_trade_often_and_move() {
     assert!(per_second >= 3.0, "{per_second:.2} trades/s");
     let traded: BTreeSet<&Ticker> = tape.iter().map(|t| &t.ticker).collect();
     assert!(traded.len() >= 30, "{} markets traded", traded.len());
+    // Sub-cent grids get used: some trades print between whole cents.
+    assert!(
+        tape.iter().any(|t| t.price.micros() % 10_000 != 0),
+        "no sub-cent trade"
+    );
     for trade in tape {
         assert_ne!(trade.taker, trade.maker);
         assert!(trade.count.is_positive());
