@@ -40,6 +40,8 @@ pub enum Command {
     },
     /// Print recent journal events and daily summaries.
     Journal(JournalArgs),
+    /// Run the Kalshi-compatible exchange simulator in the foreground (Ctrl-C stops it).
+    Sim(crate::sim::run::SimArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +109,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             command: KeysCommand::New(args),
         }) => keys_new(&args, &paths),
         Some(Command::Journal(args)) => journal(&args, &paths),
+        Some(Command::Sim(args)) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(crate::sim::run::run_sim(args))?;
+            Ok(0)
+        }
         None => {
             println!("kalshi-desk {}", env!("CARGO_PKG_VERSION"));
             println!("The desk screen is being built; `kdesk --help` lists what works today.");

@@ -506,6 +506,20 @@ impl Portfolio {
             .fold(Money::ZERO, |sum, p| sum.saturating_add(p.fees_paid))
     }
 
+    /// Realized P&L minus every fee paid.
+    pub fn realized_net_of_fees(&self) -> Money {
+        self.realized_pnl().saturating_sub(self.fees_paid())
+    }
+
+    /// The market with the largest open position by size, and that signed position.
+    pub fn largest_position(&self) -> Option<(Ticker, Count)> {
+        self.positions
+            .values()
+            .filter(|p| !p.is_flat())
+            .max_by_key(|p| (p.contracts.abs(), std::cmp::Reverse(p.ticker.clone())))
+            .map(|p| (p.ticker.clone(), p.contracts))
+    }
+
     /// Total cost of open positions (what they put at risk).
     pub fn gross_exposure(&self) -> Money {
         self.positions

@@ -9,57 +9,39 @@
 //! consecutive evaluations before it halts.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::fmt;
 
 use crate::core::market::Ticker;
 use crate::core::num::{Count, Money, Price};
 
-/// An order's side on the YES book (Kalshi V2): a bid buys YES at `price`; an ask sells YES at
-/// `price`, which is the same as buying NO at `1 − price`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    Bid,
-    Ask,
+pub use crate::core::order::OrderSide as Side;
+
+/// Money arithmetic on a side, for the gate and the strategies.
+pub trait SideExt {
+    /// What one contract of this side costs when it opens a position: `p` for a bid, `1 − p`
+    /// for an ask (it buys NO).
+    fn unit_cost(self, price: Price) -> Price;
+    /// The signed position change a fill of `count` makes (+YES / −NO).
+    fn signed(self, count: Count) -> Count;
+    fn label(self) -> &'static str;
 }
 
-impl Side {
-    pub const fn opposite(self) -> Side {
-        match self {
-            Side::Bid => Side::Ask,
-            Side::Ask => Side::Bid,
-        }
+impl SideExt for Side {
+    fn unit_cost(self, price: Price) -> Price {
+        self.outcome_price(price)
     }
 
-    /// What one contract of this side costs when it opens a position.
-    pub const fn unit_cost(self, price: Price) -> Price {
-        match self {
-            Side::Bid => price,
-            Side::Ask => price.complement(),
-        }
-    }
-
-    /// The signed position change a fill of `count` makes (+YES / −NO).
-    pub fn signed(self, count: Count) -> Count {
+    fn signed(self, count: Count) -> Count {
         match self {
             Side::Bid => count,
             Side::Ask => -count,
         }
     }
 
-    pub const fn label(self) -> &'static str {
+    fn label(self) -> &'static str {
         match self {
             Side::Bid => "bid",
             Side::Ask => "ask",
         }
-    }
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
     }
 }
 
@@ -113,7 +95,8 @@ pub struct RiskLimits {
     /// Places and amends allowed per `rate_window_ms`.
     pub max_orders_per_window: u32,
     pub rate_window_ms: u64,
-    /// Attempts per window that count as a runaway (halts after persistence).
+    /// Write attempts per window (places and amends, accepted or refused, plus strategy
+    /// cancels and decreases) that count as a runaway; halts after persistence.
     pub runaway_orders_per_window: u32,
     /// Loss (positive number) beyond which risk-increasing orders are refused and the desk halts.
     pub max_daily_loss: Money,
@@ -136,7 +119,7 @@ impl Default for RiskLimits {
             max_open_orders: 200,
             max_orders_per_window: 20,
             rate_window_ms: 1_000,
-            runaway_orders_per_window: 40,
+            runaway_orders_per_window: 50,
             max_daily_loss: Money::from_cents(50_000),
             collar: Money::from_cents(10),
             reject_streak_limit: 5,
@@ -380,7 +363,7 @@ pub enum Refusal {
     OrderCount { count: Count, max: Count },
     #[error("max order: cost {cost} exceeds {max}")]
     OrderCost { cost: Money, max: Money },
-    #[error("position cap: {side} would take position to {projected} (cap ±{cap})")]
+    #[error("position cap: {} would take position to {projected} (cap ±{cap})", .side.label())]
     PositionCap {
         side: Side,
         projected: Count,
@@ -416,7 +399,8 @@ pub enum Refusal {
         is_amend: bool,
     },
     #[error(
-        "reduce-only ({cause:?}): {side} {count} would not reduce position {position} (reducible {reducible})"
+        "reduce-only ({cause:?}): {} {count} would not reduce position {position} (reducible {reducible})",
+        .side.label()
     )]
     NotReducing {
         cause: ReduceOnlyCause,

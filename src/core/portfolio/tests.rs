@@ -227,7 +227,11 @@ fn short_marks_use_the_no_side() {
     assert_eq!(position.unrealized_at_mid(p("0.265")), m("0.35"));
     assert_eq!(position.unrealized_at_exit(Some(p("0.25")), None), None);
     assert_eq!(book.unrealized_at_mid(|_| Some(p("0.265"))), m("0.35"));
-    assert_eq!(book.gross_exposure(), m("7.00"));
+    book.apply_fill(&fills.make("M", OrderSide::Bid, c(4), "0.50", "0.07"), NOW);
+    assert_eq!(book.largest_position(), Some((Ticker::new("N"), c(-10))));
+    assert_eq!(book.realized_net_of_fees(), m("-0.07"));
+    // 7.00 of NO + 4 × 0.50 of YES.
+    assert_eq!(book.gross_exposure(), m("9.00"));
 }
 
 #[test]

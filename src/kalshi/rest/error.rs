@@ -1,10 +1,12 @@
 //! What can go wrong with a REST call, and how Kalshi's error bodies are read.
 //!
-//! Kalshi answers errors in three shapes (DIGEST section 9), all accepted here:
-//! `{"error":{"code","message","details"}}` (what the wire carries), the spec's bare
-//! `{"code","message","details"}`, and the 429 body `{"error":"too many requests"}`.
+//! Kalshi answers errors in three shapes (DIGEST section 9), all accepted (by
+//! `wire::decode_error_body`): `{"error":{"code","message","details"}}` (what the wire
+//! carries), the spec's bare `{"code","message","details"}`, and the 429 body
+//! `{"error":"too many requests"}`.
 
 use crate::kalshi::ratelimit::RateLimitError;
+use crate::kalshi::wire::decode_error_body;
 
 /// The typed error of every [`RestClient`](super::RestClient) call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +39,13 @@ pub enum RestError {
         client_order_id: Option<String>,
         order_id: Option<String>,
         cause: String,
+    },
+    /// A batch item that was not sent because an earlier part of the batch has an unknown
+    /// outcome (its market must wait until that is resolved).
+    #[error("{endpoint}: not sent: {reason}")]
+    NotSent {
+        endpoint: &'static str,
+        reason: String,
     },
     /// No answer in time (reads and cancels: after every allowed attempt).
     #[error("{endpoint}: timed out")]
@@ -112,93 +121,20 @@ impl From<RateLimitError> for RestError {
     }
 }
 
-/// An error body as Kalshi sends it, whichever of its shapes it came in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorBody {
-    pub code: String,
-    pub message: String,
-    pub details: Option<String>,
-}
-
-/// Read an error body. Anything that is not one of Kalshi's shapes (HTML from a proxy, an
-/// empty body) becomes an empty code with the text, shortened, as the message.
-pub fn decode_error_body(body: &[u8]) -> ErrorBody {
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
-        if let Some(parsed) = error_object(&value) {
-            return parsed;
-        }
-    }
-    ErrorBody {
-        code: String::new(),
-        message: shorten(&String::from_utf8_lossy(body)),
-        details: None,
-    }
-}
-
-fn error_object(value: &serde_json::Value) -> Option<ErrorBody> {
-    let object = value.as_object()?;
-    match object.get("error") {
-        // {"error":{"code":…,"message":…,"details":…}}
-        Some(inner @ serde_json::Value::Object(_)) => bare_error(inner),
-        // {"error":"too many requests"}
-        Some(serde_json::Value::String(message)) => Some(ErrorBody {
-            code: String::new(),
-            message: message.clone(),
-            details: None,
-        }),
-        _ => bare_error(value),
-    }
-}
-
-/// The spec's `ErrorResponse`: `{code, message, details?}`, every member optional on read.
-fn bare_error(value: &serde_json::Value) -> Option<ErrorBody> {
-    let object = value.as_object()?;
-    let text = |key: &str| match object.get(key) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(text)) => Some(text.clone()),
-        Some(other) => Some(other.to_string()),
-    };
-    let code = text("code");
-    let message = text("message");
-    if code.is_none() && message.is_none() {
-        return None;
-    }
-    Some(ErrorBody {
-        code: code.unwrap_or_default(),
-        message: message.unwrap_or_default(),
-        details: text("details"),
-    })
-}
-
-fn shorten(text: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let trimmed = text.trim();
-    if trimmed.chars().count() <= MAX_CHARS {
-        trimmed.to_string()
-    } else {
-        let mut short: String = trimmed.chars().take(MAX_CHARS).collect();
-        short.push('…');
-        short
-    }
-}
-
 /// The error for a non-success status: 429 is [`RestError::RateLimited`] whatever its body,
 /// everything else is [`RestError::Api`] with the body's code and message.
 pub fn error_from_status(endpoint: &'static str, status: u16, body: &[u8]) -> RestError {
     if status == 429 {
         return RestError::RateLimited { endpoint };
     }
-    let ErrorBody {
-        code,
-        message,
-        details,
-    } = decode_error_body(body);
+    let decoded = decode_error_body(status, body);
     RestError::Api {
         endpoint,
         status,
-        code,
-        message,
-        details,
+        code: decoded.error.code.unwrap_or_default(),
+        // An unrecognised body (a proxy's HTML page, nothing at all) is kept as the message.
+        message: decoded.error.message.or(decoded.raw).unwrap_or_default(),
+        details: decoded.error.details,
     }
 }
 
@@ -206,63 +142,71 @@ pub fn error_from_status(endpoint: &'static str, status: u16, body: &[u8]) -> Re
 mod tests {
     use super::*;
 
+    fn api(status: u16, body: &[u8]) -> (String, String, Option<String>) {
+        match error_from_status("create_order", status, body) {
+            RestError::Api {
+                code,
+                message,
+                details,
+                ..
+            } => (code, message, details),
+            other => panic!("expected Api, got {other:?}"),
+        }
+    }
+
     #[test]
     fn wrapped_envelope_is_read_and_extra_members_ignored() {
         let body = br#"{"error":{"code":"order_already_exists","message":"order already exists","service":"exchange"}}"#;
         assert_eq!(
-            decode_error_body(body),
-            ErrorBody {
-                code: "order_already_exists".into(),
-                message: "order already exists".into(),
-                details: None
-            }
+            api(409, body),
+            (
+                "order_already_exists".into(),
+                "order already exists".into(),
+                None
+            )
         );
     }
 
     #[test]
     fn bare_envelope_with_details_is_read() {
         let body = br#"{"code":"invalid order","message":"bad","details":"post only cross"}"#;
-        let parsed = decode_error_body(body);
-        assert_eq!(parsed.code, "invalid order");
-        assert_eq!(parsed.details.as_deref(), Some("post only cross"));
+        assert_eq!(
+            api(400, body),
+            (
+                "invalid order".into(),
+                "bad".into(),
+                Some("post only cross".into())
+            )
+        );
     }
 
     #[test]
     fn string_error_and_garbage_are_kept_as_messages() {
         assert_eq!(
-            decode_error_body(br#"{"error":"too many requests"}"#).message,
-            "too many requests"
+            api(403, br#"{"error":"forbidden"}"#).1,
+            "forbidden".to_string()
         );
-        let html = decode_error_body(b"<html>502 Bad Gateway</html>");
-        assert_eq!(html.code, "");
-        assert_eq!(html.message, "<html>502 Bad Gateway</html>");
-        assert_eq!(decode_error_body(b"").message, "");
-        let long = "x".repeat(1000);
-        assert_eq!(
-            decode_error_body(long.as_bytes()).message.chars().count(),
-            201
-        );
-        // Non-string details (an object) are kept as JSON text.
-        let parsed =
-            decode_error_body(br#"{"error":{"code":"c","message":"m","details":{"k":1}}}"#);
-        assert_eq!(parsed.details.as_deref(), Some(r#"{"k":1}"#));
+        let (code, message, _) = api(502, b"<html>502 Bad Gateway</html>");
+        assert_eq!(code, "");
+        assert_eq!(message, "<html>502 Bad Gateway</html>");
+        assert_eq!(api(500, b"").1, "");
     }
 
     #[test]
     fn status_429_is_rate_limited_whatever_the_body() {
         assert_eq!(
-            error_from_status("create_order", 429, b"{}"),
+            error_from_status("create_order", 429, br#"{"error":"too many requests"}"#),
             RestError::RateLimited {
                 endpoint: "create_order"
             }
         );
-        let api = error_from_status(
+        let error = error_from_status(
             "cancel_order",
             404,
             br#"{"error":{"code":"not_found","message":"order not found"}}"#,
         );
-        assert_eq!(api.code(), Some("not_found"));
-        assert_eq!(api.status(), Some(404));
-        assert!(api.to_string().contains("order not found"));
+        assert_eq!(error.code(), Some("not_found"));
+        assert_eq!(error.status(), Some(404));
+        assert!(error.to_string().contains("order not found"));
     }
 }

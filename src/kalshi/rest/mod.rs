@@ -5,13 +5,23 @@
 //! [`RestClient`] is `Clone` (an `Arc` inside) so a gateway task and readers can share one
 //! client, one rate limiter and one set of latency counters.
 
+mod account;
 mod endpoint;
 mod error;
+mod markets;
+mod orders;
+mod pages;
+mod portfolio;
 mod stats;
 mod transport;
 
+pub use account::cost_table;
+pub use markets::MAX_ORDERBOOK_TICKERS;
+pub use orders::new_client_order_id;
+pub use pages::{MAX_PAGES, collect_pages};
+
 pub use endpoint::{Endpoint, Lane};
-pub use error::{ErrorBody, RestError, decode_error_body, error_from_status};
+pub use error::{RestError, error_from_status};
 pub use stats::{EndpointLatency, LatencyStats};
 
 use crate::kalshi::auth::Signer;

@@ -9,20 +9,22 @@
 //! are resynced) while control events wait in a small backlog, so the socket is always read.
 
 mod backoff;
-mod command;
-mod frame;
 mod outbox;
 mod seq;
 mod session;
 mod subs;
 
+pub use crate::kalshi::wire::Channel;
 pub use backoff::Backoff;
-pub use command::{Command, UpdateAction};
-pub use frame::{DataFrame, DataKind, DecodeError, ListedSubscription, ServerFrame, decode};
 pub use seq::{BookCheck, MarketCheck, SeqCheck, SeqTracker};
+pub use session::ConnectError;
 
 use crate::core::market::Ticker;
 use crate::kalshi::auth::Signer;
+use crate::kalshi::wire::{
+    EventFeeUpdate, EventLifecycle, MarketLifecycle, OrderGroupUpdate, OrderbookDelta,
+    OrderbookSnapshot, SubscriptionInfo, UserOrder, WsFill, WsMarketPosition, WsTicker, WsTrade,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -32,74 +34,41 @@ use tokio::task::JoinHandle;
 /// The websocket path Kalshi serves and the upgrade request signs.
 pub const WS_PATH: &str = "/trade-api/ws/v2";
 
-/// Channels this client subscribes to (DIGEST 7.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Channel {
-    OrderbookDelta,
-    Ticker,
-    Trade,
-    Fill,
-    UserOrders,
-    MarketPositions,
-    OrderGroupUpdates,
-    MarketLifecycleV2,
+/// The channels a desk subscribes to by default (DIGEST 7.3).
+pub const DEFAULT_CHANNELS: [Channel; 8] = [
+    Channel::OrderbookDelta,
+    Channel::Ticker,
+    Channel::Trade,
+    Channel::Fill,
+    Channel::UserOrders,
+    Channel::MarketPositions,
+    Channel::OrderGroupUpdates,
+    Channel::MarketLifecycleV2,
+];
+
+/// Subscribed per market (the watchlist); the others are subscribed whole: a desk wants every
+/// fill and order update of the account, and lifecycle takes no filter.
+fn per_market(channel: Channel) -> bool {
+    matches!(
+        channel,
+        Channel::OrderbookDelta | Channel::Ticker | Channel::Trade
+    )
 }
 
-impl Channel {
-    pub const ALL: [Channel; 8] = [
-        Channel::OrderbookDelta,
-        Channel::Ticker,
-        Channel::Trade,
-        Channel::Fill,
-        Channel::UserOrders,
-        Channel::MarketPositions,
-        Channel::OrderGroupUpdates,
-        Channel::MarketLifecycleV2,
-    ];
+/// Messages of this channel carry `seq`.
+fn sequenced(channel: Channel) -> bool {
+    matches!(
+        channel,
+        Channel::OrderbookDelta | Channel::OrderGroupUpdates
+    )
+}
 
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            Channel::OrderbookDelta => "orderbook_delta",
-            Channel::Ticker => "ticker",
-            Channel::Trade => "trade",
-            Channel::Fill => "fill",
-            Channel::UserOrders => "user_orders",
-            Channel::MarketPositions => "market_positions",
-            Channel::OrderGroupUpdates => "order_group_updates",
-            Channel::MarketLifecycleV2 => "market_lifecycle_v2",
-        }
-    }
-
-    pub fn from_wire_name(name: &str) -> Option<Channel> {
-        Channel::ALL
-            .into_iter()
-            .find(|channel| channel.wire_name() == name)
-    }
-
-    /// Subscribed per market (the watchlist); the others are subscribed whole: a desk wants every
-    /// fill and order update of the account, and lifecycle takes no filter.
-    pub fn per_market(self) -> bool {
-        matches!(
-            self,
-            Channel::OrderbookDelta | Channel::Ticker | Channel::Trade
-        )
-    }
-
-    /// Messages of this channel carry `seq`.
-    pub fn sequenced(self) -> bool {
-        matches!(self, Channel::OrderbookDelta | Channel::OrderGroupUpdates)
-    }
-
-    /// Account data, delivered on the never-dropping private queue.
-    pub fn private(self) -> bool {
-        matches!(
-            self,
-            Channel::Fill
-                | Channel::UserOrders
-                | Channel::MarketPositions
-                | Channel::OrderGroupUpdates
-        )
-    }
+/// The account's own streams, which must be reconciled over REST after a (re)connect.
+fn account_stream(channel: Channel) -> bool {
+    matches!(
+        channel,
+        Channel::Fill | Channel::UserOrders | Channel::MarketPositions | Channel::OrderGroupUpdates
+    )
 }
 
 /// Everything the client needs. `WsConfig::new` fills sensible defaults.
@@ -141,7 +110,7 @@ impl WsConfig {
             url: url.into(),
             signer,
             markets: Vec::new(),
-            channels: Channel::ALL.to_vec(),
+            channels: DEFAULT_CHANNELS.to_vec(),
             orderbook_batch_size: 25,
             market_queue: 65_536,
             private_queue: 4_096,
@@ -169,22 +138,46 @@ pub enum ResyncCause {
     Overflow,
     /// The consumer found a book inconsistent.
     Requested,
-    /// The exchange reported a terminal channel error (10, 17, 25) or refused a snapshot request.
-    ErrorFrame { code: i64 },
+    /// The exchange ended the subscription (terminal error 10, 17 or 25, or an unsolicited
+    /// `unsubscribed`, reported as code 0) or refused a snapshot request.
+    ErrorFrame { code: u32 },
     /// A snapshot or subscription did not arrive within `resync_timeout`.
     Timeout,
     /// A new connection: every book starts from a fresh snapshot.
     Reconnect,
 }
 
+/// A book message whose `sid`/`seq` the client checked: a snapshot replaces the book, a delta
+/// applies to a book that is whole (deltas of books waiting for a snapshot are held back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BookUpdate {
+    Snapshot(OrderbookSnapshot),
+    Delta(OrderbookDelta),
+}
+
+impl BookUpdate {
+    pub fn ticker(&self) -> &Ticker {
+        match self {
+            BookUpdate::Snapshot(snapshot) => &snapshot.market_ticker,
+            BookUpdate::Delta(delta) => &delta.market_ticker,
+        }
+    }
+}
+
 /// Market data and connection events, in arrival order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MarketEvent {
-    /// `orderbook_snapshot` or `orderbook_delta`, its `sid`/`seq` checked: a snapshot replaces
-    /// the book, a delta applies to a book that is whole.
-    Book(DataFrame),
-    /// `ticker`, `trade` and lifecycle messages.
-    Data(DataFrame),
+    Book {
+        sid: u64,
+        seq: u64,
+        update: BookUpdate,
+    },
+    Ticker(WsTicker),
+    Trade(WsTrade),
+    /// `market_lifecycle_v2` or `multivariate_market_lifecycle`.
+    MarketLifecycle(Box<MarketLifecycle>),
+    EventLifecycle(EventLifecycle),
+    EventFeeUpdate(EventFeeUpdate),
     Connected {
         connection: u64,
     },
@@ -205,7 +198,7 @@ pub enum MarketEvent {
         tickers: Vec<Ticker>,
     },
     ErrorFrame {
-        code: i64,
+        code: u32,
         message: String,
         id: Option<u64>,
         sid: Option<u64>,
@@ -213,19 +206,28 @@ pub enum MarketEvent {
     },
     /// Reply to `WsCommand::ListSubscriptions`.
     Subscriptions {
-        listed: Vec<ListedSubscription>,
+        listed: Vec<SubscriptionInfo>,
     },
 }
 
 /// Account events; never dropped.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PrivateEvent {
-    /// `fill`, `user_order`, `market_position` or `order_group_updates`.
-    Data(DataFrame),
+    Fill(WsFill),
+    UserOrder(UserOrder),
+    MarketPosition(WsMarketPosition),
+    OrderGroupUpdate {
+        sid: u64,
+        seq: u64,
+        update: OrderGroupUpdate,
+    },
     /// The private streams (re)started on connection `connection`, or lost messages: orders,
     /// fills and positions must be read over REST. Sent once the private subscriptions of a new
     /// connection are confirmed, so REST reads after it cover the gap.
-    ReconciliationNeeded { connection: u64, reason: String },
+    ReconciliationNeeded {
+        connection: u64,
+        reason: String,
+    },
 }
 
 /// What the consumer can ask of a running client.

@@ -3,13 +3,17 @@
 //! so a slow send never stalls reading.
 
 use super::backoff::Backoff;
-use super::command::{Command, UpdateAction};
-use super::frame::{DataFrame, DataKind, ServerFrame, decode};
 use super::outbox::{Delivery, Outbox};
 use super::seq::{MarketCheck, SeqCheck, SeqTracker};
 use super::subs::{Registry, SpecId, SubChange};
-use super::{Channel, MarketEvent, PrivateEvent, ResyncCause, WsCommand, WsConfig, WsStats};
+use super::{
+    BookUpdate, Channel, MarketEvent, PrivateEvent, ResyncCause, WsCommand, WsConfig, WsStats,
+    account_stream, sequenced,
+};
 use crate::core::market::Ticker;
+use crate::kalshi::wire::{
+    Command, ServerFrame, ServerMsg, SubscribeParams, UpdateAction, decode_server_frame,
+};
 use crate::runtime::clock;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -94,7 +98,17 @@ pub(super) async fn run(
     let mut connection: u64 = 0;
     let mut announced_down = false;
     loop {
-        match connect(&config).await {
+        let attempt = offline(
+            connect(&config),
+            &mut commands,
+            &mut outbox,
+            &mut registry,
+            &config,
+        );
+        let Some(attempt) = attempt.await else {
+            return;
+        };
+        match attempt {
             Ok(socket) => {
                 connection += 1;
                 stats.connected.store(true, Ordering::Relaxed);
@@ -113,7 +127,11 @@ pub(super) async fn run(
                     deferred: BTreeMap::new(),
                     resyncing: HashSet::new(),
                     deadlines: HashMap::new(),
-                    reconciled: false,
+                    reconcile: Some(if connection == 1 {
+                        "connected".to_owned()
+                    } else {
+                        "reconnected: private events may have been missed".to_owned()
+                    }),
                     last_frame: clock::instant(),
                     last_ping: clock::instant(),
                 };
@@ -144,29 +162,49 @@ pub(super) async fn run(
             }
         }
         let delay = backoff.next_delay();
-        let sleep = tokio::time::sleep(delay);
-        tokio::pin!(sleep);
-        loop {
-            let market_tx = outbox.market_sender();
-            let congested = outbox.market_congested();
-            tokio::select! {
-                _ = &mut sleep => break,
-                permit = market_tx.reserve_owned(), if congested => {
-                    if let Ok(permit) = permit {
-                        outbox.flush_market(permit);
-                    }
+        let pause = offline(
+            tokio::time::sleep(delay),
+            &mut commands,
+            &mut outbox,
+            &mut registry,
+            &config,
+        );
+        if pause.await.is_none() {
+            return;
+        }
+    }
+}
+
+/// Wait for `work` while not connected, still taking commands (market changes apply to the next
+/// connection; every book is resynced and every subscription listed anew on connect anyway) and
+/// still draining the control backlog. None: shut down.
+async fn offline<T>(
+    work: impl std::future::Future<Output = T>,
+    commands: &mut mpsc::Receiver<WsCommand>,
+    outbox: &mut Outbox,
+    registry: &mut Registry,
+    config: &WsConfig,
+) -> Option<T> {
+    tokio::pin!(work);
+    loop {
+        let market_tx = outbox.market_sender();
+        let congested = outbox.market_congested();
+        tokio::select! {
+            done = &mut work => return Some(done),
+            permit = market_tx.reserve_owned(), if congested => {
+                if let Ok(permit) = permit {
+                    outbox.flush_market(permit);
                 }
-                command = commands.recv() => match command {
-                    None | Some(WsCommand::Shutdown) => return,
-                    Some(WsCommand::AddMarkets(markets)) => {
-                        registry.add_markets(&config.channels, &markets);
-                    }
-                    Some(WsCommand::RemoveMarkets(markets)) => {
-                        registry.remove_markets(&markets);
-                    }
-                    // every book is resynced and every subscription listed anew on reconnect
-                    Some(WsCommand::Resync(_) | WsCommand::ListSubscriptions) => {}
+            }
+            command = commands.recv() => match command {
+                None | Some(WsCommand::Shutdown) => return None,
+                Some(WsCommand::AddMarkets(markets)) => {
+                    registry.add_markets(&config.channels, &markets);
                 }
+                Some(WsCommand::RemoveMarkets(markets)) => {
+                    registry.remove_markets(&markets);
+                }
+                Some(WsCommand::Resync(_) | WsCommand::ListSubscriptions) => {}
             }
         }
     }
@@ -199,7 +237,8 @@ struct Session<'a> {
     resyncing: HashSet<Ticker>,
     /// When a subscription's confirmation or snapshots are overdue.
     deadlines: HashMap<SpecId, Instant>,
-    reconciled: bool,
+    /// Why the consumer must reconcile, once the account streams are live (again).
+    reconcile: Option<String>,
     last_frame: Instant,
     last_ping: Instant,
 }
@@ -338,19 +377,14 @@ impl Session<'_> {
         }
     }
 
-    fn send(&mut self, command: Command, pending: Pending) -> u64 {
+    /// Send the command `build` makes with the next id, remembering what it was for.
+    fn send(&mut self, build: impl FnOnce(u64) -> Command, pending: Pending) -> u64 {
         let id = *self.next_id;
         *self.next_id += 1;
-        match command.to_json(id) {
-            Ok(json) => {
-                tracing::debug!(id, cmd = command.name(), "websocket command");
-                self.write(Message::text(json));
-                self.pending.insert(id, pending);
-            }
-            Err(err) => {
-                tracing::error!(error = %err, cmd = command.name(), "cannot encode command")
-            }
-        }
+        let command = build(id);
+        tracing::debug!(id, cmd = command.body.cmd_name(), "websocket command");
+        self.write(Message::text(command.to_json()));
+        self.pending.insert(id, pending);
         id
     }
 
@@ -358,14 +392,17 @@ impl Session<'_> {
         let Some(spec) = self.registry.get(spec_id) else {
             return;
         };
-        let channel = spec.channel;
-        let command = Command::Subscribe {
-            channel,
-            market_tickers: spec.market_list(),
-            use_yes_price: (channel == Channel::OrderbookDelta)
-                .then_some(self.config.use_yes_price),
-        };
-        let id = self.send(command, Pending::Subscribe { spec: spec_id });
+        let mut params = SubscribeParams::new(vec![spec.channel]);
+        if let Some(markets) = spec.market_list() {
+            params = params.market_tickers(&tickers_as_str(&markets));
+        }
+        if spec.channel == Channel::OrderbookDelta {
+            params = params.use_yes_price(self.config.use_yes_price);
+        }
+        let id = self.send(
+            |id| Command::subscribe(id, params),
+            Pending::Subscribe { spec: spec_id },
+        );
         if let Some(spec) = self.registry.get_mut(spec_id) {
             spec.subscribe_id = Some(id);
         }
@@ -378,15 +415,19 @@ impl Session<'_> {
         let Some(spec) = self.registry.get(spec_id) else {
             return;
         };
-        tracing::info!(channel = spec.channel.wire_name(), ?cause, "resubscribing");
+        tracing::info!(channel = spec.channel.as_str(), ?cause, "resubscribing");
         WsStats::bump(&self.stats.resubscribes);
+        if account_stream(spec.channel) && spec.sid.is_some() {
+            self.reconcile = Some(format!(
+                "{} resubscribed ({cause:?}): private events may have been missed",
+                spec.channel.as_str()
+            ));
+        }
         if let Some(old_sid) = self.registry.release(spec_id) {
             self.tracker.remove_sid(old_sid);
             self.deferred.remove(&old_sid);
             self.send(
-                Command::Unsubscribe {
-                    sids: vec![old_sid],
-                },
+                |id| Command::unsubscribe(id, vec![old_sid]),
                 Pending::Unsubscribe,
             );
         }
@@ -437,12 +478,9 @@ impl Session<'_> {
                 ?cause,
                 "requesting fresh snapshots"
             );
+            let markets = tickers_as_str(&stale);
             self.send(
-                Command::UpdateSubscription {
-                    sid,
-                    action: UpdateAction::GetSnapshot,
-                    market_tickers: stale.clone(),
-                },
+                |id| Command::get_snapshot(id, sid, &markets),
                 Pending::Snapshot { spec: spec_id, sid },
             );
             WsStats::bump(&self.stats.resyncs);
@@ -457,30 +495,25 @@ impl Session<'_> {
     }
 
     /// Once the private subscriptions of this connection are live, the consumer reconciles over
-    /// REST; once all are live, the connection counts as good and backoff starts over.
+    /// REST. A confirmed subscription also shows the exchange accepts us: backoff starts over
+    /// (a subscription it refuses for good must not stretch every later reconnect).
     fn check_confirmed(&mut self) {
         let mut private_live = true;
-        let mut all_live = true;
+        let mut any_live = false;
         for (_, spec) in self.registry.specs() {
             let live = spec.sid.is_some();
-            all_live &= live;
-            if spec.channel.private() {
+            any_live |= live;
+            if account_stream(spec.channel) {
                 private_live &= live;
             }
         }
-        if private_live && !self.reconciled {
-            self.reconciled = true;
-            let reason = if self.connection == 1 {
-                "connected".to_owned()
-            } else {
-                "reconnected: private events may have been missed".to_owned()
-            };
+        if private_live && let Some(reason) = self.reconcile.take() {
             self.outbox.private(PrivateEvent::ReconciliationNeeded {
                 connection: self.connection,
                 reason,
             });
         }
-        if all_live {
+        if any_live {
             self.backoff.reset();
         }
     }
@@ -559,7 +592,7 @@ impl Session<'_> {
                 self.apply(changes);
             }
             WsCommand::ListSubscriptions => {
-                self.send(Command::ListSubscriptions, Pending::List);
+                self.send(Command::list_subscriptions, Pending::List);
             }
             WsCommand::Shutdown => {}
         }
@@ -570,31 +603,34 @@ impl Session<'_> {
             match change {
                 SubChange::Subscribe(spec) => self.subscribe(spec),
                 SubChange::Add { spec, sid, markets } => {
-                    let sequenced = self
+                    let books = self
                         .registry
                         .get(spec)
-                        .is_some_and(|spec| spec.channel.sequenced());
-                    if sequenced {
+                        .is_some_and(|spec| sequenced(spec.channel));
+                    if books {
                         self.tracker.add_markets(sid, markets.iter().cloned());
                         self.deadlines
                             .insert(spec, clock::instant() + self.config.resync_timeout);
                     }
+                    let names = tickers_as_str(&markets);
                     self.send(
-                        Command::UpdateSubscription {
-                            sid,
-                            action: UpdateAction::AddMarkets,
-                            market_tickers: markets,
+                        |id| {
+                            Command::update_subscription(id, sid, UpdateAction::AddMarkets, &names)
                         },
                         Pending::Update,
                     );
                 }
                 SubChange::Delete { sid, markets, .. } => {
                     self.tracker.remove_markets(sid, &markets);
+                    let names = tickers_as_str(&markets);
                     self.send(
-                        Command::UpdateSubscription {
-                            sid,
-                            action: UpdateAction::DeleteMarkets,
-                            market_tickers: markets,
+                        |id| {
+                            Command::update_subscription(
+                                id,
+                                sid,
+                                UpdateAction::DeleteMarkets,
+                                &names,
+                            )
                         },
                         Pending::Update,
                     );
@@ -603,7 +639,7 @@ impl Session<'_> {
                     self.tracker.remove_sid(sid);
                     self.deferred.remove(&sid);
                     self.send(
-                        Command::Unsubscribe { sids: vec![sid] },
+                        |id| Command::unsubscribe(id, vec![sid]),
                         Pending::Unsubscribe,
                     );
                 }
@@ -619,12 +655,9 @@ impl Session<'_> {
                 self.stats
                     .bytes
                     .fetch_add(text.len() as u64, Ordering::Relaxed);
-                match decode(text.as_str()) {
+                match decode_server_frame(text.as_str()) {
                     Ok(frame) => self.on_frame(frame),
-                    Err(err) => {
-                        WsStats::bump(&self.stats.malformed);
-                        tracing::warn!(error = %err, frame = excerpt(text.as_str()), "malformed websocket frame");
-                    }
+                    Err(err) => self.malformed(&err, text.as_str()),
                 }
             }
             Message::Binary(bytes) => {
@@ -648,49 +681,33 @@ impl Session<'_> {
         None
     }
 
+    fn malformed(&self, error: &dyn std::fmt::Display, text: &str) {
+        WsStats::bump(&self.stats.malformed);
+        tracing::warn!(error = %error, frame = excerpt(text), "malformed websocket frame");
+    }
+
     fn on_frame(&mut self, frame: ServerFrame) {
-        match frame {
-            ServerFrame::Subscribed { id, channel, sid } => {
-                let spec = match id.and_then(|id| self.pending.remove(&id).map(|p| (id, p))) {
-                    Some((_, Pending::Subscribe { spec })) => Some(spec),
-                    Some((id, other)) => {
-                        self.pending.insert(id, other);
-                        None
-                    }
-                    None => None,
-                };
-                match spec {
-                    Some(spec) if self.registry.get(spec).is_some() => {
-                        if self.registry.get(spec).map(|s| s.channel.wire_name())
-                            != Some(channel.as_str())
-                        {
-                            tracing::warn!(%channel, sid, "subscribed reply names another channel");
-                        }
-                        self.confirm(spec, sid);
-                    }
-                    _ => {
-                        // a subscription nobody wants any more (removed while pending, or unsolicited)
-                        if self.registry.by_sid(sid).is_none() {
-                            self.send(
-                                Command::Unsubscribe { sids: vec![sid] },
-                                Pending::Unsubscribe,
-                            );
-                        }
+        let ServerFrame { id, sid, seq, msg } = frame;
+        if let Some(ts_ms) = event_time(&msg) {
+            self.stats
+                .last_lag_ms
+                .store(clock::wall_ms().saturating_sub(ts_ms), Ordering::Relaxed);
+        }
+        match msg {
+            ServerMsg::Subscribed(subscribed) => {
+                self.on_subscribed(id, &subscribed.channel, subscribed.sid)
+            }
+            ServerMsg::Unsubscribed => match sid {
+                Some(sid) => {
+                    let ours = id.and_then(|id| self.pending.remove(&id)).is_some();
+                    if !ours && let Some(spec) = self.registry.by_sid(sid) {
+                        // the server ended a subscription we still want
+                        self.resubscribe(spec, ResyncCause::ErrorFrame { code: 0 });
                     }
                 }
-            }
-            ServerFrame::Unsubscribed { id, sid, .. } => {
-                let ours = id.and_then(|id| self.pending.remove(&id)).is_some();
-                if !ours && let Some(spec) = self.registry.by_sid(sid) {
-                    self.resubscribe(spec, ResyncCause::ErrorFrame { code: 0 });
-                }
-            }
-            ServerFrame::Ok {
-                id,
-                sid,
-                seq,
-                market_tickers: _,
-            } => {
+                None => self.malformed(&"`unsubscribed` without `sid`", ""),
+            },
+            ServerMsg::Ok(_) => {
                 let pending = id.and_then(|id| self.pending.remove(&id));
                 if let (Some(Pending::Subscribe { spec }), Some(sid)) = (&pending, sid) {
                     self.confirm(*spec, sid);
@@ -702,22 +719,90 @@ impl Session<'_> {
                     self.on_seq_check(sid, check);
                 }
             }
-            ServerFrame::SubscriptionList { id, subscriptions } => {
+            ServerMsg::SubscriptionList(listed) => {
                 if let Some(id) = id {
                     self.pending.remove(&id);
                 }
-                self.outbox.control(MarketEvent::Subscriptions {
-                    listed: subscriptions,
-                });
+                self.outbox.control(MarketEvent::Subscriptions { listed });
             }
-            ServerFrame::Error {
+            ServerMsg::Error(error) => self.on_error(
                 id,
                 sid,
-                code,
-                message,
-                market_ticker,
-            } => self.on_error(id, sid, code, message, market_ticker),
-            ServerFrame::Data(data) => self.on_data(data),
+                error.code,
+                error.msg,
+                error.market_ticker.map(Ticker::from),
+            ),
+            ServerMsg::OrderbookSnapshot(snapshot) => {
+                self.on_book(sid, seq, BookUpdate::Snapshot(snapshot))
+            }
+            ServerMsg::OrderbookDelta(delta) => self.on_book(sid, seq, BookUpdate::Delta(delta)),
+            ServerMsg::OrderGroupUpdates(update) => match (sid, seq) {
+                (Some(sid), Some(seq)) => {
+                    let check = self.tracker.on_sequenced(sid, seq);
+                    self.on_seq_check(sid, check);
+                    self.private(PrivateEvent::OrderGroupUpdate { sid, seq, update });
+                }
+                _ => self.malformed(&"`order_group_updates` without `sid`/`seq`", ""),
+            },
+            ServerMsg::Fill(fill) => self.private(PrivateEvent::Fill(fill)),
+            ServerMsg::UserOrder(order) => self.private(PrivateEvent::UserOrder(order)),
+            ServerMsg::MarketPosition(position) => {
+                self.private(PrivateEvent::MarketPosition(position))
+            }
+            ServerMsg::Ticker(ticker) => {
+                let market = ticker.market_ticker.clone();
+                self.market_data(MarketEvent::Ticker(ticker), Some(market));
+            }
+            ServerMsg::Trade(trade) => {
+                let market = trade.market_ticker.clone();
+                self.market_data(MarketEvent::Trade(trade), Some(market));
+            }
+            ServerMsg::MarketLifecycleV2(lifecycle)
+            | ServerMsg::MultivariateMarketLifecycle(lifecycle) => {
+                let market = lifecycle.market_ticker.clone();
+                self.market_data(
+                    MarketEvent::MarketLifecycle(Box::new(lifecycle)),
+                    Some(market),
+                );
+            }
+            ServerMsg::EventLifecycle(event) => {
+                self.market_data(MarketEvent::EventLifecycle(event), None)
+            }
+            ServerMsg::EventFeeUpdate(update) => {
+                self.market_data(MarketEvent::EventFeeUpdate(update), None)
+            }
+            ServerMsg::Unknown { type_name } => {
+                WsStats::bump(&self.stats.unknown_types);
+                tracing::debug!(%type_name, "websocket message of unknown type");
+            }
+        }
+    }
+
+    fn on_subscribed(&mut self, id: Option<u64>, channel: &str, sid: u64) {
+        let spec = match id.and_then(|id| self.pending.remove(&id).map(|p| (id, p))) {
+            Some((_, Pending::Subscribe { spec })) => Some(spec),
+            Some((id, other)) => {
+                self.pending.insert(id, other);
+                None
+            }
+            None => None,
+        };
+        match spec {
+            Some(spec) if self.registry.get(spec).is_some() => {
+                if self.registry.get(spec).map(|s| s.channel.as_str()) != Some(channel) {
+                    tracing::warn!(%channel, sid, "subscribed reply names another channel");
+                }
+                self.confirm(spec, sid);
+            }
+            _ => {
+                // a subscription nobody wants any more (removed while pending, or unsolicited)
+                if self.registry.by_sid(sid).is_none() {
+                    self.send(
+                        |id| Command::unsubscribe(id, vec![sid]),
+                        Pending::Unsubscribe,
+                    );
+                }
+            }
         }
     }
 
@@ -725,7 +810,7 @@ impl Session<'_> {
         self.registry
             .by_sid(sid)
             .and_then(|spec| self.registry.get(spec))
-            .is_some_and(|spec| spec.channel.sequenced())
+            .is_some_and(|spec| sequenced(spec.channel))
     }
 
     fn confirm(&mut self, spec_id: SpecId, sid: u64) {
@@ -738,7 +823,7 @@ impl Session<'_> {
         let Some(spec) = self.registry.get(holder) else {
             return;
         };
-        if spec.channel.sequenced() {
+        if sequenced(spec.channel) {
             if holder == spec_id {
                 self.tracker.subscribed(sid, markets);
             } else {
@@ -757,7 +842,7 @@ impl Session<'_> {
         &mut self,
         id: Option<u64>,
         sid: Option<u64>,
-        code: i64,
+        code: u32,
         message: String,
         market_ticker: Option<Ticker>,
     ) {
@@ -774,12 +859,12 @@ impl Session<'_> {
         let terminal = matches!(code, 10 | 17 | 25);
         let pending = id.and_then(|id| self.pending.remove(&id));
         match pending {
-            Some(Pending::Snapshot { spec, sid }) => {
-                // get_snapshot refused: fall back to a fresh subscription, unless that already
-                // happened (the old sid is gone)
-                if self.registry.get(spec).and_then(|s| s.sid) == Some(sid) {
-                    self.resubscribe(spec, ResyncCause::ErrorFrame { code });
-                }
+            // get_snapshot refused: fall back to a fresh subscription, unless that already
+            // happened (the old sid is gone)
+            Some(Pending::Snapshot { spec, sid })
+                if self.registry.get(spec).and_then(|s| s.sid) == Some(sid) =>
+            {
+                self.resubscribe(spec, ResyncCause::ErrorFrame { code });
             }
             Some(Pending::Subscribe { spec }) => {
                 if code == 6 {
@@ -860,7 +945,7 @@ impl Session<'_> {
                     .and_then(|spec| self.registry.get(spec))
                     .map(|spec| spec.channel);
                 if channel == Some(Channel::OrderGroupUpdates) {
-                    self.outbox.private(PrivateEvent::ReconciliationNeeded {
+                    self.private(PrivateEvent::ReconciliationNeeded {
                         connection: self.connection,
                         reason: format!(
                             "order_group_updates sequence gap: expected {expected}, got {got}"
@@ -872,57 +957,32 @@ impl Session<'_> {
         }
     }
 
-    fn on_data(&mut self, data: DataFrame) {
-        if let Some(ts_ms) = data.ts_ms {
-            self.stats
-                .last_lag_ms
-                .store(clock::wall_ms().saturating_sub(ts_ms), Ordering::Relaxed);
-        }
-        match &data.kind {
-            DataKind::OrderbookSnapshot | DataKind::OrderbookDelta => self.on_book(data),
-            DataKind::OrderGroupUpdates => {
-                if let (Some(sid), Some(seq)) = (data.sid, data.seq) {
-                    let check = self.tracker.on_sequenced(sid, seq);
-                    self.on_seq_check(sid, check);
-                }
-                self.outbox.private(PrivateEvent::Data(data));
-            }
-            DataKind::Fill | DataKind::UserOrder | DataKind::MarketPosition => {
-                self.outbox.private(PrivateEvent::Data(data));
-            }
-            DataKind::Ticker
-            | DataKind::Trade
-            | DataKind::MarketLifecycleV2
-            | DataKind::EventLifecycle
-            | DataKind::EventFeeUpdate
-            | DataKind::MultivariateMarketLifecycle => {
-                let market = data.market.clone();
-                if self.outbox.data(MarketEvent::Data(data), market.as_ref()) == Delivery::Dropped {
-                    WsStats::bump(&self.stats.market_dropped);
-                }
-            }
-            DataKind::Other(kind) => {
-                WsStats::bump(&self.stats.unknown_types);
-                tracing::debug!(%kind, "websocket message of unknown type");
-            }
+    fn private(&mut self, event: PrivateEvent) {
+        self.outbox.private(event);
+    }
+
+    fn market_data(&mut self, event: MarketEvent, market: Option<Ticker>) {
+        if self.outbox.data(event, market.as_ref()) == Delivery::Dropped {
+            WsStats::bump(&self.stats.market_dropped);
         }
     }
 
-    fn on_book(&mut self, data: DataFrame) {
-        let (Some(sid), Some(seq), Some(ticker)) = (data.sid, data.seq, data.market.clone()) else {
-            WsStats::bump(&self.stats.malformed);
+    fn on_book(&mut self, sid: Option<u64>, seq: Option<u64>, update: BookUpdate) {
+        let (Some(sid), Some(seq)) = (sid, seq) else {
+            self.malformed(&"orderbook message without `sid`/`seq`", "");
             return;
         };
-        let check = if data.kind == DataKind::OrderbookSnapshot {
-            self.tracker.on_snapshot(sid, seq, &ticker)
-        } else {
-            self.tracker.on_delta(sid, seq, &ticker)
+        let ticker = update.ticker().clone();
+        let check = match &update {
+            BookUpdate::Snapshot(_) => self.tracker.on_snapshot(sid, seq, &ticker),
+            BookUpdate::Delta(_) => self.tracker.on_delta(sid, seq, &ticker),
         };
         let unknown_sid = check.seq == SeqCheck::UnknownSid;
         self.on_seq_check(sid, check.seq);
         match check.market {
             MarketCheck::Deliver | MarketCheck::Recovered => {
-                if self.outbox.data(MarketEvent::Book(data), Some(&ticker)) == Delivery::Dropped {
+                let event = MarketEvent::Book { sid, seq, update };
+                if self.outbox.data(event, Some(&ticker)) == Delivery::Dropped {
                     WsStats::bump(&self.stats.market_dropped);
                     self.tracker
                         .begin_resync(sid, std::slice::from_ref(&ticker));
@@ -939,5 +999,20 @@ impl Session<'_> {
                 }
             }
         }
+    }
+}
+
+fn tickers_as_str(tickers: &[Ticker]) -> Vec<&str> {
+    tickers.iter().map(Ticker::as_str).collect()
+}
+
+/// The exchange time a message carries, for the feed-lag gauge.
+fn event_time(msg: &ServerMsg) -> Option<i64> {
+    match msg {
+        ServerMsg::OrderbookDelta(delta) => delta.ts_ms,
+        ServerMsg::Ticker(ticker) => Some(ticker.ts_ms),
+        ServerMsg::Trade(trade) => Some(trade.ts_ms),
+        ServerMsg::Fill(fill) => Some(fill.ts_ms),
+        _ => None,
     }
 }

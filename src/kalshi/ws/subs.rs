@@ -2,7 +2,7 @@
 //! markets, and (on the current connection) which `sid` the server gave each. Orderbook markets
 //! are spread over several subscriptions so a sequence gap touches few books.
 
-use super::Channel;
+use super::{Channel, per_market};
 use crate::core::market::Ticker;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -70,12 +70,13 @@ impl Registry {
             next_spec: 1,
             batch_size: batch_size.max(1),
         };
-        let mut seen = BTreeSet::new();
+        let mut seen = Vec::new();
         for channel in channels {
-            if !seen.insert(*channel) {
+            if seen.contains(channel) {
                 continue;
             }
-            if !channel.per_market() {
+            seen.push(*channel);
+            if !per_market(*channel) {
                 registry.insert(*channel, None);
             }
         }
@@ -167,13 +168,13 @@ impl Registry {
         if let Some(&holder) = self.by_sid.get(&sid)
             && holder != spec_id
         {
-            if let Some(spec) = self.specs.remove(&spec_id) {
-                if let (Some(target), Some(markets)) = (self.specs.get_mut(&holder), spec.markets) {
-                    target
-                        .markets
-                        .get_or_insert_with(BTreeSet::new)
-                        .extend(markets);
-                }
+            if let Some(spec) = self.specs.remove(&spec_id)
+                && let (Some(target), Some(markets)) = (self.specs.get_mut(&holder), spec.markets)
+            {
+                target
+                    .markets
+                    .get_or_insert_with(BTreeSet::new)
+                    .extend(markets);
             }
             return holder;
         }
@@ -225,13 +226,12 @@ impl Registry {
     /// Add markets to the per-market channels among `channels`.
     pub fn add_markets(&mut self, channels: &[Channel], markets: &[Ticker]) -> Vec<SubChange> {
         let mut changes = Vec::new();
-        let mut wanted: Vec<Channel> = channels
-            .iter()
-            .copied()
-            .filter(|c| c.per_market())
-            .collect();
-        wanted.sort();
-        wanted.dedup();
+        let mut wanted: Vec<Channel> = Vec::new();
+        for channel in channels {
+            if per_market(*channel) && !wanted.contains(channel) {
+                wanted.push(*channel);
+            }
+        }
         for channel in wanted {
             let mut new: Vec<Ticker> = Vec::new();
             for ticker in markets {

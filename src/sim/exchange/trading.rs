@@ -339,8 +339,16 @@ impl Exchange {
                 .with_details("order_group_triggered"));
             }
         }
-        let open_orders = self.resting_numbers(None, Some(member.owner)).len();
-        if open_orders >= self.config.max_open_orders_per_user {
+        // Counting one member's orders walks every book, so do it only when the whole exchange
+        // holds enough orders for the cap to matter.
+        let max = self.config.max_open_orders_per_user;
+        let all_resting: usize = self.books.values().map(|b| b.order_count()).sum();
+        let open_orders = if all_resting >= max {
+            self.resting_numbers(None, Some(member.owner)).len()
+        } else {
+            all_resting
+        };
+        if open_orders >= max {
             return Err(ApiError::invalid_order(format!(
                 "user already has {open_orders} open orders (the maximum)"
             )));
@@ -354,6 +362,7 @@ impl Exchange {
         request: &OrderRequest,
         now_ms: i64,
     ) -> Result<OrderAck, ApiError> {
+        self.flush_expired(&request.ticker, now_ms);
         self.validate_new_order(user_id, request)?;
         let ticker = Ticker::new(&request.ticker);
         let owner = self.member(user_id)?.owner;
@@ -773,6 +782,22 @@ impl Exchange {
         self.push_user_order(number);
     }
 
+    /// Retire the orders of one market whose good-till-date expiry has passed, so a write sees
+    /// the same resting orders as the book.
+    pub(super) fn flush_expired(&mut self, ticker: &str, now_ms: i64) {
+        let expired = match self.books.get_mut(ticker) {
+            Some(book) => book.expire(now_ms),
+            None => return,
+        };
+        for order in &expired {
+            self.retire_removed(order, now_ms);
+        }
+        if let (false, Some(market)) = (expired.is_empty(), self.markets.get(ticker)) {
+            let ticker = market.ticker.clone();
+            self.emit_ticker(&ticker, now_ms);
+        }
+    }
+
     /// Cancel a resting order by number; returns the contracts removed.
     pub(super) fn cancel_number(&mut self, number: OrderId, now_ms: i64) -> Option<Count> {
         let ticker = self.record(number).ticker.clone();
@@ -846,6 +871,8 @@ impl Exchange {
     ) -> Result<CancelAck, ApiError> {
         self.member(user_id)?;
         let number = self.owned_order(user_id, order_id, subaccount)?;
+        let ticker = self.record(number).ticker.clone();
+        self.flush_expired(ticker.as_str(), now_ms);
         if !self.record(number).is_resting() {
             return Err(ApiError::not_found(format!(
                 "order {order_id} is {} and cannot be cancelled",
@@ -952,6 +979,8 @@ impl Exchange {
     ) -> Result<OrderAck, ApiError> {
         self.member(user_id)?;
         let number = self.owned_order(user_id, order_id, subaccount)?;
+        let ticker = self.record(number).ticker.clone();
+        self.flush_expired(ticker.as_str(), now_ms);
         let record = self.record(number).clone();
         if record.ticker.as_str() != request.ticker {
             return Err(ApiError::new(
@@ -1118,6 +1147,8 @@ impl Exchange {
     ) -> Result<DecreaseAck, ApiError> {
         self.member(user_id)?;
         let number = self.owned_order(user_id, order_id, subaccount)?;
+        let ticker = self.record(number).ticker.clone();
+        self.flush_expired(ticker.as_str(), now_ms);
         let record = self.record(number).clone();
         if !record.is_resting() {
             return Err(ApiError::not_found(format!(
