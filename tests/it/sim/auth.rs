@@ -180,8 +180,21 @@ async fn the_key_registry_is_reused_across_starts_and_keys_new_keys_are_accepted
     assert_eq!(first.get(&user, "/portfolio/balance").await.status, 200);
     first.handle.shutdown().await;
 
+    // Without an explicit member, the simulator takes the key `kdesk keys new` left there.
+    let reused = start(|c| c.key_dir = key_dir.clone()).await;
+    assert_eq!(reused.handle.key_id, made.key_id);
+    assert_eq!(
+        reused.handle.user_id,
+        "11111111-2222-4333-8444-555555555555"
+    );
+    reused.handle.shutdown().await;
+
     // A simulator for another member generates (and registers) its own key next to it.
-    let second = start(|c| c.key_dir = key_dir.clone()).await;
+    let second = start(|c| {
+        c.key_dir = key_dir.clone();
+        c.user_id = "99999999-2222-4333-8444-555555555555".into();
+    })
+    .await;
     assert_ne!(second.handle.key_id, made.key_id);
     let registry = kalshi_desk::sim::keys::KeyRegistry::load(&second.handle.registry_path).unwrap();
     assert_eq!(registry.len(), 2);
