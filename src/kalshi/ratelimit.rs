@@ -483,13 +483,20 @@ impl RateLimiter {
         self.state().costs = costs;
     }
 
-    /// Replace the budgets (from `GET /account/limits`); tokens held are kept, clamped.
+    /// Replace the budgets (from `GET /account/limits`); tokens held are kept, clamped. The
+    /// cancel reserve keeps its share of the write bucket.
     pub fn set_limits(&self, read: BucketLimit, write: BucketLimit) {
         let now = self.clock.now_ns();
         let mut state = self.state();
+        let old_capacity = state.write.limit().capacity;
         state.read.set_limit(read, now);
         state.write.set_limit(write, now);
-        state.cancel_reserve = state.cancel_reserve.min(write.capacity);
+        let scaled_reserve = (u64::from(state.cancel_reserve) * u64::from(write.capacity))
+            .checked_div(u64::from(old_capacity))
+            .unwrap_or(0);
+        state.cancel_reserve = u32::try_from(scaled_reserve)
+            .unwrap_or(u32::MAX)
+            .min(write.capacity);
     }
 
     pub fn set_cancel_reserve(&self, reserve: u32) {
@@ -608,6 +615,18 @@ impl RateLimiter {
 
     /// Cancels: queue in the cancel lane and wait for the budget, reserve included.
     pub async fn acquire_cancel(&self, route: Route, items: u32) -> Result<(), RateLimitError> {
+        // With nobody queued, a cancel the budget covers goes straight through, without
+        // counting as waiting (which would refuse new orders meanwhile).
+        if self.cancels_waiting.load(Ordering::Acquire) == 0 {
+            let now = self.clock.now_ns();
+            let mut state = self.state();
+            let cost = state.costs.cost(route).saturating_mul(items.max(1));
+            match state.bucket(route.bucket).try_take(cost, 0, now) {
+                Ok(()) => return Ok(()),
+                Err(RateLimitError::WouldExceed { .. }) => {}
+                Err(too_big) => return Err(too_big),
+            }
+        }
         self.cancels_waiting.fetch_add(1, Ordering::AcqRel);
         let _waiting = WaitingCancel(&self.cancels_waiting);
         let _head_of_lane = self.cancel_lane.lock().await;
@@ -963,7 +982,9 @@ mod tests {
         assert_eq!(limiter.max_batch_items(BATCH_CANCEL, true), 50);
         assert_eq!(limiter.max_batch_items(BATCH_CREATE, false), 8);
         limiter.set_limits(BucketLimit::new(200, 400), BucketLimit::new(1000, 2000));
-        assert_eq!(limiter.max_batch_items(BATCH_CREATE, false), 198);
+        // The reserve keeps its fifth of the bucket: 400 of 2000.
+        assert_eq!(limiter.snapshot().cancel_reserve, 400);
+        assert_eq!(limiter.max_batch_items(BATCH_CREATE, false), 160);
         let mut costs = CostTable::new(10);
         costs.set("POST", "/portfolio/events/orders/batched", 0);
         limiter.set_costs(costs);

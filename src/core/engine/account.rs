@@ -10,8 +10,8 @@ use crate::core::risk::RejectClass;
 use crate::core::strategy::OwnFill;
 
 use super::{
-    AlarmLevel, AuditKind, Engine, ExchangeInput, GatewayResult, MarketInput, MarketRecord,
-    PrivateInput, WriteKind,
+    AlarmLevel, AuditKind, Engine, ExchangeInput, GatewayResult, MarketInput, PrivateInput,
+    WriteKind,
 };
 
 impl Engine {
@@ -101,6 +101,7 @@ impl Engine {
                 // Only the first problem is worth a line; later deltas are dropped quietly.
                 let first = self.control.market(ticker).hold_since_ns.is_none();
                 if first {
+                    self.out.resync_requests.push(ticker.clone());
                     self.alarm(
                         AlarmLevel::Warning,
                         format!("{ticker}: book needs resync ({reason})"),
@@ -221,6 +222,13 @@ impl Engine {
         self.set_reason(ticker, PauseReason::PositionDrift, drift);
     }
 
+    fn forget_decrease(&mut self, client_order_id: &str) {
+        if let Some(order) = self.orders.get(client_order_id) {
+            let key = order.client_order_id.clone();
+            self.pending_decreases.remove(&key);
+        }
+    }
+
     fn store_error(&mut self, context: &str, err: OrderError) {
         self.alarm(AlarmLevel::Warning, format!("{context}: {err}"));
     }
@@ -299,10 +307,12 @@ impl Engine {
             GatewayResult::Decreased {
                 client_order_id,
                 remaining_count,
-            } => self
-                .orders
-                .decrease_acked(client_order_id.as_str(), remaining_count, None)
-                .map(|_| ()),
+            } => {
+                self.forget_decrease(client_order_id.as_str());
+                self.orders
+                    .decrease_acked(client_order_id.as_str(), remaining_count, None)
+                    .map(|_| ())
+            }
             GatewayResult::Canceled {
                 client_order_id,
                 reduced_by,
@@ -339,7 +349,11 @@ impl Engine {
                 match write {
                     WriteKind::Place => self.orders.create_rejected(id, &code).map(|_| ()),
                     WriteKind::Amend => self.orders.amend_rejected(id),
-                    WriteKind::Decrease | WriteKind::Cancel => self.orders.cancel_failed(id),
+                    WriteKind::Decrease => {
+                        self.forget_decrease(id);
+                        Ok(())
+                    }
+                    WriteKind::Cancel => self.orders.cancel_failed(id),
                 }
             }
             GatewayResult::Lost {
@@ -350,8 +364,13 @@ impl Engine {
                 let result = match write {
                     WriteKind::Place => self.orders.answer_lost(id, LostWrite::Create).map(|_| ()),
                     WriteKind::Amend => self.orders.answer_lost(id, LostWrite::Amend).map(|_| ()),
-                    // A lost cancel is harmless: it may simply be sent again.
-                    WriteKind::Decrease | WriteKind::Cancel => self.orders.cancel_failed(id),
+                    // A lost cancel or decrease is harmless: it may simply be sent again (a
+                    // decrease to an absolute size is idempotent).
+                    WriteKind::Decrease => {
+                        self.forget_decrease(id);
+                        Ok(())
+                    }
+                    WriteKind::Cancel => self.orders.cancel_failed(id),
                 };
                 if matches!(write, WriteKind::Place | WriteKind::Amend) && result.is_ok() {
                     self.audit(AuditKind::OrderUnknown {
@@ -434,10 +453,7 @@ impl Engine {
                 false
             }
             ExchangeInput::CloseTime { ticker, close_ms } => {
-                self.markets
-                    .entry(ticker.clone())
-                    .or_insert_with(MarketRecord::default)
-                    .close_ms = Some(close_ms);
+                self.markets.entry(ticker.clone()).or_default().close_ms = Some(close_ms);
                 touched.insert(ticker);
                 false
             }

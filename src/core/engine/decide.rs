@@ -92,7 +92,8 @@ impl Engine {
                 expiration_s: self.expirations.get(&o.client_order_id).copied(),
                 busy: o.state != OrderState::Resting
                     || o.cancel_requested
-                    || o.pending_amend.is_some(),
+                    || o.pending_amend.is_some()
+                    || self.pending_decreases.contains(&o.client_order_id),
             })
             .collect();
         let record = self.markets.get(ticker).cloned().unwrap_or_default();
@@ -157,6 +158,14 @@ impl Engine {
                         },
                         to.expiration_s,
                     );
+                }
+                OrderAction::Decrease {
+                    client_order_id,
+                    to,
+                } => {
+                    if let Some(order) = self.orders.get(&client_order_id).cloned() {
+                        self.send_decrease(Origin::Strategy, &order, to);
+                    }
                 }
                 OrderAction::Cancel { client_order_id } => {
                     if let Some(order) = self.orders.get(&client_order_id).cloned() {
@@ -465,6 +474,27 @@ impl Engine {
                 price,
                 count,
                 expiration_s,
+            },
+        );
+    }
+}
+
+impl Engine {
+    /// Shrinks a resting order in place. Needs no gate: it only lowers exposure.
+    pub(super) fn send_decrease(&mut self, origin: Origin, order: &Order, reduce_to: Count) {
+        let Some(order_id) = order.order_id.clone() else {
+            return;
+        };
+        if !self.pending_decreases.insert(order.client_order_id.clone()) {
+            return;
+        }
+        self.emit(
+            origin,
+            OrderIntent::Decrease {
+                order_id,
+                client_order_id: order.current_client_order_id.clone(),
+                ticker: order.ticker.clone(),
+                reduce_to,
             },
         );
     }

@@ -2,7 +2,7 @@
 //! so the same streams can be journaled, replayed, or cross a local socket.
 
 use crate::core::book::{BookSide, PriceConvention};
-use crate::core::control::{MarketState, PauseReason, TradingState};
+use crate::core::control::{MarketState, TradingState};
 use crate::core::market::{MarketStatus, PriceRange, Ticker};
 use crate::core::num::{Count, Money, Price};
 use crate::core::order::{ClientOrderId, Fill, OrderId, OrderReport, TradeId};
@@ -303,10 +303,12 @@ pub enum OrderIntent {
         count: Count,
         expiration_s: Option<i64>,
     },
+    /// Shrink a resting order in place (keeps its queue position, unlike an amend).
     Decrease {
         order_id: OrderId,
         client_order_id: ClientOrderId,
         ticker: Ticker,
+        /// The new remaining size.
         reduce_to: Count,
     },
     Cancel {
@@ -441,11 +443,6 @@ pub enum AuditKind {
         strategy: String,
     },
     Alarm(Alarm),
-    PauseReasonChanged {
-        ticker: Ticker,
-        reason: PauseReason,
-        active: bool,
-    },
 }
 
 /// Everything one `handle` call produced, in order.
@@ -454,10 +451,20 @@ pub struct Outputs {
     pub intents: Vec<OrderIntent>,
     pub alarms: Vec<Alarm>,
     pub audits: Vec<AuditEvent>,
+    /// Books the engine found inconsistent (negative level, crossed): the WS layer should fetch
+    /// fresh snapshots for them.
+    pub resync_requests: Vec<Ticker>,
+    /// Set when this call halted the desk (the reason): the runtime raises the shared halted
+    /// flag and journals it in the reserved slot.
+    pub halted: Option<String>,
 }
 
 impl Outputs {
     pub fn is_empty(&self) -> bool {
-        self.intents.is_empty() && self.alarms.is_empty() && self.audits.is_empty()
+        self.intents.is_empty()
+            && self.alarms.is_empty()
+            && self.audits.is_empty()
+            && self.resync_requests.is_empty()
+            && self.halted.is_none()
     }
 }

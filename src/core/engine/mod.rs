@@ -13,7 +13,7 @@ mod decide;
 pub mod io;
 pub mod positions;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::core::book::Books;
 use crate::core::control::{Control, MAX_CLOCK_OFFSET_MS, PauseReason, StateChange};
@@ -88,7 +88,8 @@ impl Default for MarketRecord {
 /// A market's strategy and the parameters it was built from.
 #[derive(Debug)]
 struct StrategySlot {
-    params: StrategyParams,
+    /// `None` for a strategy installed as code rather than built from parameters.
+    params: Option<StrategyParams>,
     strategy: Box<dyn Strategy>,
 }
 
@@ -120,6 +121,8 @@ pub struct Engine {
     order_tifs: HashMap<ClientOrderId, TimeInForce>,
     /// Expiration (Unix s) last sent for an order (the store does not keep it).
     expirations: HashMap<ClientOrderId, i64>,
+    /// Orders with a decrease in flight (the store has no flag for it).
+    pending_decreases: HashSet<ClientOrderId>,
     issuer: ClientOrderIdIssuer,
     accepted_writes: RateWindow,
     attempted_writes: RateWindow,
@@ -154,6 +157,7 @@ impl Engine {
             last_trade: HashMap::new(),
             order_tifs: HashMap::new(),
             expirations: HashMap::new(),
+            pending_decreases: HashSet::new(),
             accepted_writes: RateWindow::default(),
             attempted_writes: RateWindow::default(),
             breaches: BreachMonitor::default(),
@@ -193,7 +197,33 @@ impl Engine {
         self.markets.get(ticker)
     }
     pub fn strategy_params(&self, ticker: &str) -> Option<&StrategyParams> {
-        self.strategies.get(ticker).map(|slot| &slot.params)
+        self.strategies
+            .get(ticker)
+            .and_then(|slot| slot.params.as_ref())
+    }
+
+    /// Installs a strategy written in code (anything implementing [`Strategy`]) on a market,
+    /// replacing its current one. Built-in strategies go through `Command::SetStrategy`.
+    pub fn install_strategy(&mut self, ticker: Ticker, strategy: Box<dyn Strategy>) -> Outputs {
+        let kind = strategy.kind().to_string();
+        self.strategies.insert(
+            ticker.clone(),
+            StrategySlot {
+                params: None,
+                strategy,
+            },
+        );
+        self.control.register(&ticker, &[]);
+        self.audit(AuditKind::StrategySet {
+            ticker,
+            strategy: kind,
+        });
+        std::mem::take(&mut self.out)
+    }
+
+    /// The strategy kind running (or ready) on a market.
+    pub fn strategy_kind(&self, ticker: &str) -> Option<&'static str> {
+        self.strategies.get(ticker).map(|slot| slot.strategy.kind())
     }
     pub fn fair_values(&self) -> &FairValues {
         &self.fair_values
@@ -204,7 +234,7 @@ impl Engine {
     pub fn business_reject_streak(&self) -> u32 {
         self.business_reject_streak
     }
-    pub fn last_seq(&self) -> u64 {
+    pub fn last_audit_seq(&self) -> u64 {
         self.seq
     }
     pub fn is_halted(&self) -> bool {
@@ -274,6 +304,7 @@ impl Engine {
         if all {
             touched.extend(self.known_markets());
             self.expire_holds();
+            self.forget_finished_orders();
         }
         for ticker in &touched {
             self.refresh_reasons(ticker);
@@ -297,6 +328,15 @@ impl Engine {
         tickers.extend(self.strategies.keys().cloned());
         tickers.extend(self.control.markets().map(|(t, _)| t.clone()));
         tickers.into_iter().collect()
+    }
+
+    /// Side tables keep entries only for open orders.
+    fn forget_finished_orders(&mut self) {
+        let orders = &self.orders;
+        let open = |id: &ClientOrderId| orders.get(id.as_str()).is_some_and(|o| o.is_open());
+        self.order_tifs.retain(|id, _| open(id));
+        self.expirations.retain(|id, _| open(id));
+        self.pending_decreases.retain(|id| open(id));
     }
 
     fn roll_day(&mut self) {
@@ -362,21 +402,12 @@ impl Engine {
             .books
             .get(ticker.as_str())
             .is_some_and(|book| book.is_resync_needed());
-        if resyncing {
-            if let Some(change) = self.control.begin_hold(ticker, self.now.mono_ns) {
-                self.record_changes([change]);
-            }
-        } else if self.control.market(ticker).hold_since_ns.is_some()
-            || self
-                .control
-                .market(ticker)
-                .reasons
-                .contains(&PauseReason::Resync)
-        {
-            if let Some(change) = self.control.end_hold(ticker) {
-                self.record_changes([change]);
-            }
-        }
+        let change = if resyncing {
+            self.control.begin_hold(ticker, self.now.mono_ns)
+        } else {
+            self.control.end_hold(ticker)
+        };
+        self.record_changes(change);
         let stale = !resyncing && !self.book_fresh(ticker.as_str());
         self.set_reason(ticker, PauseReason::StaleBook, stale);
         self.set_reason(ticker, PauseReason::ExchangePause, !self.exchange_active);
@@ -443,6 +474,7 @@ impl Engine {
         if halted_now {
             let state = self.control.trading().clone();
             self.audit(AuditKind::TradingChanged { state });
+            self.out.halted = Some(reason.to_string());
         }
         self.record_changes(changes);
         self.emit(Origin::Operator, OrderIntent::CancelAll);
@@ -500,3 +532,6 @@ impl Engine {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

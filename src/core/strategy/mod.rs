@@ -170,14 +170,19 @@ pub enum OrderAction {
         client_order_id: String,
         to: DesiredOrder,
     },
+    /// Same price and expiration, smaller size: shrink in place and keep queue priority.
+    Decrease {
+        client_order_id: String,
+        to: Count,
+    },
     Cancel {
         client_order_id: String,
     },
 }
 
 /// Pairs wanted orders with own orders side by side (best price first) and returns the minimal
-/// actions: amend a resting GTC order whose price, size or expiration changed, cancel extras,
-/// place the rest. Busy orders (a write in flight, or unknown) are left alone and count as
+/// actions: decrease a resting GTC order that only shrinks, amend one whose price, expiration
+/// or size (up) changed, cancel extras, place the rest. Busy orders (a write in flight, or unknown) are left alone and count as
 /// matched, so nothing is duplicated while an answer is pending. IOC wants are always placed.
 pub fn diff_orders(desired: &[DesiredOrder], own: &[OwnOrder]) -> Vec<OrderAction> {
     let mut actions = Vec::new();
@@ -201,10 +206,14 @@ pub fn diff_orders(desired: &[DesiredOrder], own: &[OwnOrder]) -> Vec<OrderActio
             match have.next() {
                 Some(existing) if existing.busy => {}
                 Some(existing) => {
-                    if existing.price != want.price
-                        || existing.remaining != want.count
-                        || existing.expiration_s != want.expiration_s
-                    {
+                    let same_terms =
+                        existing.price == want.price && existing.expiration_s == want.expiration_s;
+                    if same_terms && want.count < existing.remaining {
+                        actions.push(OrderAction::Decrease {
+                            client_order_id: existing.client_order_id.clone(),
+                            to: want.count,
+                        });
+                    } else if !same_terms || existing.remaining != want.count {
                         actions.push(OrderAction::Amend {
                             client_order_id: existing.client_order_id.clone(),
                             to: want.clone(),

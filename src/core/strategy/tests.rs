@@ -445,6 +445,21 @@ fn diff_places_amends_cancels_and_respects_busy() {
     assert!(actions.is_empty());
     let actions = diff_orders(&[], &[busy]);
     assert!(actions.is_empty());
+    // Only smaller at the same price: decreased in place.
+    let smaller = vec![want(Side::Bid, "0.40", 4)];
+    assert_eq!(
+        diff_orders(&smaller, &own[..1]),
+        vec![OrderAction::Decrease {
+            client_order_id: "b1".into(),
+            to: c(4)
+        }]
+    );
+    // Larger at the same price: an amend.
+    let larger = vec![want(Side::Bid, "0.40", 14)];
+    assert!(matches!(
+        &diff_orders(&larger, &own[..1])[..],
+        [OrderAction::Amend { .. }]
+    ));
     // Wanting nothing cancels everything that is not busy.
     let actions = diff_orders(&[], &own);
     assert_eq!(actions.len(), 3);
@@ -477,6 +492,12 @@ proptest! {
                 OrderAction::Amend { client_order_id, to } => {
                     remaining.retain(|o| o.client_order_id != client_order_id);
                     book.push((to.side as u8, to.price, to.count));
+                }
+                OrderAction::Decrease { client_order_id, to } => {
+                    let order = remaining.iter().find(|o| o.client_order_id == client_order_id).unwrap().clone();
+                    prop_assert!(to < order.remaining);
+                    remaining.retain(|o| o.client_order_id != client_order_id);
+                    book.push((order.side as u8, order.price, to));
                 }
                 OrderAction::Cancel { client_order_id } => {
                     remaining.retain(|o| o.client_order_id != client_order_id);
