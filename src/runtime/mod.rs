@@ -4,3 +4,5 @@ pub mod clock;
 pub mod control_socket;
 pub mod lock;
 pub mod metrics;
+pub mod kill;
+pub mod recovery;
