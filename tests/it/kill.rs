@@ -23,7 +23,7 @@ use kalshi_desk::kalshi::wire::{
 };
 use kalshi_desk::runtime::clock::wall_ms;
 use kalshi_desk::runtime::kill::{
-    HaltFlag, KillContext, KillOutcome, KillPolicy, KillReport, OrderRef, WriteTracker,
+    HaltFlag, KillContext, KillOutcome, KillPolicy, KillReport, OrderRef, StepResult, WriteTracker,
     execute_kill,
 };
 use kalshi_desk::sim::exchange::types::{WriteKind, WriteOutcome};
@@ -658,14 +658,22 @@ async fn kill_scenario(fault: Fault) -> Outcome {
     match fault {
         Fault::CancelAll500 | Fault::CancelAll429 => {
             assert!(
-                matches!(report.cancel_all, kalshi_desk::runtime::kill::StepResult::Failed(_)),
+                !matches!(report.cancel_all, StepResult::Done),
                 "{:?}",
                 report.cancel_all
             );
+            let user = sim.handle.user_id.clone();
+            let cancel_all_applied = sim.handle.with_exchange(|exchange| {
+                exchange
+                    .order_log()
+                    .iter()
+                    .any(|e| e.user_id == user && e.kind == WriteKind::CancelAll)
+            });
+            assert!(!cancel_all_applied, "flat without any cancel-all applied");
             assert!(report.known_cancelled >= ORDERS, "{report:#?}");
         }
         Fault::CancelAllTimeout => assert!(
-            !matches!(report.cancel_all, kalshi_desk::runtime::kill::StepResult::Done),
+            !matches!(report.cancel_all, StepResult::Done),
             "{:?}",
             report.cancel_all
         ),
@@ -684,6 +692,20 @@ async fn kill_scenario(fault: Fault) -> Outcome {
         }
         _ => {}
     }
+    println!(
+        "{fault:?}: {} (cancel-all {:?}, batch {:?}: {} ok {} failed, sweeps {:?}, unknown resolved {})",
+        report.summary(),
+        report.cancel_all,
+        report.batch_cancel,
+        report.known_cancelled,
+        report.known_cancel_failed,
+        report
+            .sweeps
+            .iter()
+            .map(|s| (s.resting_seen, s.cancelled, s.cancel_failed))
+            .collect::<Vec<_>>(),
+        report.unknown_resolved
+    );
     sim.handle.shutdown().await;
     Outcome { report, pending }
 }
@@ -722,7 +744,7 @@ async fn user_orders_socket(sim: &Sim) -> WsStream {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_flattens_220_orders_in_22_markets_under_an_aggressive_loop() {
     let outcome = kill_scenario(Fault::None).await;
-    assert_eq!(outcome.report.cancel_all, kalshi_desk::runtime::kill::StepResult::Done);
+    assert_eq!(outcome.report.cancel_all, StepResult::Done);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

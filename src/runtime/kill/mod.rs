@@ -404,11 +404,6 @@ pub async fn execute_kill(
     ));
     let deadline = tokio::time::sleep(ctx.policy.first_wave_wait);
     tokio::pin!(deadline);
-    let cancel_all_result = tokio::select! {
-        biased;
-        joined = &mut cancel_all_task => Some(joined.unwrap_or_else(|e| Err(e.to_string()))),
-        () = &mut deadline => None,
-    };
     let batch_result = tokio::select! {
         biased;
         joined = &mut batch_task => Some(joined.unwrap_or_else(|e| (0, 0, Some(e.to_string())))),
@@ -419,7 +414,15 @@ pub async fn execute_kill(
         joined = &mut groups_task => Some(joined.unwrap_or_else(|e| (Vec::new(), vec![e.to_string()]))),
         () = &mut deadline => None,
     };
-    let cancel_all = step_from(cancel_all_result);
+    // Once every known order has had its own cancel, a slow cancel-all is not waited for: the
+    // sweeps find whatever it has not done yet. Without known orders it is the main tool.
+    let known_all_answered = !known_ids.is_empty() && batch_result.is_some();
+    let cancel_all_result = tokio::select! {
+        biased;
+        joined = &mut cancel_all_task => Some(joined.unwrap_or_else(|e| Err(e.to_string()))),
+        () = &mut deadline => None,
+        () = std::future::ready(()), if known_all_answered => None,
+    };
     let (batch_cancel, known_cancelled, known_cancel_failed) = if known_ids.is_empty() {
         (StepResult::Skipped, 0, 0)
     } else {
@@ -520,6 +523,16 @@ pub async fn execute_kill(
         }
     }
 
+    // A cancel-all not waited for may have answered by now.
+    let cancel_all_result = match cancel_all_result {
+        None if cancel_all_task.is_finished() => Some(
+            cancel_all_task
+                .await
+                .unwrap_or_else(|e| Err(e.to_string())),
+        ),
+        other => other,
+    };
+    let cancel_all = step_from(cancel_all_result);
     let finished_wall_ms = clock::wall_ms();
     let (outcome, alarm) = match flat_at {
         Some(_) => (KillOutcome::Flat, None),
