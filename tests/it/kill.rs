@@ -28,7 +28,7 @@ use kalshi_desk::runtime::kill::{
 };
 use kalshi_desk::sim::exchange::types::{WriteKind, WriteOutcome};
 use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -817,4 +817,330 @@ async fn time_to_flat_median_of_repeated_kills() {
         samples[0],
         samples[samples.len() - 1]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `kdesk kill`, run as the real binary.
+
+struct Desk {
+    _lock: kalshi_desk::runtime::lock::DeskLock,
+    commands: tokio::sync::mpsc::Receiver<kalshi_desk::runtime::control_socket::ControlCommand>,
+    _server: tokio::task::JoinHandle<()>,
+    _answerer: tokio::task::JoinHandle<()>,
+}
+
+/// A desk that holds the account's lock and answers its control socket.
+fn listening_desk(state_dir: &std::path::Path, key_id: &str) -> Desk {
+    use kalshi_desk::runtime::control_socket::{ControlReply, serve};
+    use kalshi_desk::runtime::lock::{AccountId, DeskLock};
+    let account = AccountId {
+        environment: "sim".into(),
+        key_id: key_id.into(),
+        subaccount: 0,
+    };
+    let lock = DeskLock::acquire(state_dir, &account).expect("desk lock");
+    let (requests, mut incoming) = tokio::sync::mpsc::channel(4);
+    let server = serve(lock.socket_path(), requests).expect("control socket");
+    let (seen, commands) = tokio::sync::mpsc::channel(4);
+    let answerer = tokio::spawn(async move {
+        while let Some(request) = incoming.recv().await {
+            let _ = seen.send(request.command.clone()).await;
+            let _ = request.reply.send(ControlReply {
+                ok: true,
+                state: "halted".into(),
+                message: "halting".into(),
+            });
+        }
+    });
+    Desk {
+        _lock: lock,
+        commands,
+        _server: server,
+        _answerer: answerer,
+    }
+}
+
+struct KillRun {
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+async fn run_kdesk_kill(home: &std::path::Path, config: &std::path::Path, args: &[&str]) -> KillRun {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kdesk"));
+    command
+        .arg("--config")
+        .arg(config)
+        .arg("kill")
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env_remove("KALSHI_KEY_ID")
+        .env_remove("KALSHI_KEY_FILE")
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("kdesk kill finishes")
+        .expect("kdesk runs");
+    KillRun {
+        status: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn write_config(home: &std::path::Path, sim: &Sim) -> std::path::PathBuf {
+    let path = home.join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "environment = \"sim\"\nkey_id = \"{}\"\nkey_file = \"{}\"\n",
+            sim.handle.key_id,
+            sim.handle.key_file.display()
+        ),
+    )
+    .expect("config written");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kdesk_kill_flattens_journals_and_tells_the_running_desk() {
+    use kalshi_desk::runtime::control_socket::ControlCommand;
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    use kalshi_desk::store::journal::{HaltState, Journal, Mode};
+    let sim = start_sim(SimTier::Prestige).await;
+    let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
+    let tickers = open_tickers(&sim, 20);
+    rest_orders(&rest, &tickers, 60, "script", None).await;
+    let group = rest
+        .create_order_group(&CreateOrderGroupRequest {
+            subaccount: None,
+            contracts_limit: Some(1000),
+            contracts_limit_fp: None,
+            exchange_index: None,
+        })
+        .await
+        .expect("order group")
+        .order_group_id;
+    assert_eq!(resting_at_exchange(&sim).len(), 60);
+
+    let home = tempfile::tempdir().expect("home");
+    let config = write_config(home.path(), &sim);
+    let state_dir = home.path().join("state").join("kalshi-desk");
+    let mut desk = listening_desk(&state_dir, &sim.handle.key_id);
+
+    let run = run_kdesk_kill(
+        home.path(),
+        &config,
+        &[
+            "--base-url",
+            &sim.handle.rest_base_url,
+            "--reason",
+            "script test",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(run.status, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("FLAT in"), "{}", run.stdout);
+    assert!(run.stdout.contains("desk: told (halted"), "{}", run.stdout);
+    assert_eq!(resting_at_exchange(&sim), Vec::<String>::new());
+    let group_triggered = sim
+        .handle
+        .with_exchange(|exchange| exchange.order_group(&group).is_some_and(|g| g.triggered));
+    assert!(group_triggered, "kdesk kill triggers the account's order groups");
+    let told = tokio::time::timeout(PATIENCE, desk.commands.recv())
+        .await
+        .expect("the desk was told")
+        .expect("a command");
+    assert_eq!(
+        told,
+        ControlCommand::Kill {
+            reason: "script test".into()
+        }
+    );
+    let journal = Journal::open(&state_dir.join("journal.sqlite")).expect("journal");
+    let halt = journal
+        .last_halt(Mode::Live)
+        .expect("journal read")
+        .expect("a halt");
+    assert_eq!(halt.state, HaltState::Flat);
+    assert_eq!(halt.reason, "script test");
+    assert_eq!(halt.payload["outcome"], "flat");
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kdesk_kill_exits_3_and_journals_pending_when_the_exchange_is_gone_and_2_without_a_key()
+{
+    use kalshi_desk::store::journal::{HaltState, Journal, Mode};
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    let sim = start_sim(SimTier::Prestige).await;
+    let home = tempfile::tempdir().expect("home");
+    let config = write_config(home.path(), &sim);
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let run = run_kdesk_kill(
+        home.path(),
+        &config,
+        &[
+            "--base-url",
+            &format!("http://{dead}/trade-api/v2"),
+            "--max-sweeps",
+            "3",
+        ],
+    )
+    .await;
+    assert_eq!(run.status, Some(3), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("KILL PENDING"), "{}", run.stdout);
+    assert!(run.stdout.contains("desk: none running"), "{}", run.stdout);
+    let journal = Journal::open(&home.path().join("state/kalshi-desk/journal.sqlite"))
+        .expect("journal");
+    let halt = journal.last_halt(Mode::Live).expect("read").expect("a halt");
+    assert_eq!(halt.state, HaltState::Pending);
+
+    let keyless = home.path().join("keyless.toml");
+    std::fs::write(&keyless, "environment = \"sim\"\n").expect("config");
+    let run = run_kdesk_kill(home.path(), &keyless, &["--base-url", &sim.handle.rest_base_url]).await;
+    assert_eq!(run.status, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("key"), "{}", run.stderr);
+    sim.handle.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restart recovery.
+
+fn recovery_context(rest: &RestClient) -> kalshi_desk::runtime::recovery::RecoveryContext {
+    kalshi_desk::runtime::recovery::RecoveryContext {
+        rest: rest.clone(),
+        subaccount: 0,
+        kill: KillContext {
+            policy: test_policy(),
+            ..KillContext::new(rest.clone(), 0)
+        },
+    }
+}
+
+fn resting_client_ids(sim: &Sim) -> BTreeSet<String> {
+    let user = sim.handle.user_id.clone();
+    sim.handle.with_exchange(|exchange| {
+        exchange
+            .order_records(&user)
+            .filter(|o| o.is_resting())
+            .map(|o| o.client_order_id.clone())
+            .collect()
+    })
+}
+
+async fn rest_tagged(rest: &RestClient, tickers: &[String], ids: &[String]) {
+    let orders = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| resting_bid(&tickers[i % tickers.len()], id.clone(), None))
+        .collect();
+    for result in rest.batch_create_orders(orders).await {
+        result.expect("placed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_cancels_orphaned_strategy_orders_and_keeps_the_operators() {
+    use kalshi_desk::runtime::recovery::{HaltDecision, JournalView, recover};
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    use kalshi_desk::store::journal::{HaltRecord, HaltState, Mode};
+    let sim = start_sim(SimTier::Prestige).await;
+    let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
+    let tickers = open_tickers(&sim, 20);
+    let strategy: Vec<String> = (0..12).map(|i| format!("m-maker-0badf00d-{i}")).collect();
+    let operator: Vec<String> = (0..5).map(|i| format!("op-0badf00d-{i}")).collect();
+    let foreign: Vec<String> = (0..3).map(|i| format!("website-order-{i}")).collect();
+    rest_tagged(&rest, &tickers, &strategy).await;
+    rest_tagged(&rest, &tickers, &operator).await;
+    rest_tagged(&rest, &tickers, &foreign).await;
+
+    let journal = JournalView {
+        last_halt: Some(HaltRecord {
+            ts_ms: 1,
+            mode: Mode::Live,
+            state: HaltState::Reset,
+            reason: "operator reset".into(),
+            payload: serde_json::Value::Null,
+        }),
+        last_fill_ms: None,
+    };
+    let halted = HaltFlag::new();
+    let report = recover(&recovery_context(&rest), &journal, &halted)
+        .await
+        .expect("recovery");
+    assert_eq!(report.halt, HaltDecision::MayArm);
+    assert!(report.may_arm());
+    assert!(!halted.is_halted());
+    let ids = |orders: &[kalshi_desk::runtime::recovery::OrderSummary]| -> BTreeSet<String> {
+        orders.iter().map(|o| o.client_order_id.clone()).collect()
+    };
+    assert_eq!(ids(&report.orphans_cancelled), strategy.iter().cloned().collect());
+    assert_eq!(ids(&report.kept_operator), operator.iter().cloned().collect());
+    assert_eq!(ids(&report.kept_foreign), foreign.iter().cloned().collect());
+    let kept: BTreeSet<String> = operator.iter().chain(&foreign).cloned().collect();
+    assert_eq!(resting_client_ids(&sim), kept, "only the operator's and foreign orders rest");
+    assert_eq!(
+        report
+            .resting
+            .iter()
+            .map(|o| o.client_order_id.clone())
+            .collect::<BTreeSet<_>>(),
+        kept
+    );
+    assert!(report.summary_lines().iter().any(|l| l.contains("12 orphaned")));
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_after_a_pending_halt_stays_halted_and_sweeps() {
+    use kalshi_desk::runtime::recovery::{HaltDecision, JournalView, recover};
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    use kalshi_desk::store::journal::{HaltRecord, HaltState, Journal, Mode};
+    let sim = start_sim(SimTier::Prestige).await;
+    let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
+    let tickers = open_tickers(&sim, 20);
+    let strategy: Vec<String> = (0..8).map(|i| format!("m-maker-0badf00d-{i}")).collect();
+    let operator: Vec<String> = (0..4).map(|i| format!("op-0badf00d-{i}")).collect();
+    rest_tagged(&rest, &tickers, &strategy).await;
+    rest_tagged(&rest, &tickers, &operator).await;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let mut journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
+    journal
+        .record_halt(&HaltRecord {
+            ts_ms: 1_000,
+            mode: Mode::Live,
+            state: HaltState::Pending,
+            reason: "kill switch".into(),
+            payload: serde_json::Value::Null,
+        })
+        .expect("halt journaled");
+    let view = JournalView::read(&journal, Mode::Live).expect("view");
+    let halted = HaltFlag::new();
+    let report = recover(&recovery_context(&rest), &view, &halted)
+        .await
+        .expect("recovery");
+    assert_eq!(
+        report.halt,
+        HaltDecision::StayHaltedAndSweep {
+            state: HaltState::Pending,
+            reason: "kill switch".into(),
+            since_ms: 1_000
+        }
+    );
+    assert!(!report.may_arm());
+    assert!(halted.is_halted(), "the desk starts HALTED");
+    let sweep = report.sweep.as_ref().expect("a sweep ran");
+    assert!(sweep.is_flat(), "{sweep:#?}");
+    assert!(resting_client_ids(&sim).is_empty(), "the sweep cancelled everything");
+    assert!(report.resting.is_empty());
+    assert!(report.summary_lines()[0].contains("stay halted and sweep"));
+    sim.handle.shutdown().await;
 }
