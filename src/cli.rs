@@ -392,7 +392,11 @@ fn kill(common: &CommonArgs, args: &KillArgs, paths: &Paths) -> i32 {
     for error in &outcome.journal_errors {
         eprintln!("kdesk kill: {error}");
     }
-    if outcome.report.is_flat() { 0 } else { NOT_FLAT }
+    if outcome.report.is_flat() {
+        0
+    } else {
+        NOT_FLAT
+    }
 }
 
 /// `<state dir>/journal.sqlite`.

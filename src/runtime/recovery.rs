@@ -19,7 +19,10 @@ use crate::store::journal::{HaltRecord, HaltState, Journal, JournalError, Mode};
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
     #[error("reading {what} from the exchange: {error}")]
-    Read { what: &'static str, error: RestError },
+    Read {
+        what: &'static str,
+        error: RestError,
+    },
     #[error(transparent)]
     Journal(#[from] JournalError),
 }

@@ -107,7 +107,11 @@ fn open_tickers(sim: &Sim, count: usize) -> Vec<String> {
             .take(count)
             .collect()
     });
-    assert_eq!(tickers.len(), count, "the simulator lists enough open markets");
+    assert_eq!(
+        tickers.len(),
+        count,
+        "the simulator lists enough open markets"
+    );
     tickers
 }
 
@@ -381,21 +385,21 @@ async fn forward(
     }
     let mut body = body;
     let mut withheld: Vec<String> = Vec::new();
-    if is_batch_cancel && state.faults.batch_cancel_partial.load(Ordering::SeqCst) {
-        if let Ok(mut request) = serde_json::from_slice::<serde_json::Value>(&body)
-            && let Some(orders) = request["orders"].as_array().cloned()
-        {
-            let (kept, dropped): (Vec<_>, Vec<_>) = orders
-                .into_iter()
-                .enumerate()
-                .partition(|(i, _)| i % 2 == 0);
-            withheld = dropped
-                .iter()
-                .filter_map(|(_, o)| o["order_id"].as_str().map(str::to_string))
-                .collect();
-            request["orders"] = kept.into_iter().map(|(_, o)| o).collect();
-            body = Bytes::from(request.to_string());
-        }
+    if is_batch_cancel
+        && state.faults.batch_cancel_partial.load(Ordering::SeqCst)
+        && let Ok(mut request) = serde_json::from_slice::<serde_json::Value>(&body)
+        && let Some(orders) = request["orders"].as_array().cloned()
+    {
+        let (kept, dropped): (Vec<_>, Vec<_>) = orders
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 0);
+        withheld = dropped
+            .iter()
+            .filter_map(|(_, o)| o["order_id"].as_str().map(str::to_string))
+            .collect();
+        request["orders"] = kept.into_iter().map(|(_, o)| o).collect();
+        body = Bytes::from(request.to_string());
     }
     let url = format!(
         "http://{}{}",
@@ -591,7 +595,12 @@ async fn kill_scenario(fault: Fault) -> Outcome {
 
     let halted = HaltFlag::new();
     let writes = WriteTracker::new();
-    let aggressive = start_loop(rest.clone(), tickers.clone(), halted.clone(), writes.clone());
+    let aggressive = start_loop(
+        rest.clone(),
+        tickers.clone(),
+        halted.clone(),
+        writes.clone(),
+    );
     aggressive.wait_placed(15).await;
 
     if fault == Fault::WsDroppedMidKill {
@@ -678,7 +687,13 @@ async fn kill_scenario(fault: Fault) -> Outcome {
             report.cancel_all
         ),
         Fault::BatchCancelPartlyFailing => {
-            assert!(proxy.faults.batch_cancel_items_failed.load(Ordering::SeqCst) > 0);
+            assert!(
+                proxy
+                    .faults
+                    .batch_cancel_items_failed
+                    .load(Ordering::SeqCst)
+                    > 0
+            );
             assert!(report.known_cancel_failed > 0, "{report:#?}");
             assert!(report.sweeps.len() > 1, "sweeps finished the job");
         }
@@ -866,7 +881,11 @@ struct KillRun {
     stderr: String,
 }
 
-async fn run_kdesk_kill(home: &std::path::Path, config: &std::path::Path, args: &[&str]) -> KillRun {
+async fn run_kdesk_kill(
+    home: &std::path::Path,
+    config: &std::path::Path,
+    args: &[&str],
+) -> KillRun {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kdesk"));
     command
         .arg("--config")
@@ -949,7 +968,10 @@ async fn kdesk_kill_flattens_journals_and_tells_the_running_desk() {
     let group_triggered = sim
         .handle
         .with_exchange(|exchange| exchange.order_group(&group).is_some_and(|g| g.triggered));
-    assert!(group_triggered, "kdesk kill triggers the account's order groups");
+    assert!(
+        group_triggered,
+        "kdesk kill triggers the account's order groups"
+    );
     let told = tokio::time::timeout(PATIENCE, desk.commands.recv())
         .await
         .expect("the desk was told")
@@ -972,10 +994,9 @@ async fn kdesk_kill_flattens_journals_and_tells_the_running_desk() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kdesk_kill_exits_3_and_journals_pending_when_the_exchange_is_gone_and_2_without_a_key()
-{
-    use kalshi_desk::store::journal::{HaltState, Journal, Mode};
+async fn kdesk_kill_exits_3_and_journals_pending_when_the_exchange_is_gone_and_2_without_a_key() {
     use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    use kalshi_desk::store::journal::{HaltState, Journal, Mode};
     let sim = start_sim(SimTier::Prestige).await;
     let home = tempfile::tempdir().expect("home");
     let config = write_config(home.path(), &sim);
@@ -997,14 +1018,22 @@ async fn kdesk_kill_exits_3_and_journals_pending_when_the_exchange_is_gone_and_2
     assert_eq!(run.status, Some(3), "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("KILL PENDING"), "{}", run.stdout);
     assert!(run.stdout.contains("desk: none running"), "{}", run.stdout);
-    let journal = Journal::open(&home.path().join("state/kalshi-desk/journal.sqlite"))
-        .expect("journal");
-    let halt = journal.last_halt(Mode::Live).expect("read").expect("a halt");
+    let journal =
+        Journal::open(&home.path().join("state/kalshi-desk/journal.sqlite")).expect("journal");
+    let halt = journal
+        .last_halt(Mode::Live)
+        .expect("read")
+        .expect("a halt");
     assert_eq!(halt.state, HaltState::Pending);
 
     let keyless = home.path().join("keyless.toml");
     std::fs::write(&keyless, "environment = \"sim\"\n").expect("config");
-    let run = run_kdesk_kill(home.path(), &keyless, &["--base-url", &sim.handle.rest_base_url]).await;
+    let run = run_kdesk_kill(
+        home.path(),
+        &keyless,
+        &["--base-url", &sim.handle.rest_base_url],
+    )
+    .await;
     assert_eq!(run.status, Some(2), "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("key"), "{}", run.stderr);
     sim.handle.shutdown().await;
@@ -1081,11 +1110,21 @@ async fn restart_cancels_orphaned_strategy_orders_and_keeps_the_operators() {
     let ids = |orders: &[kalshi_desk::runtime::recovery::OrderSummary]| -> BTreeSet<String> {
         orders.iter().map(|o| o.client_order_id.clone()).collect()
     };
-    assert_eq!(ids(&report.orphans_cancelled), strategy.iter().cloned().collect());
-    assert_eq!(ids(&report.kept_operator), operator.iter().cloned().collect());
+    assert_eq!(
+        ids(&report.orphans_cancelled),
+        strategy.iter().cloned().collect()
+    );
+    assert_eq!(
+        ids(&report.kept_operator),
+        operator.iter().cloned().collect()
+    );
     assert_eq!(ids(&report.kept_foreign), foreign.iter().cloned().collect());
     let kept: BTreeSet<String> = operator.iter().chain(&foreign).cloned().collect();
-    assert_eq!(resting_client_ids(&sim), kept, "only the operator's and foreign orders rest");
+    assert_eq!(
+        resting_client_ids(&sim),
+        kept,
+        "only the operator's and foreign orders rest"
+    );
     assert_eq!(
         report
             .resting
@@ -1094,7 +1133,12 @@ async fn restart_cancels_orphaned_strategy_orders_and_keeps_the_operators() {
             .collect::<BTreeSet<_>>(),
         kept
     );
-    assert!(report.summary_lines().iter().any(|l| l.contains("12 orphaned")));
+    assert!(
+        report
+            .summary_lines()
+            .iter()
+            .any(|l| l.contains("12 orphaned"))
+    );
     sim.handle.shutdown().await;
 }
 
@@ -1139,7 +1183,10 @@ async fn restart_after_a_pending_halt_stays_halted_and_sweeps() {
     assert!(halted.is_halted(), "the desk starts HALTED");
     let sweep = report.sweep.as_ref().expect("a sweep ran");
     assert!(sweep.is_flat(), "{sweep:#?}");
-    assert!(resting_client_ids(&sim).is_empty(), "the sweep cancelled everything");
+    assert!(
+        resting_client_ids(&sim).is_empty(),
+        "the sweep cancelled everything"
+    );
     assert!(report.resting.is_empty());
     assert!(report.summary_lines()[0].contains("stay halted and sweep"));
     sim.handle.shutdown().await;

@@ -435,8 +435,12 @@ pub async fn execute_kill(
             ),
         }
     };
-    let (groups_triggered, group_errors) = groups_result
-        .unwrap_or_else(|| (Vec::new(), vec!["order group triggers still running".into()]));
+    let (groups_triggered, group_errors) = groups_result.unwrap_or_else(|| {
+        (
+            Vec::new(),
+            vec!["order group triggers still running".into()],
+        )
+    });
 
     // Sweeps.
     let mut sweeps = Vec::new();
@@ -525,11 +529,9 @@ pub async fn execute_kill(
 
     // A cancel-all not waited for may have answered by now.
     let cancel_all_result = match cancel_all_result {
-        None if cancel_all_task.is_finished() => Some(
-            cancel_all_task
-                .await
-                .unwrap_or_else(|e| Err(e.to_string())),
-        ),
+        None if cancel_all_task.is_finished() => {
+            Some(cancel_all_task.await.unwrap_or_else(|e| Err(e.to_string())))
+        }
         other => other,
     };
     let cancel_all = step_from(cancel_all_result);
