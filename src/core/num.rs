@@ -399,6 +399,33 @@ impl fmt::Debug for Money {
 
 // Wire form: Kalshi's decimal strings. `Count` deserializes unsigned by default; fields that can
 // be negative (`delta_fp`, `position_fp`, `post_position_fp`) use `#[serde(with = "signed_count")]`.
+/// Deserializes a decimal string with `parse`, without allocating: serde_json hands us the
+/// borrowed text when it has no escapes (a `Cow<str>` would always copy it).
+struct DecimalVisitor<T> {
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, NumError>,
+}
+
+impl<T> serde::de::Visitor<'_> for DecimalVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        (self.parse)(text).map_err(E::custom)
+    }
+}
+
+fn deserialize_decimal<'de, D: serde::Deserializer<'de>, T>(
+    d: D,
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, NumError>,
+) -> Result<T, D::Error> {
+    d.deserialize_str(DecimalVisitor { expecting, parse })
+}
+
 impl serde::Serialize for Price {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_dollars())
@@ -406,8 +433,7 @@ impl serde::Serialize for Price {
 }
 impl<'de> serde::Deserialize<'de> for Price {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Price, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Price::parse(&text).map_err(serde::de::Error::custom)
+        deserialize_decimal(d, "a dollar price string like \"0.5600\"", Price::parse)
     }
 }
 impl serde::Serialize for Count {
@@ -417,8 +443,7 @@ impl serde::Serialize for Count {
 }
 impl<'de> serde::Deserialize<'de> for Count {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Count::parse(&text).map_err(serde::de::Error::custom)
+        deserialize_decimal(d, "a contract count string like \"10.00\"", Count::parse)
     }
 }
 impl serde::Serialize for Money {
@@ -428,23 +453,25 @@ impl serde::Serialize for Money {
 }
 impl<'de> serde::Deserialize<'de> for Money {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Money::parse(&text).map_err(serde::de::Error::custom)
+        deserialize_decimal(d, "a dollar amount string like \"-54.00\"", Money::parse)
     }
 }
 
 /// `#[serde(with = "crate::core::num::signed_count")]` for counts that may be negative.
 pub mod signed_count {
     use super::Count;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(count: &Count, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&count.to_fp())
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Count::parse_signed(&text).map_err(serde::de::Error::custom)
+        super::deserialize_decimal(
+            d,
+            "a signed contract count string like \"-54.00\"",
+            Count::parse_signed,
+        )
     }
 }
 
@@ -461,9 +488,9 @@ pub mod signed_count_opt {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Count>, D::Error> {
-        let text = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-        text.map(|t| Count::parse_signed(&t).map_err(serde::de::Error::custom))
-            .transpose()
+        #[derive(serde::Deserialize)]
+        struct Signed(#[serde(with = "super::signed_count")] Count);
+        Ok(Option::<Signed>::deserialize(d)?.map(|Signed(count)| count))
     }
 }
 

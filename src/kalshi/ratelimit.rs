@@ -31,7 +31,9 @@ pub trait Clock: Send + Sync + 'static {
     fn sleep_until(&self, deadline_ns: u64) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 }
 
-/// The process clock (`runtime::clock::mono_ns`) with tokio timers.
+/// The process clock (`runtime::clock::mono_ns`) with tokio timers. It does not follow tokio's
+/// paused test clock (that would need a clock read outside `runtime::clock`); tests use
+/// [`ManualClock`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 

@@ -1015,3 +1015,194 @@ async fn exchange_limits_and_costs_replace_the_defaults() {
     assert_eq!(stats.requests, 1);
     assert!(stats.max_us >= stats.last_us);
 }
+
+// ---------------------------------------------------------------- against the simulator
+
+#[tokio::test]
+async fn the_client_drives_the_simulator_end_to_end() {
+    use kalshi_desk::kalshi::wire::{
+        CreateOrderGroupRequest, GetMarketsParams, GetOrdersParams, OrderGroupWriteParams,
+        OrderStatus,
+    };
+    use kalshi_desk::sim::server::{SimConfig, SimServer};
+
+    let keys = tempfile::tempdir().unwrap();
+    let sim = SimServer::start(SimConfig {
+        key_dir: keys.path().join("keys"),
+        flow: false,
+        rate_limits: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let signer = Signer::from_key_file(&sim.key_id, &sim.key_file, false).unwrap();
+    let clock = ManualClock::auto_advancing(0);
+    let limiter = limiter_on(&clock, BucketLimit::new(1000, 2000), 200);
+    let client = RestClient::with_limiter(
+        RestConfig::new(sim.rest_base_url.clone()),
+        Some(signer),
+        limiter,
+    )
+    .unwrap();
+
+    guarded(client.exchange_status()).await.unwrap();
+    guarded(client.refresh_rate_limits()).await.unwrap();
+    let markets = guarded(client.all_markets(&GetMarketsParams {
+        limit: Some(7),
+        ..GetMarketsParams::default()
+    }))
+    .await
+    .unwrap();
+    assert!(markets.len() > 7, "several pages: {}", markets.len());
+    let ticker = markets[0].ticker.clone();
+    guarded(client.market(ticker.as_str())).await.unwrap();
+    guarded(client.orderbook(ticker.as_str(), Some(5)))
+        .await
+        .unwrap();
+    guarded(client.balance(&GetBalanceParams::default()))
+        .await
+        .unwrap();
+
+    let mut resting = order(ticker.as_str(), "e2e-1");
+    resting.price = Price::parse("0.0100").unwrap();
+    resting.count = Count::parse("2.00").unwrap();
+    let created = guarded(client.create_order(resting.clone())).await.unwrap();
+    let duplicate = guarded(client.create_order(resting)).await.unwrap_err();
+    assert_eq!(duplicate.status(), Some(409), "{duplicate:?}");
+    let read = guarded(client.order(&created.order_id)).await.unwrap();
+    assert_eq!(read.client_order_id, "e2e-1");
+    let amend = AmendOrderV2Request {
+        ticker: ticker.clone(),
+        side: BookSide::Bid,
+        price: Price::parse("0.0200").unwrap(),
+        count: Count::parse("2.00").unwrap(),
+        client_order_id: Some("e2e-1".into()),
+        updated_client_order_id: Some("e2e-1b".into()),
+        expiration_time: None,
+        exchange_index: None,
+    };
+    guarded(client.amend_order(&created.order_id, &amend, None))
+        .await
+        .unwrap();
+    let decreased = guarded(client.decrease_order(
+        &created.order_id,
+        &DecreaseOrderV2Request::to(Count::parse("1.00").unwrap()),
+        None,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(decreased.remaining_count, Count::parse("1.00").unwrap());
+    guarded(client.cancel_order(&created.order_id, &CancelOrderV2Params::default()))
+        .await
+        .unwrap();
+
+    let batch: Vec<_> = (0..3)
+        .map(|i| {
+            let mut o = order(ticker.as_str(), &format!("e2e-batch-{i}"));
+            o.price = Price::parse("0.0100").unwrap();
+            o
+        })
+        .collect();
+    let placed = guarded(client.batch_create_orders(batch)).await;
+    assert!(placed.iter().all(Result::is_ok), "{placed:?}");
+    let cancels: Vec<_> = placed
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.order_id.clone())
+        .map(|order_id| BatchCancelOrderV2 {
+            order_id,
+            subaccount: None,
+            exchange_index: None,
+            market_ticker: None,
+        })
+        .collect();
+    let cancelled = guarded(client.batch_cancel_orders(cancels)).await;
+    assert!(cancelled.iter().all(Result::is_ok), "{cancelled:?}");
+
+    let mut last = order(ticker.as_str(), "e2e-last");
+    last.price = Price::parse("0.0100").unwrap();
+    guarded(client.create_order(last)).await.unwrap();
+    guarded(client.cancel_all_orders(None)).await.unwrap();
+    let still_resting = guarded(client.all_orders(&GetOrdersParams {
+        status: Some(OrderStatus::Resting),
+        ..GetOrdersParams::default()
+    }))
+    .await
+    .unwrap();
+    assert!(still_resting.is_empty(), "{still_resting:?}");
+
+    let group = guarded(client.create_order_group(&CreateOrderGroupRequest {
+        contracts_limit: Some(10),
+        ..CreateOrderGroupRequest::default()
+    }))
+    .await
+    .unwrap();
+    guarded(client.order_group(&group.order_group_id, None))
+        .await
+        .unwrap();
+    let params = OrderGroupWriteParams::default();
+    guarded(client.trigger_order_group(&group.order_group_id, &params))
+        .await
+        .unwrap();
+    guarded(client.delete_order_group(&group.order_group_id, &params))
+        .await
+        .unwrap();
+
+    let missing = guarded(client.market("NO-SUCH-MARKET")).await.unwrap_err();
+    assert_eq!(missing.status(), Some(404), "{missing:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_limiter_keeps_a_burst_of_orders_inside_the_simulators_buckets() {
+    use kalshi_desk::kalshi::wire::GetMarketsParams;
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    use kalshi_desk::sim::server::{SimConfig, SimServer};
+
+    let keys = tempfile::tempdir().unwrap();
+    let sim = SimServer::start(SimConfig {
+        key_dir: keys.path().join("keys"),
+        flow: false,
+        rate_limits: Some(SimTier::Basic.limits()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let signer = Signer::from_key_file(&sim.key_id, &sim.key_file, false).unwrap();
+    // A frozen clock: our buckets never refill, so we can only be stricter than the exchange.
+    let clock = ManualClock::new(0);
+    let limiter = limiter_on(&clock, BucketLimit::new(1000, 2000), 200);
+    let client = RestClient::with_limiter(
+        RestConfig::new(sim.rest_base_url.clone()),
+        Some(signer),
+        Arc::clone(&limiter),
+    )
+    .unwrap();
+    guarded(client.refresh_rate_limits()).await.unwrap();
+    let budget = limiter.snapshot();
+    assert_eq!(budget.write, BucketLimit::new(100, 100));
+    // The reserve kept its tenth of the write bucket.
+    assert_eq!(budget.cancel_reserve, 10);
+    let markets = guarded(client.markets(&GetMarketsParams {
+        limit: Some(1),
+        ..GetMarketsParams::default()
+    }))
+    .await
+    .unwrap();
+    let ticker = markets.markets[0].ticker.clone();
+
+    let mut outcomes = Vec::new();
+    for i in 0..12 {
+        let mut o = order(ticker.as_str(), &format!("burst-{i}"));
+        o.price = Price::parse("0.0100").unwrap();
+        outcomes.push(guarded(client.create_order(o)).await);
+    }
+    let placed = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(placed, 9, "{outcomes:?}");
+    for refused in &outcomes[9..] {
+        assert!(
+            matches!(refused, Err(RestError::WouldExceed { .. })),
+            "refused locally, never by a 429: {refused:?}"
+        );
+    }
+    sim.shutdown().await;
+}
