@@ -8,11 +8,11 @@
 //!   the same direction in that market and subaccount already claim, and only the rest is locked;
 //! - a fill consumes the claim first, then the locked part (at the order's own limit price); the
 //!   locked money is released and the fill's real cash flow is booked from the position it meets;
-//! - cancel and decrease release locked money first, then the claim.
-//!
-//! Claims are not re-evaluated when a position later changes (for instance when another order
-//! closes the position a resting order claimed); such a fill then opens a position paid from cash,
-//! and the available balance can dip below zero. Kalshi's exact rule is not published.
+//! - cancel and decrease release locked money first, then the claim;
+//! - after every match, each touched member's resting orders in that market are re-fitted to
+//!   the new position (oldest orders claim first), so claims never outlive the position they
+//!   reduce. If that needs more money than is available, `available` goes below zero and new
+//!   orders are refused until money is freed. Kalshi's exact rule is not published.
 //!
 //! `available` (Kalshi's `balance`) = cash − locked collateral.
 

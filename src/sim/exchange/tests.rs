@@ -7,7 +7,7 @@ use events::ExchangeEvent;
 use lifecycle::LifecycleEventType;
 use types::{
     BalancePrecision, BookSide, FeeMultiplier, FeeType, MarketResult, MarketStatus, OrderStatus,
-    TimeInForce, WriteKind, WriteOutcome,
+    SelfTradePrevention, TimeInForce, WriteKind, WriteOutcome,
 };
 
 const MARKET: &str = "KXTEST-26DEC-T50";
@@ -322,12 +322,13 @@ fn an_order_that_reduces_an_opposite_position_locks_nothing_for_that_part() {
     ex.place_order("alice", &order(BookSide::Ask, "0.60", 15), 4)
         .unwrap();
     assert_eq!(available(&ex, "alice", 0), m("89.832"));
-    // Cancelling the closing order frees its claim; nothing is released because it locked none.
+    // Cancelling the closing order frees its claim, which passes to the ask of 15: only its
+    // last 5 stay locked (5 × 0.40).
     ex.cancel_order_by_id("alice", &close.order_id, None, 5)
         .unwrap();
-    assert_eq!(available(&ex, "alice", 0), m("89.832"));
-    // Carol buys 10 from the remaining ask of 15: it fills from its locked part, and the fill
-    // closes Alice's 10 YES at 0.60.
+    assert_eq!(available(&ex, "alice", 0), m("93.832"));
+    // Carol buys 10 from the ask of 15: the fill uses its claim and closes Alice's 10 YES at
+    // 0.60.
     ex.open_account("carol", m("100"));
     ex.place_order("carol", &order(BookSide::Bid, "0.60", 10), 6)
         .unwrap();
@@ -789,6 +790,142 @@ fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
     assert_eq!(deltas[0].client_order_id.as_deref(), Some("mine"));
 }
 
+#[test]
+fn self_trade_prevention_cancels_the_taker_or_the_resting_maker() {
+    let mut ex = exchange();
+    let own = ex
+        .place_order("alice", &order(BookSide::Ask, "0.40", 5), 1)
+        .unwrap();
+    // taker_at_cross: Alice's bid stops at her own ask; nothing trades, her bid is cancelled.
+    let stopped = ex
+        .place_order("alice", &order(BookSide::Bid, "0.45", 3), 2)
+        .unwrap();
+    assert_eq!(stopped.fill_count, Count::ZERO);
+    assert_eq!(status(&ex, &stopped.order_id), OrderStatus::Canceled);
+    assert_eq!(status(&ex, &own.order_id), OrderStatus::Resting);
+    // maker: the resting own ask is cancelled instead and the bid rests; her collateral for the
+    // cancelled ask (5 × 0.60) comes back.
+    let mut maker_stp = order(BookSide::Bid, "0.45", 3);
+    maker_stp.self_trade_prevention = SelfTradePrevention::Maker;
+    let kept = ex.place_order("alice", &maker_stp, 3).unwrap();
+    assert_eq!(status(&ex, &own.order_id), OrderStatus::Canceled);
+    assert_eq!(status(&ex, &kept.order_id), OrderStatus::Resting);
+    assert_eq!(available(&ex, "alice", 0), m("98.65"));
+    assert!(ex.fill_records().is_empty());
+}
+
+#[test]
+fn an_amend_that_crosses_trades_as_a_taker() {
+    let mut ex = exchange();
+    ex.place_order("bob", &order(BookSide::Ask, "0.50", 2), 1)
+        .unwrap();
+    let bid = ex
+        .place_order("alice", &order(BookSide::Bid, "0.40", 5), 2)
+        .unwrap();
+    let amend = AmendRequest {
+        ticker: MARKET.to_string(),
+        side: BookSide::Bid,
+        price: p("0.50"),
+        count: c(5),
+        client_order_id: None,
+        updated_client_order_id: None,
+    };
+    let ack = ex
+        .amend_order_by_id("alice", &bid.order_id, None, &amend, 3)
+        .unwrap();
+    assert_eq!(ack.fill_count, c(2));
+    assert_eq!(ack.remaining_count, c(3));
+    let alice_fill = ex
+        .fill_records()
+        .iter()
+        .find(|f| f.user_id == "alice")
+        .unwrap();
+    assert!(alice_fill.is_taker);
+    // Taker fee 0.07 × 2 × 0.5 × 0.5 = 0.035; cash 100 − 1.00 − 0.035; 3 × 0.50 locked.
+    assert_eq!(cash(&ex, "alice"), m("98.965"));
+    assert_eq!(available(&ex, "alice", 0), m("97.465"));
+}
+
+#[test]
+fn an_expired_order_is_retired_before_a_write_touches_it() {
+    let mut ex = exchange();
+    let mut gtd = order(BookSide::Bid, "0.40", 10);
+    gtd.expiration_ms = Some(5_000);
+    let placed = ex.place_order("alice", &gtd, 1).unwrap();
+    // No `advance` in between: the cancel at 6 000 finds the order already expired.
+    let err = ex
+        .cancel_order_by_id("alice", &placed.order_id, None, 6_000)
+        .unwrap_err();
+    assert_eq!(err.status, 404);
+    assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
+    assert_eq!(available(&ex, "alice", 0), m("100"));
+}
+
+#[test]
+fn fractional_fills_pay_fees_on_the_fraction() {
+    let mut ex = exchange();
+    let mut spec = market_spec("KXTEST-26DEC-FRAC", "0.01");
+    spec.fractional_trading_enabled = true;
+    ex.add_market(spec).unwrap();
+    ex.advance(1);
+    let ticker = "KXTEST-26DEC-FRAC";
+    let half = Count::from_centi(250);
+    ex.place_order(
+        "bob",
+        &OrderRequest::limit(ticker, BookSide::Ask, p("0.33"), half),
+        2,
+    )
+    .unwrap();
+    let ack = ex
+        .place_order(
+            "alice",
+            &OrderRequest::limit(ticker, BookSide::Bid, p("0.33"), half),
+            3,
+        )
+        .unwrap();
+    assert_eq!(ack.fill_count, half);
+    // Fee 0.07 × 2.5 × 0.33 × 0.67 = 0.0386925 → 0.0387; cost 2.5 × 0.33 = 0.825.
+    assert_eq!(cash(&ex, "alice"), m("99.1363"));
+    // Whole-contract markets refuse fractions.
+    assert_eq!(
+        ex.place_order(
+            "alice",
+            &OrderRequest::limit(MARKET, BookSide::Bid, p("0.33"), half),
+            4
+        )
+        .unwrap_err()
+        .code,
+        "invalid_order_size"
+    );
+}
+
+#[test]
+fn a_claim_whose_position_is_gone_is_backed_by_money_again() {
+    let mut ex = exchange();
+    ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 1)
+        .unwrap();
+    ex.place_order("alice", &order(BookSide::Bid, "0.40", 10), 2)
+        .unwrap();
+    // Long 10 YES; an ask of 10 reduces it and locks nothing.
+    let resting_ask = ex
+        .place_order("alice", &order(BookSide::Ask, "0.60", 10), 3)
+        .unwrap();
+    assert_eq!(available(&ex, "alice", 0), m("95.832"));
+    // Alice sells her 10 YES elsewhere: + 4.00 − fee 0.168.
+    ex.place_order("bob", &order(BookSide::Bid, "0.40", 10), 4)
+        .unwrap();
+    let mut ioc = order(BookSide::Ask, "0.40", 10);
+    ioc.time_in_force = TimeInForce::ImmediateOrCancel;
+    ex.place_order("alice", &ioc, 5).unwrap();
+    assert_eq!(position(&ex, "alice"), Count::ZERO);
+    assert_eq!(cash(&ex, "alice"), m("99.664"));
+    // The resting ask would now open NO: it locks 10 × 0.40.
+    let record = ex.order_record(&resting_ask.order_id).unwrap();
+    assert_eq!(record.reducing_claim, Count::ZERO);
+    assert_eq!(record.locked, m("4"));
+    assert_eq!(available(&ex, "alice", 0), m("95.664"));
+}
+
 // ---- the wire-typed API ----
 
 use crate::kalshi::wire;
@@ -1201,4 +1338,228 @@ fn a_maintenance_window_takes_the_exchange_down_and_back() {
         .unwrap();
     let schedule = ex.schedule();
     assert_eq!(schedule.schedule.maintenance_windows.len(), 1);
+}
+
+// ---- conservation under random trading ----
+
+mod random_trading {
+    use super::*;
+    use proptest::prelude::*;
+
+    const USERS: [&str; 3] = ["alice", "bob", "carol"];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Place {
+            user: usize,
+            sub: u32,
+            bid: bool,
+            cents: i64,
+            contracts: i64,
+            tif: u8,
+            post_only: bool,
+            on_pause: bool,
+        },
+        Cancel {
+            user: usize,
+            pick: usize,
+        },
+        Decrease {
+            user: usize,
+            pick: usize,
+            by: i64,
+        },
+        Amend {
+            user: usize,
+            pick: usize,
+            cents: i64,
+            extra: i64,
+        },
+        CancelAll {
+            user: usize,
+        },
+        Pause,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0..3usize, 0..2u32, any::<bool>(), 40..60i64, 1..15i64, 0..6u8, prop::bool::weighted(0.2), any::<bool>())
+                .prop_map(|(user, sub, bid, cents, contracts, tif, post_only, on_pause)| Op::Place {
+                    user, sub, bid, cents, contracts, tif, post_only, on_pause
+                }),
+            1 => (0..3usize, 0..50usize).prop_map(|(user, pick)| Op::Cancel { user, pick }),
+            1 => (0..3usize, 0..50usize, 1..5i64).prop_map(|(user, pick, by)| Op::Decrease { user, pick, by }),
+            1 => (0..3usize, 0..50usize, 30..70i64, 0..10i64)
+                .prop_map(|(user, pick, cents, extra)| Op::Amend { user, pick, cents, extra }),
+            1 => (0..3usize).prop_map(|user| Op::CancelAll { user }),
+            1 => Just(Op::Pause),
+        ]
+    }
+
+    fn resting_of(ex: &Exchange, user: &str) -> Vec<String> {
+        ex.order_records(user)
+            .filter(|o| o.is_resting())
+            .map(|o| o.order_id.clone())
+            .collect()
+    }
+
+    fn check_invariants(ex: &Exchange, initial: Money) {
+        let mut cash = Money::ZERO;
+        let mut net_position = Count::ZERO;
+        let mut long = Count::ZERO;
+        for user in USERS {
+            let account = ex.account(user).unwrap();
+            for (&number, sub) in &account.subaccounts {
+                cash = cash.saturating_add(sub.cash);
+                let locked: Money = ex
+                    .order_records(user)
+                    .filter(|o| o.is_resting() && o.subaccount == number)
+                    .fold(Money::ZERO, |sum, o| sum.saturating_add(o.locked));
+                assert_eq!(sub.locked, locked, "{user}/{number} locked");
+                assert!(!sub.locked.is_negative());
+                for position in sub.positions.values() {
+                    net_position = net_position.saturating_add(position.position);
+                    long = long.saturating_add(position.position.max(Count::ZERO));
+                }
+            }
+        }
+        let fees = ex
+            .fill_records()
+            .iter()
+            .fold(Money::ZERO, |sum, f| sum.saturating_add(f.fee));
+        // Each resting order locks exactly the price of its unclaimed remainder, and claims
+        // never exceed the opposite position.
+        for user in USERS {
+            let account = ex.account(user).unwrap();
+            for (&number, sub) in &account.subaccounts {
+                let held = sub.position(&Ticker::new(MARKET));
+                let mut claimed_bid = Count::ZERO;
+                let mut claimed_ask = Count::ZERO;
+                for order in ex
+                    .order_records(user)
+                    .filter(|o| o.is_resting() && o.subaccount == number)
+                {
+                    let unclaimed = order.remaining.saturating_sub(order.reducing_claim);
+                    assert_eq!(
+                        order.locked,
+                        order.cost_per_contract().cost_of(unclaimed),
+                        "order {} lock",
+                        order.order_id
+                    );
+                    match order.side {
+                        BookSide::Bid => {
+                            claimed_bid = claimed_bid.saturating_add(order.reducing_claim)
+                        }
+                        BookSide::Ask => {
+                            claimed_ask = claimed_ask.saturating_add(order.reducing_claim)
+                        }
+                    }
+                }
+                assert!(claimed_bid <= (-held).max(Count::ZERO));
+                assert!(claimed_ask <= held.max(Count::ZERO));
+            }
+        }
+        let open_interest = ex.market_state(MARKET).unwrap().stats.open_interest;
+        assert_eq!(net_position, Count::ZERO, "positions net to zero");
+        assert_eq!(open_interest, long, "open interest = YES held");
+        // Every open YES+NO pair took $1 out of cash; fees left the members.
+        let pairs = Money::from_micros(open_interest.centi() * 10_000);
+        assert_eq!(
+            cash.saturating_add(fees).saturating_add(pairs),
+            initial,
+            "cash + fees + $1 per open pair is conserved"
+        );
+        let book = ex.matching_book(MARKET).unwrap();
+        let mut resting = 0;
+        for user in USERS {
+            for order in ex.order_records(user).filter(|o| o.is_resting()) {
+                resting += 1;
+                let number = ex.order_numbers[&order.order_id];
+                let in_book = book.order(number).expect("a resting order is in the book");
+                assert_eq!(in_book.remaining, order.remaining);
+                assert_eq!(in_book.price, order.price);
+            }
+        }
+        assert_eq!(resting, book.order_count());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn money_is_conserved_and_locks_match_resting_orders(ops in prop::collection::vec(op(), 1..80)) {
+            let mut ex = exchange();
+            ex.open_account("carol", m("100"));
+            for user in USERS {
+                ex.deposit(user, 1, m("50")).unwrap();
+            }
+            let initial = m("450");
+            let mut now = 10;
+            for op in ops {
+                now += 100;
+                match op {
+                    Op::Place { user, sub, bid, cents, contracts, tif, post_only, on_pause } => {
+                        let side = if bid { BookSide::Bid } else { BookSide::Ask };
+                        let mut request = OrderRequest::limit(
+                            MARKET, side, Price::from_cents(cents).unwrap(), c(contracts));
+                        request.subaccount = sub;
+                        request.time_in_force = match tif {
+                            4 => TimeInForce::ImmediateOrCancel,
+                            5 => TimeInForce::FillOrKill,
+                            _ => TimeInForce::GoodTillCanceled,
+                        };
+                        request.post_only = post_only;
+                        request.cancel_order_on_pause = on_pause;
+                        let _ = ex.place_order(USERS[user], &request, now);
+                    }
+                    Op::Cancel { user, pick } => {
+                        let resting = resting_of(&ex, USERS[user]);
+                        if !resting.is_empty() {
+                            let id = &resting[pick % resting.len()];
+                            ex.cancel_order_by_id(USERS[user], id, None, now).unwrap();
+                        }
+                    }
+                    Op::Decrease { user, pick, by } => {
+                        let resting = resting_of(&ex, USERS[user]);
+                        if !resting.is_empty() {
+                            let id = &resting[pick % resting.len()];
+                            ex.decrease_order_by_id(USERS[user], id, None, Decrease::By(c(by)), now)
+                                .unwrap();
+                        }
+                    }
+                    Op::Amend { user, pick, cents, extra } => {
+                        let resting = resting_of(&ex, USERS[user]);
+                        if !resting.is_empty() {
+                            let id = resting[pick % resting.len()].clone();
+                            let record = ex.order_record(&id).unwrap().clone();
+                            let amend = AmendRequest {
+                                ticker: MARKET.to_string(),
+                                side: record.side,
+                                price: Price::from_cents(cents).unwrap(),
+                                count: record.filled.saturating_add(c(1 + extra)),
+                                client_order_id: None,
+                                updated_client_order_id: None,
+                            };
+                            let _ = ex.amend_order_by_id(USERS[user], &id, None, &amend, now);
+                        }
+                    }
+                    Op::CancelAll { user } => ex.cancel_all(USERS[user], None, now).unwrap(),
+                    Op::Pause => {
+                        ex.set_trading_active(false, now);
+                        ex.set_trading_active(true, now);
+                    }
+                }
+                check_invariants(&ex, initial);
+            }
+            ex.determine_market(MARKET, MarketResult::Yes, now + 1).unwrap();
+            ex.settle_market(MARKET, now + 2).unwrap();
+            check_invariants(&ex, initial);
+            for user in USERS {
+                let account = ex.account(user).unwrap();
+                for sub in account.subaccounts.values() {
+                    prop_assert_eq!(sub.locked, Money::ZERO);
+                    prop_assert!(sub.positions.is_empty());
+                }
+            }
+        }
+    }
 }

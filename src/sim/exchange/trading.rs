@@ -339,8 +339,16 @@ impl Exchange {
                 .with_details("order_group_triggered"));
             }
         }
-        let open_orders = self.resting_numbers(None, Some(member.owner)).len();
-        if open_orders >= self.config.max_open_orders_per_user {
+        // Counting one member's orders walks every book, so do it only when the whole exchange
+        // holds enough orders for the cap to matter.
+        let max = self.config.max_open_orders_per_user;
+        let all_resting: usize = self.books.values().map(|b| b.order_count()).sum();
+        let open_orders = if all_resting >= max {
+            self.resting_numbers(None, Some(member.owner)).len()
+        } else {
+            all_resting
+        };
+        if open_orders >= max {
             return Err(ApiError::invalid_order(format!(
                 "user already has {open_orders} open orders (the maximum)"
             )));
@@ -354,6 +362,7 @@ impl Exchange {
         request: &OrderRequest,
         now_ms: i64,
     ) -> Result<OrderAck, ApiError> {
+        self.flush_expired(&request.ticker, now_ms);
         self.validate_new_order(user_id, request)?;
         let ticker = Ticker::new(&request.ticker);
         let owner = self.member(user_id)?.owner;
@@ -594,6 +603,18 @@ impl Exchange {
         if totals.count.is_positive() {
             self.push_position(taker);
         }
+        // Positions moved: re-fit every touched member's claims and locks in this market.
+        let mut touched_accounts: Vec<(String, u32)> = Vec::new();
+        for number in std::iter::once(taker).chain(outcome.fills.iter().map(|f| f.maker_order_id)) {
+            let record = self.record(number);
+            let key = (record.user_id.clone(), record.subaccount);
+            if !touched_accounts.contains(&key) {
+                touched_accounts.push(key);
+            }
+        }
+        for (user_id, subaccount) in touched_accounts {
+            self.refit_claims(&user_id, subaccount, ticker);
+        }
         self.emit_ticker(ticker, now_ms);
         for group_id in touched_groups {
             let window = self.config.order_group_window_ms;
@@ -606,6 +627,52 @@ impl Exchange {
             }
         }
         totals
+    }
+
+    /// Re-fit the collateral of one member's resting orders in one market to its position now:
+    /// per direction, the opposite position is claimed by the oldest resting orders first, and
+    /// each order locks exactly the price of its unclaimed remainder. Run after fills, so a claim
+    /// whose position has gone is backed by money again (which can take `available` below zero;
+    /// new orders are then refused until money is freed).
+    pub(super) fn refit_claims(&mut self, user_id: &str, subaccount: u32, ticker: &Ticker) {
+        let Some(member) = self.members.get(user_id) else {
+            return;
+        };
+        let owner = member.owner;
+        let position = member
+            .account
+            .subaccount(subaccount)
+            .map(|s| s.position(ticker))
+            .unwrap_or(Count::ZERO);
+        let numbers: Vec<OrderId> = self
+            .resting_numbers(Some(ticker.as_str()), Some(owner))
+            .into_iter()
+            .filter(|&n| self.record(n).subaccount == subaccount)
+            .collect();
+        let mut reducible_bid = (-position).max(Count::ZERO);
+        let mut reducible_ask = position.max(Count::ZERO);
+        let mut lock_change = Money::ZERO;
+        for number in numbers {
+            let order = self.record_mut(number);
+            let reducible = match order.side {
+                BookSide::Bid => &mut reducible_bid,
+                BookSide::Ask => &mut reducible_ask,
+            };
+            let claim = order.remaining.min(*reducible);
+            *reducible = reducible.saturating_sub(claim);
+            let lock = money_ceil(
+                order.cost_per_contract(),
+                order.remaining.saturating_sub(claim),
+            );
+            lock_change = lock_change.saturating_add(lock.saturating_sub(order.locked));
+            order.reducing_claim = claim;
+            order.locked = lock;
+        }
+        if let Some(member) = self.members.get_mut(user_id)
+            && let Ok(sub) = member.account.subaccount_mut(subaccount)
+        {
+            sub.locked = sub.locked.saturating_add(lock_change).max(Money::ZERO);
+        }
     }
 
     /// Book one fill for one order: collateral, position, fees, the fill record and its event.
@@ -773,6 +840,22 @@ impl Exchange {
         self.push_user_order(number);
     }
 
+    /// Retire the orders of one market whose good-till-date expiry has passed, so a write sees
+    /// the same resting orders as the book.
+    pub(super) fn flush_expired(&mut self, ticker: &str, now_ms: i64) {
+        let expired = match self.books.get_mut(ticker) {
+            Some(book) => book.expire(now_ms),
+            None => return,
+        };
+        for order in &expired {
+            self.retire_removed(order, now_ms);
+        }
+        if let (false, Some(market)) = (expired.is_empty(), self.markets.get(ticker)) {
+            let ticker = market.ticker.clone();
+            self.emit_ticker(&ticker, now_ms);
+        }
+    }
+
     /// Cancel a resting order by number; returns the contracts removed.
     pub(super) fn cancel_number(&mut self, number: OrderId, now_ms: i64) -> Option<Count> {
         let ticker = self.record(number).ticker.clone();
@@ -846,6 +929,8 @@ impl Exchange {
     ) -> Result<CancelAck, ApiError> {
         self.member(user_id)?;
         let number = self.owned_order(user_id, order_id, subaccount)?;
+        let ticker = self.record(number).ticker.clone();
+        self.flush_expired(ticker.as_str(), now_ms);
         if !self.record(number).is_resting() {
             return Err(ApiError::not_found(format!(
                 "order {order_id} is {} and cannot be cancelled",
@@ -853,7 +938,12 @@ impl Exchange {
             )));
         }
         let reduced_by = self.cancel_number(number, now_ms).unwrap_or(Count::ZERO);
-        let ticker = self.record(number).ticker.clone();
+        let (ticker, subaccount) = {
+            let record = self.record(number);
+            (record.ticker.clone(), record.subaccount)
+        };
+        // A freed claim passes to the member's next order in that market.
+        self.refit_claims(user_id, subaccount, &ticker);
         self.emit_ticker(&ticker, now_ms);
         Ok(CancelAck {
             order_id: order_id.to_string(),
@@ -952,6 +1042,8 @@ impl Exchange {
     ) -> Result<OrderAck, ApiError> {
         self.member(user_id)?;
         let number = self.owned_order(user_id, order_id, subaccount)?;
+        let ticker = self.record(number).ticker.clone();
+        self.flush_expired(ticker.as_str(), now_ms);
         let record = self.record(number).clone();
         if record.ticker.as_str() != request.ticker {
             return Err(ApiError::new(
@@ -1118,6 +1210,8 @@ impl Exchange {
     ) -> Result<DecreaseAck, ApiError> {
         self.member(user_id)?;
         let number = self.owned_order(user_id, order_id, subaccount)?;
+        let ticker = self.record(number).ticker.clone();
+        self.flush_expired(ticker.as_str(), now_ms);
         let record = self.record(number).clone();
         if !record.is_resting() {
             return Err(ApiError::not_found(format!(
@@ -1145,6 +1239,7 @@ impl Exchange {
             release
         };
         self.release_collateral(number, release);
+        self.refit_claims(user_id, record.subaccount, &record.ticker);
         self.push_delta(
             number,
             record.side,
