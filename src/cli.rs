@@ -43,6 +43,8 @@ pub enum Command {
     /// Kill switch from outside the desk: trigger the order groups, cancel every order, sweep
     /// until flat, tell a running desk, journal the halt. Exit 0 flat, 3 not flat, 2 config.
     Kill(KillArgs),
+    /// Run the Kalshi-compatible exchange simulator in the foreground (Ctrl-C stops it).
+    Sim(crate::sim::run::SimArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +133,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }) => keys_new(&args, &paths),
         Some(Command::Journal(args)) => journal(&args, &paths),
         Some(Command::Kill(args)) => Ok(kill(&cli.common, &args, &paths)),
+        Some(Command::Sim(args)) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(crate::sim::run::run_sim(args))?;
+            Ok(0)
+        }
         None => {
             println!("kalshi-desk {}", env!("CARGO_PKG_VERSION"));
             println!("The desk screen is being built; `kdesk --help` lists what works today.");

@@ -122,7 +122,9 @@ impl MarketStatus {
         )
     }
 
-    /// The filter word `GET /markets?status=` uses for markets in this status.
+    /// The filter word `GET /markets?status=` most plausibly matches for this status. The spec
+    /// lists both vocabularies but not the mapping; `determined`/`disputed` count as `closed`
+    /// (not yet paid out) and `amended`/`finalized` as `settled`.
     pub const fn filter_word(self) -> &'static str {
         match self {
             MarketStatus::Initialized => "unopened",

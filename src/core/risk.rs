@@ -95,7 +95,8 @@ pub struct RiskLimits {
     /// Places and amends allowed per `rate_window_ms`.
     pub max_orders_per_window: u32,
     pub rate_window_ms: u64,
-    /// Attempts per window that count as a runaway (halts after persistence).
+    /// Write attempts per window (places and amends, accepted or refused, plus strategy
+    /// cancels and decreases) that count as a runaway; halts after persistence.
     pub runaway_orders_per_window: u32,
     /// Loss (positive number) beyond which risk-increasing orders are refused and the desk halts.
     pub max_daily_loss: Money,
@@ -118,7 +119,7 @@ impl Default for RiskLimits {
             max_open_orders: 200,
             max_orders_per_window: 20,
             rate_window_ms: 1_000,
-            runaway_orders_per_window: 40,
+            runaway_orders_per_window: 50,
             max_daily_loss: Money::from_cents(50_000),
             collar: Money::from_cents(10),
             reject_streak_limit: 5,

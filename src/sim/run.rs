@@ -121,3 +121,86 @@ pub async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
     handle.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn parse(args: &[&str]) -> SimArgs {
+        Cli::try_parse_from(std::iter::once("sim").chain(args.iter().copied()))
+            .unwrap()
+            .sim
+    }
+
+    #[test]
+    fn defaults_bind_loopback_on_a_free_port() {
+        let config = parse(&[]).to_config().unwrap();
+        assert_eq!(config.bind, "127.0.0.1:0".parse().unwrap());
+        assert_eq!((config.seed, config.markets), (7, 40));
+        assert!(config.flow);
+        assert_eq!(config.rate_limits, Some(Tier::Basic.limits()));
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let faults = dir.path().join("faults.toml");
+        std::fs::write(
+            &faults,
+            "[ws]\nskip_seq_every_n = 9\n[rest]\nlatency_ms = 5\n",
+        )
+        .unwrap();
+        let args = parse(&[
+            "--port",
+            "9100",
+            "--bind",
+            "0.0.0.0",
+            "--seed",
+            "3",
+            "--markets",
+            "12",
+            "--faults",
+            faults.to_str().unwrap(),
+            "--fault-rest-latency-ms",
+            "8",
+            "--fault-freeze-book",
+            "KXA-1",
+            "--tier",
+            "prime",
+            "--no-flow",
+            "--error-envelope",
+            "bare",
+            "--snapshot-seq",
+            "reset",
+            "--key-type",
+            "rsa",
+            "--key-dir",
+            dir.path().to_str().unwrap(),
+        ]);
+        let config = args.to_config().unwrap();
+        assert_eq!(config.bind, "0.0.0.0:9100".parse().unwrap());
+        assert_eq!((config.seed, config.markets, config.flow), (3, 12, false));
+        assert_eq!(config.faults.ws.skip_seq_every_n, 9);
+        assert_eq!(config.faults.rest.latency_ms, 8, "flags override the file");
+        assert!(config.faults.market.frozen_books.contains("KXA-1"));
+        assert_eq!(config.rate_limits.unwrap().usage_tier, "prime");
+        assert_eq!(config.variants.error_envelope, ErrorEnvelope::Bare);
+        assert_eq!(config.variants.snapshot_seq, SnapshotSeq::Reset);
+        assert_eq!(config.key_algorithm, KeyAlgorithm::Rsa);
+        assert_eq!(config.key_dir, dir.path());
+        let missing = parse(&["--faults", "/nonexistent/faults.toml"]).to_config();
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("/nonexistent/faults.toml")
+        );
+    }
+}

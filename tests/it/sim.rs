@@ -5,6 +5,7 @@
 mod auth;
 mod faults;
 mod feed;
+mod flow;
 mod harness;
 mod market_data;
 mod trading;

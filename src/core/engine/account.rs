@@ -126,13 +126,14 @@ impl Engine {
                     });
                     return;
                 }
-                let position = self.positions.apply_fill(
-                    &fill.ticker,
-                    fill.side,
-                    fill.yes_price,
-                    fill.count,
-                    fill.fee_cost,
-                );
+                let Some(effect) = self.portfolio.apply_fill(&fill, self.now.wall_ms) else {
+                    // The store had not seen this trade, the portfolio had: keep them apart
+                    // rather than double-book.
+                    self.audit(AuditKind::DuplicateFill {
+                        trade_id: fill.trade_id,
+                    });
+                    return;
+                };
                 self.audit(AuditKind::Fill {
                     trade_id: fill.trade_id.clone(),
                     ticker: fill.ticker.clone(),
@@ -140,7 +141,7 @@ impl Engine {
                     yes_price: fill.yes_price,
                     count: fill.count,
                     fee_cost: fill.fee_cost,
-                    position: position.count,
+                    position: effect.position_after,
                 });
                 if let Some(exchange) = post_position {
                     self.check_drift(&fill.ticker, exchange);
@@ -183,25 +184,36 @@ impl Engine {
                     Err(err) => self.store_error("user_order", err),
                 }
             }
-            PrivateInput::MarketPosition { ticker, position } => {
+            PrivateInput::MarketPosition {
+                ticker,
+                position,
+                cost,
+            } => {
                 touched.insert(ticker.clone());
-                if self.positions.knows(ticker.as_str()) {
+                if self.portfolio.position(ticker.as_str()).is_some() {
                     self.check_drift(&ticker, position);
                 } else if !position.is_zero() {
-                    // Start-up reconciliation: adopt the exchange's position; cost unknown, so it
-                    // is valued at the worst case (a full dollar per contract).
-                    let cost = crate::core::num::Price::ONE.cost_of(position.abs());
-                    self.positions.adopt(&ticker, position, cost);
+                    // Start-up reconciliation: adopt the exchange's position. Without its cost it
+                    // is valued at the worst case, a full dollar per contract.
+                    let cost = cost
+                        .unwrap_or_else(|| crate::core::num::Price::ONE.cost_of(position.abs()));
+                    self.portfolio.reconcile_position(&ticker, position, cost);
                 }
             }
-            PrivateInput::Balance { available } => self.balance = Some(available),
+            PrivateInput::Balance {
+                available,
+                as_of_ms,
+            } => {
+                let as_of = as_of_ms.unwrap_or_else(|| self.now.exchange_ms());
+                self.portfolio.set_exchange_balance(available, as_of);
+            }
         }
     }
 
     /// Compare our position with the exchange's; a difference pauses the market until a later
     /// report agrees.
     fn check_drift(&mut self, ticker: &Ticker, exchange: crate::core::num::Count) {
-        let ours = self.positions.get(ticker.as_str()).count;
+        let ours = self.portfolio.contracts(ticker.as_str());
         let drift = ours != exchange;
         let was = self
             .control
@@ -454,6 +466,29 @@ impl Engine {
             }
             ExchangeInput::CloseTime { ticker, close_ms } => {
                 self.markets.entry(ticker.clone()).or_default().close_ms = Some(close_ms);
+                touched.insert(ticker);
+                false
+            }
+            ExchangeInput::Settled {
+                ticker,
+                result,
+                fee,
+                ts_ms,
+            } => {
+                if let Some(change) = self.control.disarm(&ticker) {
+                    self.record_changes([change]);
+                }
+                let record =
+                    self.portfolio
+                        .settle(ticker.as_str(), result, fee, ts_ms, self.now.wall_ms);
+                if let Some(record) = record {
+                    self.audit(AuditKind::Settled {
+                        ticker: ticker.clone(),
+                        result,
+                        payout: record.payout,
+                        realized: record.realized,
+                    });
+                }
                 touched.insert(ticker);
                 false
             }

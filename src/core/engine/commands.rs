@@ -320,10 +320,10 @@ impl Engine {
         }
         self.cancel_orders(Origin::Flatten, |_| true);
         let targets: Vec<(Ticker, Count)> = self
-            .positions
-            .iter()
-            .filter(|(_, p)| !p.count.is_zero())
-            .map(|(t, p)| (t.clone(), p.count))
+            .portfolio
+            .positions()
+            .filter(|p| !p.is_flat())
+            .map(|p| (p.ticker.clone(), p.contracts))
             .collect();
         let cause = if self.is_halted() {
             ReduceOnlyCause::Halted

@@ -65,6 +65,14 @@ impl Engine {
         if !control.strategy_may_trade() || self.unknown_order_in(ticker.as_str()).is_some() {
             return;
         }
+        // While the desk's order-rate window is full the strategy is not asked at all: its
+        // orders would only be refused, and it would look like a runaway for wanting them.
+        let in_window = self
+            .accepted_writes
+            .count(self.now.mono_ns, self.config.limits.rate_window_ms);
+        if in_window >= self.config.limits.max_orders_per_window {
+            return;
+        }
         let Some(mut slot) = self.strategies.remove(ticker) else {
             return;
         };
@@ -96,7 +104,7 @@ impl Engine {
                     || self.pending_decreases.contains(&o.client_order_id),
             })
             .collect();
-        let record = self.markets.get(ticker).cloned().unwrap_or_default();
+        let record = self.markets.get(ticker).unwrap_or(&self.default_market);
         let book = self
             .books
             .get(ticker.as_str())
@@ -115,13 +123,19 @@ impl Engine {
         let input = StrategyInput {
             view,
             own_orders: &own,
-            position: self.positions.get(ticker.as_str()).count,
+            position: self.portfolio.contracts(ticker.as_str()),
             fair: self.fair_values.get(ticker.as_str()).cloned(),
             now: self.now,
         };
         let desired = slot.strategy.desired(&input);
         let actions = diff_orders(&desired, &own);
         self.strategies.insert(ticker.clone(), slot);
+        for action in &actions {
+            if !matches!(action, OrderAction::Place(_) | OrderAction::Amend { .. }) {
+                // Places and amends are counted by the gate; the rest count here.
+                self.attempted_writes.record(self.now.mono_ns);
+            }
+        }
         for action in actions {
             if self.is_halted() {
                 // A halt mid-cycle (never expected here, but cheap to honour) stops everything.
@@ -194,7 +208,7 @@ impl Engine {
 
     fn market_exposure(&self, ticker: &str, excluded: Option<&Order>) -> MarketExposure {
         let mut exposure = MarketExposure {
-            position: self.positions.get(ticker).count,
+            position: self.portfolio.contracts(ticker),
             ..MarketExposure::default()
         };
         for order in self
@@ -239,11 +253,11 @@ impl Engine {
         let legs = members
             .into_iter()
             .map(|(_, member)| {
-                let position = self.positions.get(member.as_str());
+                let position = self.portfolio.position(member.as_str());
                 Leg {
                     ticker: member.clone(),
-                    position: position.count,
-                    position_cost: position.cost,
+                    position: position.map_or(Count::ZERO, |p| p.contracts),
+                    position_cost: position.map_or(Money::ZERO, |p| p.cost_basis),
                     orders: self
                         .orders
                         .open_in_market(member.as_str())
@@ -265,10 +279,7 @@ impl Engine {
     }
 
     fn desk_exposure(&mut self, excluded: Option<&Order>) -> DeskExposure {
-        let mut gross = self
-            .positions
-            .iter()
-            .fold(Money::ZERO, |sum, (_, p)| sum.saturating_add(p.cost));
+        let mut gross = self.portfolio.gross_exposure();
         let mut in_flight_cost = Money::ZERO;
         let mut open_orders = 0u32;
         for order in self.orders.open_orders() {
@@ -283,7 +294,7 @@ impl Engine {
         }
         DeskExposure {
             gross_exposure: gross,
-            available_balance: self.balance.unwrap_or(Money::ZERO),
+            available_balance: self.portfolio.available_balance(),
             in_flight_cost,
             open_orders,
             orders_in_window: self
@@ -296,7 +307,12 @@ impl Engine {
     /// The risk gate with this engine's numbers. Every attempt counts toward the runaway rule.
     fn gate(&mut self, query: GateQuery<'_>) -> Result<Approved, Refusal> {
         self.attempted_writes.record(self.now.mono_ns);
-        let record = self.markets.get(query.ticker).cloned().unwrap_or_default();
+        let on_grid = self
+            .markets
+            .get(query.ticker)
+            .unwrap_or(&self.default_market)
+            .grid
+            .is_tradeable(query.price);
         let cause = query.reduce_only_cause.or_else(|| {
             if self.is_halted() {
                 Some(ReduceOnlyCause::Halted)
@@ -314,7 +330,7 @@ impl Engine {
             time_in_force: query.time_in_force,
             reduce_only: query.reduce_only,
             is_amend: query.amending.is_some(),
-            on_grid: record.grid.is_tradeable(query.price),
+            on_grid,
             reference: self.reference(query.ticker.as_str()),
             reduce_only_cause: cause,
             market: self.market_exposure(query.ticker.as_str(), query.amending),

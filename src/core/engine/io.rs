@@ -6,6 +6,7 @@ use crate::core::control::{MarketState, TradingState};
 use crate::core::market::{MarketStatus, PriceRange, Ticker};
 use crate::core::num::{Count, Money, Price};
 use crate::core::order::{ClientOrderId, Fill, OrderId, OrderReport, TradeId};
+use crate::core::portfolio::MarketResult;
 use crate::core::risk::{EventStructure, Refusal, RiskLimits, Side, TimeInForce};
 use crate::core::strategy::{FairValue, StrategyParams};
 
@@ -98,9 +99,14 @@ pub enum PrivateInput {
         ticker: Ticker,
         #[serde(with = "crate::core::num::signed_count")]
         position: Count,
+        /// `position_cost_dollars`, when sent.
+        cost: Option<Money>,
     },
+    /// The exchange's available balance (`balance_dollars`) as of exchange time `as_of_ms`
+    /// (now, if unknown); our newer fills are added to it.
     Balance {
         available: Money,
+        as_of_ms: Option<i64>,
     },
 }
 
@@ -259,6 +265,14 @@ pub enum ExchangeInput {
     CloseTime {
         ticker: Ticker,
         close_ms: i64,
+    },
+    /// The market settled: positions are paid out.
+    Settled {
+        ticker: Ticker,
+        result: MarketResult,
+        /// The settlement fee the exchange charged (`fee_cost`).
+        fee: Money,
+        ts_ms: i64,
     },
     /// An event's markets settle together in this way.
     EventStructure {
@@ -430,6 +444,12 @@ pub enum AuditKind {
     },
     DuplicateFill {
         trade_id: TradeId,
+    },
+    Settled {
+        ticker: Ticker,
+        result: MarketResult,
+        payout: Money,
+        realized: Money,
     },
     PositionDrift {
         ticker: Ticker,

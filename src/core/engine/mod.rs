@@ -11,7 +11,6 @@ mod account;
 mod commands;
 mod decide;
 pub mod io;
-pub mod positions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -22,6 +21,7 @@ use crate::core::num::{Money, Price};
 use crate::core::order::{
     ClientOrderId, ClientOrderIdIssuer, Order, OrderOwner, OrderState, Orders,
 };
+use crate::core::portfolio::{DayBoundary, Portfolio};
 use crate::core::risk::{
     BreachInputs, BreachMonitor, EventStructure, RateWindow, RiskLimits, TimeInForce,
 };
@@ -29,10 +29,9 @@ use crate::core::strategy::{FairValues, Strategy, StrategyParams};
 use crate::core::time::Now;
 
 pub use io::*;
-pub use positions::{Position, Positions};
 
 /// Engine settings (from config).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Drawn at random by the runtime each session; makes `client_order_id`s unique across runs.
     pub session_nonce: u32,
@@ -45,6 +44,8 @@ pub struct EngineConfig {
     pub closing_soon_ms: u64,
     /// The desk's order group for automated orders, if one was created.
     pub order_group_id: Option<String>,
+    /// Where one trading day ends for daily P&L.
+    pub day_boundary: DayBoundary,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +57,7 @@ impl Default for EngineConfig {
             hold_limit_ms: 2_000,
             closing_soon_ms: 60_000,
             order_group_id: None,
+            day_boundary: DayBoundary::default(),
         }
     }
 }
@@ -110,9 +112,11 @@ pub struct Engine {
     config: EngineConfig,
     books: Books,
     orders: Orders,
-    positions: Positions,
+    portfolio: Portfolio,
     control: Control,
     markets: BTreeMap<Ticker, MarketRecord>,
+    /// What a market without reference data is assumed to be.
+    default_market: MarketRecord,
     events: BTreeMap<String, EventStructure>,
     strategies: BTreeMap<Ticker, StrategySlot>,
     fair_values: FairValues,
@@ -128,29 +132,25 @@ pub struct Engine {
     attempted_writes: RateWindow,
     breaches: BreachMonitor,
     business_reject_streak: u32,
-    balance: Option<Money>,
     clock_offset_ms: i64,
     exchange_active: bool,
     confirmation: Option<PendingConfirmation>,
-    /// Wall-clock UTC day index and the realized P&L when it began.
-    day: Option<(i64, Money)>,
     seq: u64,
     now: Now,
     out: Outputs,
 }
 
-const MS_PER_DAY: i64 = 86_400_000;
-
 impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
         Engine {
             issuer: ClientOrderIdIssuer::new(config.session_nonce),
+            portfolio: Portfolio::new(config.day_boundary, Money::ZERO),
             config,
             books: Books::new(),
             orders: Orders::new(),
-            positions: Positions::default(),
             control: Control::new(),
             markets: BTreeMap::new(),
+            default_market: MarketRecord::default(),
             events: BTreeMap::new(),
             strategies: BTreeMap::new(),
             fair_values: FairValues::default(),
@@ -162,11 +162,9 @@ impl Engine {
             attempted_writes: RateWindow::default(),
             breaches: BreachMonitor::default(),
             business_reject_streak: 0,
-            balance: None,
             clock_offset_ms: 0,
             exchange_active: true,
             confirmation: None,
-            day: None,
             seq: 0,
             now: Now::default(),
             out: Outputs::default(),
@@ -187,8 +185,8 @@ impl Engine {
     pub fn orders(&self) -> &Orders {
         &self.orders
     }
-    pub fn positions(&self) -> &Positions {
-        &self.positions
+    pub fn portfolio(&self) -> &Portfolio {
+        &self.portfolio
     }
     pub fn control(&self) -> &Control {
         &self.control
@@ -228,9 +226,6 @@ impl Engine {
     pub fn fair_values(&self) -> &FairValues {
         &self.fair_values
     }
-    pub fn balance(&self) -> Option<Money> {
-        self.balance
-    }
     pub fn business_reject_streak(&self) -> u32 {
         self.business_reject_streak
     }
@@ -240,43 +235,11 @@ impl Engine {
     pub fn is_halted(&self) -> bool {
         self.control.trading().is_halted()
     }
-    /// Today's P&L: realized since the UTC day began plus the open positions marked to their
-    /// bids, less what they cost.
+    /// Today's P&L (realized + change in mark at mid − fees) over every position.
     pub fn daily_pnl(&self) -> Money {
-        let realized_today = match self.day {
-            Some((_, at_start)) => self.positions.total_realized().saturating_sub(at_start),
-            None => self.positions.total_realized(),
-        };
-        realized_today.saturating_add(self.unrealized_pnl())
-    }
-
-    /// Open positions valued at the held contract's best bid (mid as a fallback, cost if the
-    /// book is empty) minus their cost.
-    pub fn unrealized_pnl(&self) -> Money {
-        self.positions
-            .iter()
-            .filter(|(_, p)| !p.count.is_zero())
-            .fold(Money::ZERO, |sum, (ticker, position)| {
-                let book = self.books.get(ticker.as_str());
-                let held_bid = book.and_then(|b| {
-                    if position.count.is_positive() {
-                        b.best_yes_bid().map(|l| l.price)
-                    } else {
-                        b.best_no_bid().map(|l| l.price)
-                    }
-                });
-                let mid = book.and_then(|b| b.mid()).map(|m| {
-                    if position.count.is_positive() {
-                        m
-                    } else {
-                        m.complement()
-                    }
-                });
-                let value = held_bid
-                    .or(mid)
-                    .map_or(position.cost, |price| position.value_at(price));
-                sum.saturating_add(value.saturating_sub(position.cost))
-            })
+        self.portfolio
+            .daily_pnl(|ticker| self.books.mid(ticker.as_str()))
+            .total()
     }
 
     /// One input at one instant.
@@ -340,11 +303,9 @@ impl Engine {
     }
 
     fn roll_day(&mut self) {
-        let day = self.now.wall_ms.div_euclid(MS_PER_DAY);
-        match self.day {
-            Some((current, _)) if current == day => {}
-            _ => self.day = Some((day, self.positions.total_realized())),
-        }
+        let books = &self.books;
+        self.portfolio
+            .roll_day(self.now.wall_ms, |ticker| books.mid(ticker.as_str()));
     }
 
     // ---- outputs ----
@@ -397,7 +358,12 @@ impl Engine {
 
     /// Recompute every automatic reason of one market from its causes.
     fn refresh_reasons(&mut self, ticker: &Ticker) {
-        let record = self.markets.get(ticker).cloned().unwrap_or_default();
+        let record = self.markets.get(ticker).unwrap_or(&self.default_market);
+        let market_paused = record.paused_at_exchange || !record.status.accepts_orders();
+        let closing = record.close_ms.is_some_and(|close| {
+            close.saturating_sub(self.now.exchange_ms())
+                <= i64::try_from(self.config.closing_soon_ms).unwrap_or(i64::MAX)
+        });
         let resyncing = self
             .books
             .get(ticker.as_str())
@@ -411,12 +377,7 @@ impl Engine {
         let stale = !resyncing && !self.book_fresh(ticker.as_str());
         self.set_reason(ticker, PauseReason::StaleBook, stale);
         self.set_reason(ticker, PauseReason::ExchangePause, !self.exchange_active);
-        let market_paused = record.paused_at_exchange || !record.status.accepts_orders();
         self.set_reason(ticker, PauseReason::MarketPause, market_paused);
-        let closing = record.close_ms.is_some_and(|close| {
-            close.saturating_sub(self.now.exchange_ms())
-                <= i64::try_from(self.config.closing_soon_ms).unwrap_or(i64::MAX)
-        });
         self.set_reason(ticker, PauseReason::ClosingSoon, closing);
         let fair_stale = self
             .strategies
@@ -452,7 +413,7 @@ impl Engine {
             attempts_in_window: self
                 .attempted_writes
                 .count(self.now.mono_ns, self.config.limits.rate_window_ms),
-            largest_position: self.positions.largest(),
+            largest_position: self.portfolio.largest_position(),
             business_reject_streak: self.business_reject_streak,
         };
         if let Some(breach) = self.breaches.evaluate(&self.config.limits, &inputs) {

@@ -61,6 +61,7 @@ impl Desk {
             hold_limit_ms: 500,
             closing_soon_ms: 60_000,
             order_group_id: Some("grp-1".into()),
+            day_boundary: crate::core::portfolio::DayBoundary::default(),
         })
     }
 
@@ -72,6 +73,7 @@ impl Desk {
         };
         desk.step(Input::Private(PrivateInput::Balance {
             available: usd("1000"),
+            as_of_ms: None,
         }));
         desk
     }
@@ -380,7 +382,7 @@ fn fill_arriving_after_cancel_ack() {
         "the order waits for the fills still on their way"
     );
     assert_eq!(order.remaining_count, c(4));
-    assert_eq!(desk.engine.positions().get("M").count, Count::ZERO);
+    assert_eq!(desk.engine.portfolio().contracts("M"), Count::ZERO);
     // The fill arrives after the cancel acknowledgement: it is booked, and the order ends.
     let out = desk.fill("T1", order_id.as_str(), "M", Side::Bid, "0.45", 4);
     assert!(
@@ -388,7 +390,7 @@ fn fill_arriving_after_cancel_ack() {
             .iter()
             .any(|a| matches!(a.event, AuditKind::Fill { .. }))
     );
-    assert_eq!(desk.engine.positions().get("M").count, c(4));
+    assert_eq!(desk.engine.portfolio().contracts("M"), c(4));
     let order = desk.engine.orders().get(id.as_str()).unwrap();
     assert_eq!(order.state, OrderState::Canceled);
     assert_eq!(order.fill_count(), c(4));
@@ -403,7 +405,7 @@ fn duplicated_fill_is_booked_once() {
     let id = placed_ids(&out)[0].clone();
     let order_id = desk.ack(&id);
     desk.fill("T1", order_id.as_str(), "M", Side::Bid, "0.45", 3);
-    assert_eq!(desk.engine.positions().get("M").count, c(3));
+    assert_eq!(desk.engine.portfolio().contracts("M"), c(3));
     let out = desk.fill("T1", order_id.as_str(), "M", Side::Bid, "0.45", 3);
     assert!(matches!(
         &out.audits[..],
@@ -412,7 +414,7 @@ fn duplicated_fill_is_booked_once() {
             ..
         }]
     ));
-    assert_eq!(desk.engine.positions().get("M").count, c(3));
+    assert_eq!(desk.engine.portfolio().contracts("M"), c(3));
     assert_eq!(
         desk.engine
             .orders()
@@ -705,6 +707,7 @@ fn gross_exposure_balance_open_orders_rate_daily_loss() {
     desk.book("M", "0.40", "0.50");
     desk.step(Input::Private(PrivateInput::Balance {
         available: usd("12"),
+        as_of_ms: None,
     }));
     desk.manual("M", Side::Bid, "0.45", 10); // 4.50 in flight
     let out = desk.manual("M", Side::Bid, "0.45", 20);
@@ -751,7 +754,7 @@ fn gross_exposure_balance_open_orders_rate_daily_loss() {
     let mut limits = test_limits();
     limits.max_daily_loss = usd("1");
     desk.cmd(Command::SetLimits { limits });
-    desk.fill("T1", "ext-1", "M", Side::Bid, "0.50", 10); // marked at the 0.40 bid: −1.00
+    desk.fill("T1", "ext-1", "M", Side::Bid, "0.50", 20); // marked at the 0.45 mid: −1.00
     assert_eq!(desk.engine.daily_pnl(), usd("-1"));
     let out = desk.manual("M", Side::Bid, "0.45", 1);
     assert_eq!(
@@ -1292,7 +1295,7 @@ fn daily_loss_halts_after_persistence() {
     let mut limits = test_limits();
     limits.max_daily_loss = usd("1");
     desk.cmd(Command::SetLimits { limits });
-    desk.fill("T1", "ext-1", "M", Side::Bid, "0.50", 20); // −2.00 at the bid
+    desk.fill("T1", "ext-1", "M", Side::Bid, "0.50", 40); // −2.00 at the mid
     desk.step(Input::Tick);
     assert!(desk.engine.is_halted());
 }
@@ -1384,6 +1387,7 @@ fn position_drift_pauses_until_the_exchange_agrees() {
     let out = desk.step(Input::Private(PrivateInput::MarketPosition {
         ticker: t("M"),
         position: c(3),
+        cost: None,
     }));
     assert_eq!(
         desk.state("M"),
@@ -1398,6 +1402,7 @@ fn position_drift_pauses_until_the_exchange_agrees() {
     desk.step(Input::Private(PrivateInput::MarketPosition {
         ticker: t("M"),
         position: c(3),
+        cost: None,
     }));
     assert_eq!(desk.state("M"), MarketState::Armed);
 }
@@ -1444,6 +1449,24 @@ fn determined_market_disarms() {
     }));
     assert_eq!(desk.state("M"), MarketState::Disarmed);
     assert_eq!(cancel_ids(&out).len(), quotes.len());
+}
+
+#[test]
+fn settlement_pays_out_and_disarms() {
+    let (mut desk, _) = armed_maker_desk();
+    desk.fill("T1", "ext-1", "M", Side::Bid, "0.45", 10);
+    let out = desk.step(Input::Exchange(ExchangeInput::Settled {
+        ticker: t("M"),
+        result: crate::core::portfolio::MarketResult::Yes,
+        fee: Money::ZERO,
+        ts_ms: desk.now.wall_ms,
+    }));
+    assert_eq!(desk.state("M"), MarketState::Disarmed);
+    assert!(out.audits.iter().any(|a| matches!(
+        &a.event,
+        AuditKind::Settled { payout, realized, .. } if *payout == usd("10") && *realized == usd("5.5")
+    )));
+    assert_eq!(desk.engine.portfolio().contracts("M"), Count::ZERO);
 }
 
 #[test]
@@ -1539,4 +1562,241 @@ fn inconsistent_book_asks_for_a_snapshot_and_holds() {
     let out = desk.book("M", "0.40", "0.50");
     assert!(out.resync_requests.is_empty());
     assert_eq!(desk.state("M"), MarketState::Armed);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::{Just, ProptestConfig, any, prop_assert, prop_oneof, proptest};
+    use proptest::strategy::Strategy as _;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Book(i64, i64),
+        AckPending(bool),
+        CancelAck,
+        FillResting(i64),
+        Tick(u64),
+        Command(u8),
+        Manual(bool, i64, i64),
+        LoseAnswer,
+        Resolve(bool),
+        ExchangePause(bool),
+        Kill,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        prop_oneof![
+            (30i64..60, 1i64..8).prop_map(|(bid, spread)| Op::Book(bid, spread)),
+            any::<bool>().prop_map(Op::AckPending),
+            Just(Op::CancelAck),
+            (1i64..20).prop_map(Op::FillResting),
+            (1u64..3_000).prop_map(Op::Tick),
+            (0u8..6).prop_map(Op::Command),
+            (any::<bool>(), 30i64..60, 1i64..20).prop_map(|(b, p, n)| Op::Manual(b, p, n)),
+            Just(Op::LoseAnswer),
+            any::<bool>().prop_map(Op::Resolve),
+            any::<bool>().prop_map(Op::ExchangePause),
+            Just(Op::Kill),
+        ]
+    }
+
+    fn first_order(desk: &Desk, state: OrderState) -> Option<Order> {
+        let mut orders: Vec<&Order> = desk
+            .engine
+            .orders()
+            .iter()
+            .filter(|o| o.state == state)
+            .collect();
+        orders.sort_by(|a, b| a.client_order_id.cmp(&b.client_order_id));
+        orders.first().map(|o| (*o).clone())
+    }
+
+    fn apply(desk: &mut Desk, op: Op) -> Outputs {
+        match op {
+            Op::Book(bid, spread) => {
+                let bid = Price::from_cents(bid).unwrap().to_dollars();
+                let ask = Price::from_cents(bid_cents(&bid) + spread)
+                    .unwrap()
+                    .to_dollars();
+                desk.book("M", &bid, &ask)
+            }
+            Op::AckPending(fill_all) => match first_order(desk, OrderState::PendingCreate) {
+                Some(order) => {
+                    let (fill, remaining) = if fill_all {
+                        (order.remaining_count, Count::ZERO)
+                    } else {
+                        (Count::ZERO, order.remaining_count)
+                    };
+                    desk.step(Input::Gateway(GatewayResult::Placed {
+                        client_order_id: order.client_order_id.clone(),
+                        order_id: OrderId::new(&format!("o-{}", order.client_order_id)),
+                        fill_count: fill,
+                        remaining_count: remaining,
+                    }))
+                }
+                None => desk.step(Input::Tick),
+            },
+            Op::CancelAck => {
+                let order = desk
+                    .engine
+                    .orders()
+                    .open_orders()
+                    .filter(|o| o.cancel_requested && o.order_id.is_some())
+                    .min_by(|a, b| a.client_order_id.cmp(&b.client_order_id))
+                    .cloned();
+                match order {
+                    Some(order) => desk.step(Input::Gateway(GatewayResult::Canceled {
+                        client_order_id: order.client_order_id.clone(),
+                        reduced_by: order.remaining_count,
+                    })),
+                    None => desk.step(Input::Tick),
+                }
+            }
+            Op::FillResting(n) => match first_order(desk, OrderState::Resting) {
+                Some(order) => {
+                    let count = c(n).min(order.remaining_count);
+                    let trade = format!("tr-{}", desk.now.mono_ns);
+                    desk.step(Input::Private(PrivateInput::Fill {
+                        fill: Fill {
+                            trade_id: TradeId::new(&trade),
+                            order_id: order.order_id.clone().unwrap(),
+                            client_order_id: Some(order.client_order_id.clone()),
+                            ticker: order.ticker.clone(),
+                            side: order.side,
+                            yes_price: order.yes_price,
+                            count,
+                            is_taker: false,
+                            fee_cost: Money::ZERO,
+                            ts_ms: desk.now.wall_ms,
+                        },
+                        post_position: None,
+                    }))
+                }
+                None => desk.step(Input::Tick),
+            },
+            Op::Tick(ms) => desk.wait(ms),
+            Op::Command(which) => {
+                let ticker = t("M");
+                desk.cmd(match which {
+                    0 => Command::Arm { ticker },
+                    1 => Command::Pause { ticker },
+                    2 => Command::Resume { ticker },
+                    3 => Command::Disarm { ticker },
+                    4 => Command::OverrideManual { ticker },
+                    _ => Command::ReleaseManual { ticker },
+                })
+            }
+            Op::Manual(bid, cents, n) => {
+                let side = if bid { Side::Bid } else { Side::Ask };
+                desk.manual(
+                    "M",
+                    side,
+                    &Price::from_cents(cents).unwrap().to_dollars(),
+                    n,
+                )
+            }
+            Op::LoseAnswer => match first_order(desk, OrderState::PendingCreate) {
+                Some(order) => desk.step(Input::Gateway(GatewayResult::Lost {
+                    client_order_id: order.client_order_id.clone(),
+                    write: WriteKind::Place,
+                })),
+                None => desk.step(Input::Tick),
+            },
+            Op::Resolve(found) => match first_order(desk, OrderState::Unknown) {
+                Some(order) => desk.step(Input::Gateway(GatewayResult::Resolved {
+                    client_order_id: order.client_order_id.clone(),
+                    found: found.then(|| OrderReport {
+                        order_id: OrderId::new(&format!("o-{}", order.client_order_id)),
+                        client_order_id: Some(order.client_order_id.clone()),
+                        ticker: order.ticker.clone(),
+                        side: order.side,
+                        yes_price: order.yes_price,
+                        status: ExchangeStatus::Resting,
+                        fill_count: Count::ZERO,
+                        remaining_count: order.remaining_count,
+                        initial_count: None,
+                        updated_ts_ms: None,
+                    }),
+                })),
+                None => desk.step(Input::Tick),
+            },
+            Op::ExchangePause(paused) => desk.step(Input::Exchange(ExchangeInput::TradingActive {
+                active: !paused,
+            })),
+            Op::Kill => desk.cmd(Command::Kill {
+                reason: "prop".into(),
+            }),
+        }
+    }
+
+    fn bid_cents(dollars: &str) -> i64 {
+        Price::parse(dollars).unwrap().micros() / 10_000
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// Over any sequence of inputs: once halted, only cancels leave; a strategy never
+        /// touches an order it does not own; every order that leaves is on the grid, within the
+        /// collar and the size limit; the audit stream stays gap-free (checked in `step`).
+        #[test]
+        fn engine_invariants(ops in proptest::collection::vec(op(), 1..80)) {
+            let mut desk = Desk::new();
+            desk.book("M", "0.40", "0.50");
+            desk.cmd(Command::SetStrategy { ticker: t("M"), params: maker_params() });
+            desk.cmd(Command::Arm { ticker: t("M") });
+            for op in ops {
+                let was_halted = desk.engine.is_halted();
+                let out = apply(&mut desk, op);
+                if was_halted {
+                    prop_assert!(out.intents.iter().all(|i| i.is_cancel()), "{:?}", out.intents);
+                }
+                for audit in &out.audits {
+                    if let AuditKind::IntentEmitted { origin: Origin::Strategy, intent } = &audit.event {
+                        match intent {
+                            OrderIntent::Cancel { client_order_id, .. }
+                            | OrderIntent::Amend { client_order_id, .. }
+                            | OrderIntent::Decrease { client_order_id, .. } => {
+                                prop_assert!(client_order_id.as_str().starts_with("m-maker-"));
+                            }
+                            OrderIntent::Place { client_order_id, .. } => {
+                                prop_assert!(client_order_id.as_str().starts_with("m-maker-"));
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let AuditKind::IntentEmitted { intent: OrderIntent::Place { price, count, .. }, .. } = &audit.event {
+                        prop_assert!(PriceGrid::linear_cent().is_tradeable(*price));
+                        prop_assert!(*count <= c(50));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_full_rate_window_throttles_strategies_without_refusal_spam() {
+    let mut desk = Desk::new();
+    desk.book("M", "0.40", "0.50");
+    let mut limits = test_limits();
+    limits.max_orders_per_window = 2;
+    desk.cmd(Command::SetLimits { limits });
+    desk.manual("M", Side::Bid, "0.41", 1);
+    desk.manual("M", Side::Bid, "0.41", 1);
+    desk.cmd(Command::SetStrategy {
+        ticker: t("M"),
+        params: maker_params(),
+    });
+    let out = desk.cmd(Command::Arm { ticker: t("M") });
+    assert_eq!(desk.state("M"), MarketState::Armed);
+    assert!(out.intents.is_empty());
+    assert!(refusals(&out).is_empty());
+    for _ in 0..20 {
+        let out = desk.book("M", "0.40", "0.50");
+        assert!(out.intents.is_empty() && refusals(&out).is_empty());
+    }
+    assert!(!desk.engine.is_halted());
+    let out = desk.wait(1_000);
+    assert_eq!(places(&out).len(), 2);
 }

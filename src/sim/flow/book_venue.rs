@@ -12,6 +12,7 @@ use crate::core::matching::{
 };
 use crate::core::num::{Count, Price};
 use crate::sim::exchange::lifecycle::{LifecycleStep, MarketState};
+use crate::sim::exchange::types::{EventSpec, MarketSpec};
 
 use super::catalogue::Catalogue;
 use super::venue::{AgentId, FlowOrder, FlowVenue, Placed, TopOfBook, VenueError, VenueErrorKind};
@@ -58,24 +59,33 @@ fn refused(kind: VenueErrorKind, message: impl Into<String>) -> VenueError {
 impl BookVenue {
     /// List every market of the catalogue (status `initialized` until [`BookVenue::advance`]).
     pub fn new(catalogue: &Catalogue) -> Result<BookVenue, GridError> {
-        let mut markets = Vec::with_capacity(catalogue.markets.len());
-        let mut by_ticker = HashMap::new();
-        for spec in &catalogue.markets {
-            let grid = PriceGrid::from_ranges(&spec.price_ranges)?;
-            let ticker = Ticker::new(&spec.ticker);
-            by_ticker.insert(ticker.clone(), markets.len());
-            markets.push(VenueMarket {
-                book: MatchingBook::new(ticker, grid.clone()),
-                state: MarketState::new(spec.clone(), grid),
-            });
-        }
-        Ok(BookVenue {
-            markets,
-            by_ticker,
+        let mut venue = BookVenue {
+            markets: Vec::with_capacity(catalogue.markets.len()),
+            by_ticker: HashMap::new(),
             next_order_id: 1,
             tape: Vec::new(),
             lifecycle: Vec::new(),
-        })
+        };
+        for spec in &catalogue.markets {
+            // A repeated ticker keeps its first listing, as the exchange would refuse the second.
+            venue.add_market(spec)?;
+        }
+        Ok(venue)
+    }
+
+    /// List one market. Returns false (and changes nothing) if the ticker is already listed.
+    pub fn add_market(&mut self, spec: &MarketSpec) -> Result<bool, GridError> {
+        let grid = PriceGrid::from_ranges(&spec.price_ranges)?;
+        let ticker = Ticker::new(&spec.ticker);
+        if self.by_ticker.contains_key(&ticker) {
+            return Ok(false);
+        }
+        self.by_ticker.insert(ticker.clone(), self.markets.len());
+        self.markets.push(VenueMarket {
+            book: MatchingBook::new(ticker, grid.clone()),
+            state: MarketState::new(spec.clone(), grid),
+        });
+        Ok(true)
     }
 
     /// Run the schedule up to `now_ms`: open, close (cancelling resting orders), determine with
@@ -230,5 +240,20 @@ impl FlowVenue for BookVenue {
     fn resting_count(&self, agent: AgentId, ticker: &Ticker, order_id: &str) -> Option<Count> {
         let order = self.book(ticker)?.order(parse_order_id(order_id)?)?;
         (order.owner == u64::from(agent.0)).then_some(order.remaining)
+    }
+
+    fn list_event(&mut self, _event: &EventSpec, markets: &[MarketSpec]) -> Result<(), VenueError> {
+        for market in markets {
+            let listed = self
+                .add_market(market)
+                .map_err(|e| refused(VenueErrorKind::Other, e.to_string()))?;
+            if !listed {
+                return Err(refused(
+                    VenueErrorKind::Other,
+                    format!("market {} is already listed", market.ticker),
+                ));
+            }
+        }
+        Ok(())
     }
 }

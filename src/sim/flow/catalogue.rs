@@ -110,12 +110,15 @@ struct EventPlan<'a> {
     unit: &'static str,
 }
 
-struct Builder {
+struct Builder<'l> {
+    /// The flow's start: names (months, days) count from it so they never repeat.
     start_ms: i64,
-    listing: Listing,
+    /// When the instance being built is listed: its belief starts here.
+    listed_ms: i64,
+    listing: &'l mut Listing,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn series(
         &mut self,
         ticker: &str,
@@ -148,7 +151,14 @@ impl Builder {
         news: Vec<NewsItem>,
     ) -> usize {
         let truth = prior_mean + prior_sd * standard_normal(rng);
-        let belief = Belief::new(truth, prior_mean, prior_sd, self.start_ms, resolve_ms, news);
+        let belief = Belief::new(
+            truth,
+            prior_mean,
+            prior_sd,
+            self.listed_ms,
+            resolve_ms,
+            news,
+        );
         self.listing.underlyings.push(Underlying {
             name: name.to_string(),
             belief,
@@ -197,7 +207,7 @@ impl Builder {
                 cap_strike: leg.hi,
                 price_level_structure: label.to_string(),
                 price_ranges: grid.ranges(),
-                created_ms: self.start_ms.min(plan.open_ms) - HOUR,
+                created_ms: self.listed_ms.min(plan.open_ms),
                 open_ms: plan.open_ms,
                 close_ms: plan.close_ms,
                 expected_expiration_ms: plan.close_ms + MINUTE,
@@ -268,27 +278,144 @@ fn long_date(ms: i64) -> String {
         .to_string()
 }
 
-/// Build the listing. Deterministic in `rng`'s state and `start_ms`.
-pub fn build(rng: &mut impl Rng, start_ms: i64) -> Listing {
-    let mut b = Builder {
-        start_ms,
-        listing: Listing {
-            catalogue: Catalogue {
-                series: Vec::new(),
-                events: Vec::new(),
-                markets: Vec::new(),
-            },
-            underlyings: Vec::new(),
-            markets: Vec::new(),
-        },
-    };
-    let s = start_ms;
-    let today = date_code(s, true);
-    let month = date_code(s, false);
-    let next_month = date_code(s + 31 * DAY, false);
-    let open_already = s - HOUR;
+/// A recurring kind of event. Each instance is listed with fresh hidden values; the next one is
+/// listed before the current one closes, so a long run always has markets in every series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Fed meetings; `far` meetings resolve later and trade on a finer grid.
+    Fed {
+        far: bool,
+    },
+    Inflation {
+        core: bool,
+    },
+    Weather {
+        city: usize,
+    },
+    Game {
+        league: usize,
+    },
+}
 
-    // ---- Rates: two Fed meetings, mutually exclusive brackets on the change in bps ----
+/// When a family's instances close and how long each one trades.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recurrence {
+    pub family: Family,
+    pub period_ms: i64,
+    /// The instance number the next listing gets.
+    pub next_instance: u32,
+    /// When the next instance is listed (and opens).
+    pub next_list_ms: i64,
+    /// Close time of the instance listed last.
+    pub last_close_ms: i64,
+}
+
+/// Half-open index ranges of what one listing added to the catalogue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Added {
+    pub events: std::ops::Range<usize>,
+    pub markets: std::ops::Range<usize>,
+}
+
+struct City {
+    series: &'static str,
+    name: &'static str,
+    place: &'static str,
+    normal_high: f64,
+    period_ms: i64,
+    fee: FeeType,
+    grid: &'static str,
+}
+
+const CITIES: [City; 4] = [
+    City {
+        series: "KXHIGHNY",
+        name: "NYC",
+        place: "Central Park, New York",
+        normal_high: 58.0,
+        period_ms: 12 * MINUTE,
+        fee: FeeType::QuadraticWithMakerFees,
+        grid: "linear_cent",
+    },
+    City {
+        series: "KXHIGHCHI",
+        name: "Chicago",
+        place: "Chicago Midway",
+        normal_high: 44.0,
+        period_ms: 20 * MINUTE,
+        fee: FeeType::QuadraticWithMakerFees,
+        grid: "linear_cent",
+    },
+    City {
+        series: "KXHIGHMIA",
+        name: "Miami",
+        place: "Miami International Airport",
+        normal_high: 81.0,
+        period_ms: 45 * MINUTE,
+        fee: FeeType::Quadratic,
+        grid: "tapered_deci_cent",
+    },
+    City {
+        series: "KXHIGHAUS",
+        name: "Austin",
+        place: "Austin Bergstrom",
+        normal_high: 70.0,
+        period_ms: 3 * HOUR,
+        fee: FeeType::Quadratic,
+        grid: "linear_cent",
+    },
+];
+
+struct League {
+    code: &'static str,
+    teams: &'static [(&'static str, &'static str)],
+    /// First game: opens this long after the start (0 = already open), lasts `period_ms`.
+    first_open_ms: i64,
+    period_ms: i64,
+    tip_off_ms: i64,
+    home_edge: f64,
+    margin_sd: f64,
+}
+
+const LEAGUES: [League; 2] = [
+    League {
+        code: "NBA",
+        teams: &[
+            ("BOS", "Boston"),
+            ("LAL", "Los Angeles L"),
+            ("NYK", "New York"),
+            ("GSW", "Golden State"),
+            ("MIA", "Miami"),
+            ("DEN", "Denver"),
+            ("PHX", "Phoenix"),
+            ("MIL", "Milwaukee"),
+        ],
+        first_open_ms: 0,
+        period_ms: 15 * MINUTE,
+        tip_off_ms: MINUTE,
+        home_edge: 3.0,
+        margin_sd: 12.0,
+    },
+    League {
+        code: "NFL",
+        teams: &[
+            ("KC", "Kansas City"),
+            ("BUF", "Buffalo"),
+            ("PHI", "Philadelphia"),
+            ("SF", "San Francisco"),
+            ("DAL", "Dallas"),
+            ("DET", "Detroit"),
+        ],
+        first_open_ms: 5 * MINUTE,
+        period_ms: 2 * HOUR,
+        tip_off_ms: 5 * MINUTE,
+        home_edge: 1.5,
+        margin_sd: 13.0,
+    },
+];
+
+/// Every series the flow lists, all at the start.
+fn all_series(b: &mut Builder<'_>) {
     b.series(
         "KXFEDDECISION",
         "Fed rate decision",
@@ -297,56 +424,6 @@ pub fn build(rng: &mut impl Rng, start_ms: i64) -> Listing {
         FeeType::Quadratic,
         &["Fed", "Rates"],
     );
-    for (meeting, code, resolve, mean, sd, label) in [
-        (1, month.clone(), s + 6 * HOUR, -8.0, 18.0, "linear_cent"),
-        (2, next_month.clone(), s + 3 * DAY, -15.0, 25.0, "deci_cent"),
-    ] {
-        let news = news_schedule(
-            &mut *rng,
-            s,
-            resolve,
-            90_000,
-            "Fed speaker remarks",
-            &[
-                (4 * MINUTE, "Jobs report", 0.55),
-                (25 * MINUTE, "Retail sales", 0.7),
-            ],
-        );
-        let u = b.underlying(
-            &mut *rng,
-            &format!("Fed meeting {meeting} change (bps)"),
-            mean,
-            sd,
-            resolve,
-            news,
-        );
-        let legs = vec![
-            Leg::new("C26", "Cut >25bps", None, Some(-37.5)),
-            Leg::new("C25", "Cut 25bps", Some(-37.5), Some(-12.5)),
-            Leg::new("H0", "Hold", Some(-12.5), Some(12.5)),
-            Leg::new("H25", "Hike 25bps", Some(12.5), Some(37.5)),
-            Leg::new("H26", "Hike >25bps", Some(37.5), None),
-        ];
-        b.event(EventPlan {
-            series: "KXFEDDECISION",
-            event_ticker: format!("KXFEDDECISION-{code}"),
-            title: format!("Fed decision in {}", code.get(2..).unwrap_or(&code)),
-            sub_title: format!("Meeting {meeting}"),
-            mutually_exclusive: true,
-            underlying: u,
-            legs,
-            open_ms: open_already,
-            close_ms: resolve,
-            grid_label: label,
-            fine_grid_legs: Vec::new(),
-            fractional: false,
-            activity: 0.8,
-            rules: "If the FOMC's announced change to the federal funds target is {yes_sub_title}, the market resolves to Yes.".into(),
-            unit: "rate change",
-        });
-    }
-
-    // ---- Inflation: CPI and core CPI strike ladders (nested: above each strike) ----
     b.series(
         "KXCPI",
         "CPI month over month",
@@ -363,287 +440,428 @@ pub fn build(rng: &mut impl Rng, start_ms: i64) -> Listing {
         FeeType::Quadratic,
         &["Inflation"],
     );
-    let cpi_release = s + 30 * MINUTE;
-    for (series, name, mean, sd, strikes, label) in [
+    for city in &CITIES {
+        b.series(
+            city.series,
+            &format!("Highest temperature in {}", city.name),
+            "Climate and Weather",
+            "daily",
+            city.fee,
+            &["Weather"],
+        );
+    }
+    for league in &LEAGUES {
+        b.series(
+            &format!("KX{}GAME", league.code),
+            &format!("{} game winner", league.code),
+            "Sports",
+            "custom",
+            FeeType::Quadratic,
+            &[league.code],
+        );
+        b.series(
+            &format!("KX{}SPREAD", league.code),
+            &format!("{} spread", league.code),
+            "Sports",
+            "custom",
+            FeeType::Quadratic,
+            &[league.code],
+        );
+    }
+}
+
+/// The families, their periods and their first instances' schedule relative to `start_ms`.
+fn recurrences(start_ms: i64) -> Vec<Recurrence> {
+    let mut all = vec![
+        (Family::Fed { far: false }, 6 * HOUR, 0),
+        (Family::Fed { far: true }, 3 * DAY, 0),
+        (Family::Inflation { core: false }, 30 * MINUTE, 0),
+        (Family::Inflation { core: true }, 30 * MINUTE, 0),
+    ];
+    for (city, spec) in CITIES.iter().enumerate() {
+        all.push((Family::Weather { city }, spec.period_ms, 0));
+    }
+    for (league, spec) in LEAGUES.iter().enumerate() {
+        all.push((Family::Game { league }, spec.period_ms, spec.first_open_ms));
+    }
+    all.into_iter()
+        .map(|(family, period_ms, first_open)| Recurrence {
+            family,
+            period_ms,
+            next_instance: 0,
+            next_list_ms: start_ms + first_open,
+            last_close_ms: start_ms + first_open,
+        })
+        .collect()
+}
+
+/// Schedule of an instance: (open, close). The first instance of a family that is open at the
+/// start opened an hour earlier; later ones open half a period before the previous one closes.
+fn instance_schedule(recurrence: &Recurrence, start_ms: i64) -> (i64, i64) {
+    if recurrence.next_instance == 0 {
+        let open = if recurrence.next_list_ms <= start_ms {
+            start_ms - HOUR
+        } else {
+            recurrence.next_list_ms
+        };
+        (open, recurrence.last_close_ms + recurrence.period_ms)
+    } else {
         (
-            "KXCPI",
-            "CPI",
-            0.25,
-            0.12,
-            vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
-            "tapered_deci_cent",
-        ),
+            recurrence.next_list_ms,
+            recurrence.last_close_ms + recurrence.period_ms,
+        )
+    }
+}
+
+/// Build the listing with every family's first instance. Deterministic in `rng` and `start_ms`.
+pub fn build(rng: &mut impl Rng, start_ms: i64) -> (Listing, Vec<Recurrence>) {
+    let mut listing = Listing {
+        catalogue: Catalogue {
+            series: Vec::new(),
+            events: Vec::new(),
+            markets: Vec::new(),
+        },
+        underlyings: Vec::new(),
+        markets: Vec::new(),
+    };
+    all_series(&mut Builder {
+        start_ms,
+        listed_ms: start_ms,
+        listing: &mut listing,
+    });
+    let mut recurrences = recurrences(start_ms);
+    for recurrence in &mut recurrences {
+        if recurrence.next_list_ms <= start_ms {
+            list_next(rng, &mut listing, recurrence, start_ms, start_ms);
+        }
+    }
+    (listing, recurrences)
+}
+
+/// List the next instance of a family at `now_ms` and schedule the one after it.
+pub fn list_next(
+    rng: &mut impl Rng,
+    listing: &mut Listing,
+    recurrence: &mut Recurrence,
+    start_ms: i64,
+    now_ms: i64,
+) -> Added {
+    let (open_ms, close_ms) = instance_schedule(recurrence, start_ms);
+    let before = (
+        listing.catalogue.events.len(),
+        listing.catalogue.markets.len(),
+    );
+    let mut b = Builder {
+        start_ms,
+        listed_ms: now_ms,
+        listing,
+    };
+    let instance = recurrence.next_instance;
+    match recurrence.family {
+        Family::Fed { far } => fed(&mut b, rng, far, instance, open_ms, close_ms),
+        Family::Inflation { core } => inflation(&mut b, rng, core, instance, open_ms, close_ms),
+        Family::Weather { city } => {
+            weather(&mut b, rng, &CITIES[city], instance, open_ms, close_ms)
+        }
+        Family::Game { league } => game(&mut b, rng, &LEAGUES[league], instance, open_ms, close_ms),
+    }
+    recurrence.next_instance += 1;
+    recurrence.last_close_ms = close_ms;
+    recurrence.next_list_ms = close_ms - recurrence.period_ms / 2;
+    Added {
+        events: before.0..listing.catalogue.events.len(),
+        markets: before.1..listing.catalogue.markets.len(),
+    }
+}
+
+fn fed(
+    b: &mut Builder<'_>,
+    rng: &mut impl Rng,
+    far: bool,
+    instance: u32,
+    open_ms: i64,
+    close_ms: i64,
+) {
+    let s = b.listed_ms;
+    // Meetings alternate between the near and far families, a month apart in name.
+    let months_ahead = 2 * i64::from(instance) + i64::from(far);
+    let code = date_code(b.start_ms + months_ahead * 31 * DAY, false);
+    let (mean, sd, label) = if far {
+        (-15.0, 25.0, "deci_cent")
+    } else {
+        (-8.0, 18.0, "linear_cent")
+    };
+    let mean = mean + 10.0 * standard_normal(&mut *rng);
+    let news = news_schedule(
+        &mut *rng,
+        s,
+        close_ms,
+        90_000,
+        "Fed speaker remarks",
+        &[
+            (4 * MINUTE, "Jobs report", 0.55),
+            (25 * MINUTE, "Retail sales", 0.7),
+        ],
+    );
+    let u = b.underlying(
+        &mut *rng,
+        &format!("Fed {code} change (bps)"),
+        mean,
+        sd,
+        close_ms,
+        news,
+    );
+    b.event(EventPlan {
+        series: "KXFEDDECISION",
+        event_ticker: format!("KXFEDDECISION-{code}"),
+        title: format!("Fed decision in {}", code.get(2..).unwrap_or(&code)),
+        sub_title: if far { "Later meeting".into() } else { "Next meeting".into() },
+        mutually_exclusive: true,
+        underlying: u,
+        legs: vec![
+            Leg::new("C26", "Cut >25bps", None, Some(-37.5)),
+            Leg::new("C25", "Cut 25bps", Some(-37.5), Some(-12.5)),
+            Leg::new("H0", "Hold", Some(-12.5), Some(12.5)),
+            Leg::new("H25", "Hike 25bps", Some(12.5), Some(37.5)),
+            Leg::new("H26", "Hike >25bps", Some(37.5), None),
+        ],
+        open_ms,
+        close_ms,
+        grid_label: label,
+        fine_grid_legs: Vec::new(),
+        fractional: false,
+        activity: 0.8,
+        rules: "If the FOMC's announced change to the federal funds target is {yes_sub_title}, the market resolves to Yes.".into(),
+        unit: "rate change",
+    });
+}
+
+fn inflation(
+    b: &mut Builder<'_>,
+    rng: &mut impl Rng,
+    core: bool,
+    instance: u32,
+    open_ms: i64,
+    close_ms: i64,
+) {
+    let s = b.listed_ms;
+    let (series, name, mean, sd, strikes, label): (&str, &str, f64, f64, &[f64], &str) = if core {
         (
             "KXCPICORE",
             "Core CPI",
             0.28,
             0.08,
-            vec![0.2, 0.25, 0.3, 0.35],
+            &[0.2, 0.25, 0.3, 0.35],
             "deci_cent",
-        ),
-    ] {
-        let news = news_schedule(
-            &mut *rng,
-            s,
-            cpi_release,
-            150_000,
-            "Nowcast update",
-            &[
-                (3 * MINUTE, "PPI release", 0.6),
-                (12 * MINUTE, "Import prices", 0.75),
-                (20 * MINUTE, "Used-car index", 0.7),
-            ],
-        );
-        let u = b.underlying(
-            &mut *rng,
-            &format!("{name} MoM (%)"),
-            mean,
-            sd,
-            cpi_release,
-            news,
-        );
-        let legs = strikes
-            .iter()
-            .map(|&k| Leg::new(format!("T{k}"), format!("above {k}%"), Some(k), None))
-            .collect();
-        b.event(EventPlan {
-            series,
-            event_ticker: format!("{series}-{month}"),
-            title: format!("{name} in {}", long_date(s)),
-            sub_title: "Month over month, seasonally adjusted".into(),
-            mutually_exclusive: false,
-            underlying: u,
-            legs,
-            open_ms: open_already,
-            close_ms: cpi_release,
-            grid_label: label,
-            fine_grid_legs: Vec::new(),
-            fractional: series == "KXCPI",
-            activity: 1.3,
-            rules: format!("If the BLS reports {name} month-over-month change {{yes_sub_title}}, the market resolves to Yes."),
-            unit: "CPI",
-        });
-    }
-
-    // ---- Weather: daily highs, mutually exclusive 2° buckets with open-ended tails ----
-    for (series, city, place, mean, resolve, fee, label) in [
+        )
+    } else {
         (
-            "KXHIGHNY",
-            "NYC",
-            "Central Park, New York",
-            58.0,
-            s + 12 * MINUTE,
-            FeeType::QuadraticWithMakerFees,
-            "linear_cent",
-        ),
-        (
-            "KXHIGHCHI",
-            "Chicago",
-            "Chicago Midway",
-            44.0,
-            s + 20 * MINUTE,
-            FeeType::QuadraticWithMakerFees,
-            "linear_cent",
-        ),
-        (
-            "KXHIGHMIA",
-            "Miami",
-            "Miami International Airport",
-            81.0,
-            s + 45 * MINUTE,
-            FeeType::Quadratic,
+            "KXCPI",
+            "CPI",
+            0.25,
+            0.12,
+            &[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
             "tapered_deci_cent",
-        ),
-        (
-            "KXHIGHAUS",
-            "Austin",
-            "Austin Bergstrom",
-            70.0,
-            s + 3 * HOUR,
-            FeeType::Quadratic,
-            "linear_cent",
-        ),
-    ] {
-        b.series(
-            series,
-            &format!("Highest temperature in {city}"),
-            "Climate and Weather",
-            "daily",
-            fee,
-            &["Weather"],
-        );
-        let news = news_schedule(&mut *rng, s, resolve, 120_000, "Hourly observation", &[]);
-        let forecast = mean + 2.0 * standard_normal(&mut *rng);
-        let c = forecast.round();
-        let u = b.underlying(
-            &mut *rng,
-            &format!("{city} high (°F)"),
-            forecast,
-            3.0,
-            resolve,
-            news,
-        );
-        let edges = [c - 3.5, c - 1.5, c + 0.5, c + 2.5, c + 4.5];
-        let mut legs = vec![Leg::new(
-            format!("T{}", edges[0] + 0.5),
-            format!("{}° or below", edges[0] - 0.5),
-            None,
-            Some(edges[0]),
-        )];
-        for pair in edges.windows(2) {
-            legs.push(Leg::new(
-                format!("B{}", pair[0] + 1.0),
-                format!("{}° to {}°", pair[0] + 0.5, pair[1] - 0.5),
-                Some(pair[0]),
-                Some(pair[1]),
-            ));
-        }
-        legs.push(Leg::new(
-            format!("T{}", edges[4] - 0.5),
-            format!("{}° or above", edges[4] + 0.5),
-            Some(edges[4]),
-            None,
-        ));
-        b.event(EventPlan {
-            series,
-            event_ticker: format!("{series}-{today}"),
-            title: format!("Highest temperature in {city} on {}", long_date(s)),
-            sub_title: format!("Recorded at {place}"),
-            mutually_exclusive: true,
-            underlying: u,
-            legs,
-            open_ms: open_already,
-            close_ms: resolve,
-            grid_label: label,
-            fine_grid_legs: Vec::new(),
-            fractional: false,
-            activity: 1.0,
-            rules: format!("If the highest temperature recorded at {place} on {} is {{yes_sub_title}}, the market resolves to Yes.", long_date(s)),
-            unit: "temperature",
-        });
-    }
+        )
+    };
+    let month = date_code(b.start_ms + i64::from(instance) * 31 * DAY, false);
+    let news = news_schedule(
+        &mut *rng,
+        s,
+        close_ms,
+        150_000,
+        "Nowcast update",
+        &[
+            (3 * MINUTE, "PPI release", 0.6),
+            (12 * MINUTE, "Import prices", 0.75),
+            (20 * MINUTE, "Used-car index", 0.7),
+        ],
+    );
+    let u = b.underlying(
+        &mut *rng,
+        &format!("{name} {month} MoM (%)"),
+        mean,
+        sd,
+        close_ms,
+        news,
+    );
+    b.event(EventPlan {
+        series,
+        event_ticker: format!("{series}-{month}"),
+        title: format!("{name} in {month}"),
+        sub_title: "Month over month, seasonally adjusted".into(),
+        mutually_exclusive: false,
+        underlying: u,
+        legs: strikes.iter().map(|&k| Leg::new(format!("T{k}"), format!("above {k}%"), Some(k), None)).collect(),
+        open_ms,
+        close_ms,
+        grid_label: label,
+        fine_grid_legs: Vec::new(),
+        fractional: !core,
+        activity: 1.3,
+        rules: format!("If the BLS reports {name} month-over-month change {{yes_sub_title}}, the market resolves to Yes."),
+        unit: "CPI",
+    });
+}
 
-    // ---- Sports: two games, winner (mutually exclusive) and spread markets on the margin ----
-    for (league, away, home, away_name, home_name, open, start, end, mean, sd) in [
-        (
-            "NBA",
-            "BOS",
-            "LAL",
-            "Boston",
-            "Los Angeles L",
-            open_already,
-            s + MINUTE,
-            s + 15 * MINUTE,
-            3.0,
-            12.0,
-        ),
-        (
-            "NFL",
-            "KC",
-            "BUF",
-            "Kansas City",
-            "Buffalo",
-            s + 5 * MINUTE,
-            s + 10 * MINUTE,
-            s + 2 * HOUR,
-            -1.5,
-            13.0,
-        ),
-    ] {
-        let game_series = format!("KX{league}GAME");
-        let spread_series = format!("KX{league}SPREAD");
-        b.series(
-            &game_series,
-            &format!("{league} game winner"),
-            "Sports",
-            "custom",
-            FeeType::Quadratic,
-            &[league],
-        );
-        b.series(
-            &spread_series,
-            &format!("{league} spread"),
-            "Sports",
-            "custom",
-            FeeType::Quadratic,
-            &[league],
-        );
-        let scoring = news_schedule(
-            &mut *rng,
-            start,
-            end,
-            30_000,
-            "Scoring run",
-            &[(start - s, "Tip-off/kick-off", 0.95)],
-        );
-        let u = b.underlying(
-            &mut *rng,
-            &format!("{home} margin vs {away}"),
-            mean,
-            sd,
-            end,
-            scoring,
-        );
-        let code = format!("{today}{away}{home}");
-        let title = format!("{away_name} at {home_name}");
-        b.event(EventPlan {
-            series: &game_series,
-            event_ticker: format!("{game_series}-{code}"),
-            title: format!("{title} winner"),
-            sub_title: long_date(start),
-            mutually_exclusive: true,
-            underlying: u,
-            legs: vec![
-                Leg::new(home, home_name, Some(0.0), None),
-                Leg::new(away, away_name, None, Some(0.0)),
-            ],
-            open_ms: open,
-            close_ms: end,
-            grid_label: "linear_cent",
-            fine_grid_legs: Vec::new(),
-            fractional: true,
-            activity: 2.0,
-            rules: format!(
-                "If {{yes_sub_title}} wins the {title} game, the market resolves to Yes."
-            ),
-            unit: "score",
-        });
-        b.event(EventPlan {
-            series: &spread_series,
-            event_ticker: format!("{spread_series}-{code}"),
-            title: format!("{title}: winning margin"),
-            sub_title: long_date(start),
-            mutually_exclusive: false,
-            underlying: u,
-            legs: vec![
-                Leg::new(
-                    format!("{home}4"),
-                    format!("{home_name} wins by over 4.5"),
-                    Some(4.5),
-                    None,
-                ),
-                Leg::new(
-                    format!("{home}9"),
-                    format!("{home_name} wins by over 9.5"),
-                    Some(9.5),
-                    None,
-                ),
-                Leg::new(
-                    format!("{away}4"),
-                    format!("{away_name} wins by over 4.5"),
-                    None,
-                    Some(-4.5),
-                ),
-            ],
-            open_ms: open,
-            close_ms: end,
-            grid_label: "linear_cent",
-            fine_grid_legs: vec![(1, "center_deci_edge_centi_cent")],
-            fractional: false,
-            activity: 1.5,
-            rules: format!("If {{yes_sub_title}} in the {title} game, the market resolves to Yes."),
-            unit: "score",
-        });
+fn weather(
+    b: &mut Builder<'_>,
+    rng: &mut impl Rng,
+    city: &City,
+    instance: u32,
+    open_ms: i64,
+    close_ms: i64,
+) {
+    let s = b.listed_ms;
+    // Simulated time runs faster than the calendar: instance k is the k-th day after the start.
+    let day_ms = b.start_ms + i64::from(instance) * DAY;
+    let news = news_schedule(&mut *rng, s, close_ms, 120_000, "Hourly observation", &[]);
+    let forecast = city.normal_high + 2.0 * standard_normal(&mut *rng);
+    let c = forecast.round();
+    let u = b.underlying(
+        &mut *rng,
+        &format!("{} high {} (°F)", city.name, date_code(day_ms, true)),
+        forecast,
+        3.0,
+        close_ms,
+        news,
+    );
+    let edges = [c - 3.5, c - 1.5, c + 0.5, c + 2.5, c + 4.5];
+    let mut legs = vec![Leg::new(
+        format!("T{}", edges[0] + 0.5),
+        format!("{}° or below", edges[0] - 0.5),
+        None,
+        Some(edges[0]),
+    )];
+    for pair in edges.windows(2) {
+        legs.push(Leg::new(
+            format!("B{}", pair[0] + 1.0),
+            format!("{}° to {}°", pair[0] + 0.5, pair[1] - 0.5),
+            Some(pair[0]),
+            Some(pair[1]),
+        ));
     }
-    b.listing
+    legs.push(Leg::new(
+        format!("T{}", edges[4] - 0.5),
+        format!("{}° or above", edges[4] + 0.5),
+        Some(edges[4]),
+        None,
+    ));
+    b.event(EventPlan {
+        series: city.series,
+        event_ticker: format!("{}-{}", city.series, date_code(day_ms, true)),
+        title: format!("Highest temperature in {} on {}", city.name, long_date(day_ms)),
+        sub_title: format!("Recorded at {}", city.place),
+        mutually_exclusive: true,
+        underlying: u,
+        legs,
+        open_ms,
+        close_ms,
+        grid_label: city.grid,
+        fine_grid_legs: Vec::new(),
+        fractional: false,
+        activity: 1.0,
+        rules: format!("If the highest temperature recorded at {} on {} is {{yes_sub_title}}, the market resolves to Yes.", city.place, long_date(day_ms)),
+        unit: "temperature",
+    });
+}
+
+fn game(
+    b: &mut Builder<'_>,
+    rng: &mut impl Rng,
+    league: &League,
+    instance: u32,
+    open_ms: i64,
+    close_ms: i64,
+) {
+    let s = b.listed_ms;
+    let n = league.teams.len();
+    let k = instance as usize;
+    // Pairs rotate so consecutive games have new matchups; the date moves a day per game.
+    let (away, away_name) = league.teams[(2 * k) % n];
+    let (home, home_name) = league.teams[(2 * k + 1 + k / n) % n];
+    let (home, home_name) = if home == away {
+        league.teams[(2 * k + 2) % n]
+    } else {
+        (home, home_name)
+    };
+    let day_ms = b.start_ms + i64::from(instance) * DAY;
+    let start = open_ms.max(s) + league.tip_off_ms;
+    let game_series = format!("KX{}GAME", league.code);
+    let spread_series = format!("KX{}SPREAD", league.code);
+    let scoring = news_schedule(
+        &mut *rng,
+        start,
+        close_ms,
+        30_000,
+        "Scoring run",
+        &[(0, "Tip-off", 0.95)],
+    );
+    let mean = league.home_edge + 4.0 * standard_normal(&mut *rng);
+    let u = b.underlying(
+        &mut *rng,
+        &format!("{home} margin vs {away} {}", date_code(day_ms, true)),
+        mean,
+        league.margin_sd,
+        close_ms,
+        scoring,
+    );
+    let code = format!("{}{away}{home}", date_code(day_ms, true));
+    let title = format!("{away_name} at {home_name}");
+    b.event(EventPlan {
+        series: &game_series,
+        event_ticker: format!("{game_series}-{code}"),
+        title: format!("{title} winner"),
+        sub_title: long_date(day_ms),
+        mutually_exclusive: true,
+        underlying: u,
+        legs: vec![
+            Leg::new(home, home_name, Some(0.0), None),
+            Leg::new(away, away_name, None, Some(0.0)),
+        ],
+        open_ms,
+        close_ms,
+        grid_label: "linear_cent",
+        fine_grid_legs: Vec::new(),
+        fractional: true,
+        activity: 2.0,
+        rules: format!("If {{yes_sub_title}} wins the {title} game, the market resolves to Yes."),
+        unit: "score",
+    });
+    b.event(EventPlan {
+        series: &spread_series,
+        event_ticker: format!("{spread_series}-{code}"),
+        title: format!("{title}: winning margin"),
+        sub_title: long_date(day_ms),
+        mutually_exclusive: false,
+        underlying: u,
+        legs: vec![
+            Leg::new(
+                format!("{home}4"),
+                format!("{home_name} wins by over 4.5"),
+                Some(4.5),
+                None,
+            ),
+            Leg::new(
+                format!("{home}9"),
+                format!("{home_name} wins by over 9.5"),
+                Some(9.5),
+                None,
+            ),
+            Leg::new(
+                format!("{away}4"),
+                format!("{away_name} wins by over 4.5"),
+                None,
+                Some(-4.5),
+            ),
+        ],
+        open_ms,
+        close_ms,
+        grid_label: "linear_cent",
+        fine_grid_legs: vec![(1, "center_deci_edge_centi_cent")],
+        fractional: false,
+        activity: 1.5,
+        rules: format!("If {{yes_sub_title}} in the {title} game, the market resolves to Yes."),
+        unit: "score",
+    });
 }

@@ -8,7 +8,7 @@
 
 use crate::core::market::{MarketStatus, Ticker};
 use crate::core::num::Count;
-use crate::sim::exchange::types::{ApiError, SelfTradePrevention};
+use crate::sim::exchange::types::{ApiError, EventSpec, MarketSpec, SelfTradePrevention};
 use crate::sim::exchange::{Exchange, OrderRequest};
 
 use super::Flow;
@@ -109,5 +109,13 @@ impl FlowVenue for Exchange {
     fn resting_count(&self, agent: AgentId, _ticker: &Ticker, order_id: &str) -> Option<Count> {
         let record = self.order_record(order_id)?;
         (record.is_resting() && record.user_id == agent_user_id(agent)).then_some(record.remaining)
+    }
+
+    fn list_event(&mut self, event: &EventSpec, markets: &[MarketSpec]) -> Result<(), VenueError> {
+        self.add_event(event.clone());
+        for market in markets {
+            self.add_market(market.clone()).map_err(venue_error)?;
+        }
+        Ok(())
     }
 }

@@ -19,6 +19,13 @@
 //! - informed traders see the hidden fair value and pick off quotes that are stale by more than
 //!   an edge, so news reaches prices through trades.
 //!
+//! Every family of events recurs: the next instance (the next day's high, the next CPI print, the
+//! next game) is listed through [`FlowVenue::list_event`] half a period before the current one
+//! closes, so a run of any length keeps ~50 markets trading while older ones settle.
+//!
+//! Running it on the simulator: `flow.install(&mut exchange)` once, then per tick
+//! `exchange.advance(now_ms)` and `flow.step(&mut exchange, now_ms)` ([`exchange_venue`]).
+//!
 //! Everything is driven by one ChaCha8 stream seeded from `--seed`; time only arrives as
 //! `now_ms` arguments, so the same seed and the same step times give the same orders and trades.
 
@@ -108,6 +115,10 @@ pub struct FlowStats {
     pub contracts_taken: Count,
     pub rejected_post_only: u64,
     pub rejected_other: u64,
+    /// Events listed after the start (each family's next instance).
+    pub events_listed: u64,
+    /// Listings the venue refused.
+    pub listing_errors: u64,
 }
 
 /// A maker's quoting style.
@@ -142,7 +153,6 @@ struct MakerSlot {
 struct MarketRuntime {
     makers: Vec<MakerSlot>,
     fair: f64,
-    active: bool,
 }
 
 /// The synthetic market. See the module docs.
@@ -150,6 +160,8 @@ pub struct Flow {
     config: FlowConfig,
     rng: ChaCha8Rng,
     listing: Listing,
+    recurrences: Vec<catalogue::Recurrence>,
+    maker_ids: Vec<AgentId>,
     agents: Vec<AgentSpec>,
     styles: Vec<MakerStyle>,
     runtime: Vec<MarketRuntime>,
@@ -162,7 +174,7 @@ pub struct Flow {
 impl Flow {
     pub fn new(config: FlowConfig) -> Flow {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let listing = catalogue::build(&mut rng, config.start_ms);
+        let (listing, recurrences) = catalogue::build(&mut rng, config.start_ms);
         let mut agents = Vec::new();
         let roles = [
             (AgentRole::MarketMaker, config.market_makers.max(2)),
@@ -197,34 +209,14 @@ impl Flow {
             })
             .collect();
         let runtime = (0..listing.markets.len())
-            .map(|i| {
-                let first = i % maker_ids.len();
-                let second = (i + 1 + i / maker_ids.len()) % maker_ids.len();
-                let second = if second == first {
-                    (first + 1) % maker_ids.len()
-                } else {
-                    second
-                };
-                MarketRuntime {
-                    makers: [first, second]
-                        .into_iter()
-                        .map(|m| MakerSlot {
-                            agent: maker_ids[m],
-                            estimate: None,
-                            quotes: Vec::new(),
-                            center: 0.0,
-                            refresh_at_ms: 0,
-                        })
-                        .collect(),
-                    fair: 0.5,
-                    active: false,
-                }
-            })
+            .map(|i| market_runtime(i, &maker_ids))
             .collect();
         Flow {
             config,
             rng,
             listing,
+            recurrences,
+            maker_ids,
             agents,
             styles,
             runtime,
@@ -288,6 +280,7 @@ impl Flow {
                 });
             }
         }
+        self.list_due(venue, now_ms);
         let noise: Vec<AgentId> = self.ids_with(AgentRole::NoiseTaker);
         let informed: Vec<AgentId> = self.ids_with(AgentRole::Informed);
         for index in 0..self.listing.markets.len() {
@@ -297,17 +290,10 @@ impl Flow {
             let runtime = &mut self.runtime[index];
             runtime.fair = fair;
             if venue.market_status(&model.ticker) != Some(MarketStatus::Active) {
-                if runtime.active {
-                    // The exchange cancels resting orders at close; forget ours.
-                    for slot in &mut runtime.makers {
-                        slot.quotes.clear();
-                        slot.estimate = None;
-                    }
-                    runtime.active = false;
-                }
+                // Quotes stay tracked: a paused market's orders keep resting and are replaced on
+                // resume; a closed market's were cancelled by the exchange and it never reopens.
                 continue;
             }
-            runtime.active = true;
             let mut ctx = AgentContext {
                 rng: &mut self.rng,
                 venue: &mut *venue,
@@ -335,12 +321,67 @@ impl Flow {
         }
     }
 
+    /// List each family's next instance when its time has come.
+    fn list_due(&mut self, venue: &mut impl FlowVenue, now_ms: i64) {
+        for recurrence in &mut self.recurrences {
+            while recurrence.next_list_ms <= now_ms {
+                let added = catalogue::list_next(
+                    &mut self.rng,
+                    &mut self.listing,
+                    recurrence,
+                    self.config.start_ms,
+                    now_ms,
+                );
+                for index in added.markets.clone() {
+                    self.runtime.push(market_runtime(index, &self.maker_ids));
+                }
+                let catalogue = &self.listing.catalogue;
+                for event in &catalogue.events[added.events] {
+                    let markets: Vec<_> = catalogue.markets[added.markets.clone()]
+                        .iter()
+                        .filter(|m| m.event_ticker == event.event_ticker)
+                        .cloned()
+                        .collect();
+                    match venue.list_event(event, &markets) {
+                        Ok(()) => self.stats.events_listed += 1,
+                        Err(_) => self.stats.listing_errors += 1,
+                    }
+                }
+            }
+        }
+    }
+
     fn ids_with(&self, role: AgentRole) -> Vec<AgentId> {
         self.agents
             .iter()
             .filter(|a| a.role == role)
             .map(|a| a.id)
             .collect()
+    }
+}
+
+/// Quoting state for the market at `index`: two makers, spread over the maker accounts.
+fn market_runtime(index: usize, maker_ids: &[AgentId]) -> MarketRuntime {
+    let n = maker_ids.len();
+    let first = index % n;
+    let second = (index + 1 + index / n) % n;
+    let second = if second == first {
+        (first + 1) % n
+    } else {
+        second
+    };
+    MarketRuntime {
+        makers: [first, second]
+            .into_iter()
+            .map(|m| MakerSlot {
+                agent: maker_ids[m],
+                estimate: None,
+                quotes: Vec::new(),
+                center: 0.0,
+                refresh_at_ms: 0,
+            })
+            .collect(),
+        fair: 0.5,
     }
 }
 

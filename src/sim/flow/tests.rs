@@ -203,6 +203,11 @@ fn books_are_two_sided_trade_often_and_move() {
     assert!(per_second >= 3.0, "{per_second:.2} trades/s");
     let traded: BTreeSet<&Ticker> = tape.iter().map(|t| &t.ticker).collect();
     assert!(traded.len() >= 30, "{} markets traded", traded.len());
+    // Sub-cent grids get used: some trades print between whole cents.
+    assert!(
+        tape.iter().any(|t| t.price.micros() % 10_000 != 0),
+        "no sub-cent trade"
+    );
     for trade in tape {
         assert_ne!(trade.taker, trade.maker);
         assert!(trade.count.is_positive());
@@ -284,6 +289,37 @@ fn markets_close_determine_and_settle_during_a_long_run() {
     let settled = of(LifecycleEventType::Settled);
     assert!(settled.len() >= 20, "{} settled", settled.len());
     assert!(of(LifecycleEventType::Determined).len() >= settled.len());
+    // Every family lists its next instance before the current one closes, so the market stays
+    // full: new events were listed without a clash, and plenty of markets are still trading.
+    let stats = r.flow.stats();
+    assert!(stats.events_listed >= 10, "{stats:?}");
+    assert_eq!(stats.listing_errors, 0, "{stats:?}");
+    let catalogue = r.flow.catalogue();
+    let tickers: BTreeSet<&str> = catalogue
+        .markets
+        .iter()
+        .map(|m| m.ticker.as_str())
+        .collect();
+    assert_eq!(tickers.len(), catalogue.markets.len(), "tickers are unique");
+    let events: BTreeSet<&str> = catalogue
+        .events
+        .iter()
+        .map(|e| e.event_ticker.as_str())
+        .collect();
+    assert_eq!(
+        events.len(),
+        catalogue.events.len(),
+        "event tickers are unique"
+    );
+    let trading = catalogue
+        .markets
+        .iter()
+        .filter(|m| r.venue.market_status(&Ticker::new(&m.ticker)) == Some(MarketStatus::Active))
+        .count();
+    assert!(
+        trading >= 40,
+        "only {trading} markets trading after 50 minutes"
+    );
     // The NFL game opens a few minutes in.
     assert!(
         of(LifecycleEventType::Activated)
@@ -385,21 +421,71 @@ mod on_the_exchange {
 
     #[test]
     fn markets_settle_on_the_exchange() {
-        // The NYC high closes 12 minutes in and settles a minute after determination.
-        let r = run_on_exchange(5, 16 * 60, 500);
-        let nyc: Vec<&str> = r
+        let r = run_on_exchange(5, 15 * 60, 1000);
+        // The NYC high closes 12 minutes in and settles a minute after determination; every
+        // market whose settlement time has passed is finalized.
+        let end_ms = START_MS + 15 * 60_000;
+        let due: Vec<&str> = r
             .flow
             .catalogue()
             .markets
             .iter()
-            .filter(|m| m.event_ticker.starts_with("KXHIGHNY"))
+            .filter(|m| m.expected_expiration_ms + m.settlement_timer_seconds * 1000 < end_ms)
             .map(|m| m.ticker.as_str())
             .collect();
-        assert_eq!(nyc.len(), 6);
-        for ticker in nyc {
+        assert!(due.len() >= 6, "{due:?}");
+        assert!(due.iter().any(|t| t.starts_with("KXHIGHNY")));
+        for ticker in due {
             let state = r.exchange.market_state(ticker).unwrap();
             assert_eq!(state.status, MarketStatus::Finalized, "{ticker}");
         }
+        assert!(r.flow.stats().events_listed >= 1);
+        assert_eq!(r.flow.stats().listing_errors, 0);
         assert!(!r.exchange.settlement_records().is_empty());
+    }
+
+    #[test]
+    fn agents_wait_out_a_pause_and_requote_after_it() {
+        let mut flow = Flow::new(FlowConfig::new(9, START_MS));
+        let mut exchange = Exchange::new(ExchangeConfig::default());
+        flow.install(&mut exchange).unwrap();
+        let ticker = Ticker::new(&flow.catalogue().markets[0].ticker);
+        let mut now = START_MS;
+        let tick = |flow: &mut Flow, exchange: &mut Exchange, now: &mut i64, seconds: i64| {
+            for _ in 0..seconds * 10 {
+                exchange.advance(*now);
+                flow.step(exchange, *now);
+                exchange.take_events();
+                *now += 100;
+            }
+        };
+        tick(&mut flow, &mut exchange, &mut now, 10);
+        assert!(exchange.top_of_book(&ticker).is_two_sided());
+        exchange
+            .set_market_paused(ticker.as_str(), true, now)
+            .unwrap();
+        let trades_before = exchange
+            .trade_records()
+            .iter()
+            .filter(|t| t.ticker == ticker)
+            .count();
+        tick(&mut flow, &mut exchange, &mut now, 10);
+        let trades_paused = exchange
+            .trade_records()
+            .iter()
+            .filter(|t| t.ticker == ticker)
+            .count();
+        assert_eq!(trades_before, trades_paused, "no trades while paused");
+        assert_eq!(
+            flow.stats().rejected_other,
+            0,
+            "agents do not send into a paused market"
+        );
+        exchange
+            .set_market_paused(ticker.as_str(), false, now)
+            .unwrap();
+        tick(&mut flow, &mut exchange, &mut now, 10);
+        assert!(exchange.top_of_book(&ticker).is_two_sided());
+        assert_eq!(flow.stats().rejected_other, 0);
     }
 }

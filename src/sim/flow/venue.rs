@@ -7,6 +7,7 @@ use std::fmt;
 use crate::core::market::{MarketStatus, Ticker};
 use crate::core::matching::{BookSide, TimeInForce};
 use crate::core::num::{Count, Price};
+use crate::sim::exchange::types::{EventSpec, MarketSpec};
 
 /// One of the flow's trading accounts (index into [`super::Flow::agents`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,4 +92,7 @@ pub trait FlowVenue {
     ) -> Result<Count, VenueError>;
     /// Remaining size of an agent's order if it still rests.
     fn resting_count(&self, agent: AgentId, ticker: &Ticker, order_id: &str) -> Option<Count>;
+    /// List a new event and its markets (the next instance of a recurring event; its series
+    /// was listed with the initial catalogue).
+    fn list_event(&mut self, event: &EventSpec, markets: &[MarketSpec]) -> Result<(), VenueError>;
 }

@@ -5,9 +5,9 @@
 //! WS session can tell exactly which deltas its snapshot already contains, and no publication
 //! is ever applied twice or missed. Nothing awaits while the lock is held.
 
+use super::fanout;
 use super::ws::feed::{BookSnapshot, FeedItem, Publication};
 use super::ws::session::FeedSource;
-use super::{fanout, venue};
 use crate::core::num::Money;
 use crate::sim::exchange::Exchange;
 use crate::sim::exchange::events::TickerSnapshot;
@@ -23,8 +23,6 @@ pub const HUB_CAPACITY: usize = 65_536;
 struct Inner {
     exchange: Exchange,
     flow: Option<Flow>,
-    /// Member id of each flow agent, by agent index.
-    agent_users: Vec<String>,
     published: u64,
 }
 
@@ -41,24 +39,10 @@ impl MarketCell {
         let (hub, _) = broadcast::channel(HUB_CAPACITY);
         let tickers_by_id = exchange
             .market_states()
-            .map(|m| {
-                (
-                    fanout::market_id_of(m.ticker.as_str()),
-                    m.ticker.to_string(),
-                )
-            })
+            .map(|m| (m.market_id.clone(), m.ticker.to_string()))
             .collect();
         MarketCell {
             inner: Mutex::new(Inner {
-                agent_users: flow
-                    .as_ref()
-                    .map(|f| {
-                        f.agents()
-                            .iter()
-                            .map(|a| venue::agent_user_id(&a.name))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
                 exchange,
                 flow,
                 published: 0,
@@ -97,29 +81,25 @@ impl MarketCell {
     /// Move the exchange clock to `now_ms` and let the synthetic traders act.
     pub fn tick(&self, now_ms: i64) {
         let mut inner = self.lock();
-        let Inner {
-            exchange,
-            flow,
-            agent_users,
-            ..
-        } = &mut *inner;
+        let Inner { exchange, flow, .. } = &mut *inner;
         exchange.advance(now_ms);
         if let Some(flow) = flow {
-            let mut venue = venue::ExchangeVenue {
-                exchange,
-                agent_users,
-            };
-            flow.step(&mut venue, now_ms);
+            flow.step(exchange, now_ms);
         }
         self.publish(&mut inner);
     }
 
     fn publish(&self, inner: &mut Inner) {
-        let events = inner.exchange.take_events();
+        let events = inner.exchange.take_wire_events();
         if events.is_empty() {
             return;
         }
-        let items: Vec<FeedItem> = events.iter().flat_map(fanout::feed_items).collect();
+        let exchange = &inner.exchange;
+        let market_id = |ticker: &str| exchange.market_id(ticker).unwrap_or_default().to_string();
+        let items: Vec<FeedItem> = events
+            .into_iter()
+            .map(|event| fanout::feed_item(event, market_id))
+            .collect();
         inner.published += 1;
         // No receivers is fine: nobody is connected.
         let _ = self.hub.send(Arc::new(Publication {
@@ -142,7 +122,11 @@ impl FeedSource for MarketCell {
                 let levels = book.levels();
                 Ok(BookSnapshot {
                     market_ticker: ticker.clone(),
-                    market_id: fanout::market_id_of(ticker),
+                    market_id: inner
+                        .exchange
+                        .market_id(ticker)
+                        .unwrap_or_default()
+                        .to_string(),
                     yes: levels.yes_bids,
                     no: levels.no_bids,
                 })
@@ -179,6 +163,6 @@ impl FeedSource for MarketCell {
             ),
             ts_ms: crate::runtime::clock::wall_ms(),
         };
-        Some(fanout::ticker_msg(&snapshot))
+        Some(fanout::ticker_msg(&snapshot, &market.market_id))
     }
 }

@@ -17,7 +17,6 @@ pub mod ratelimit;
 pub mod rest;
 pub mod variants;
 pub mod venue;
-pub mod views;
 pub mod ws;
 
 use crate::kalshi::auth::KeyKind;
@@ -158,22 +157,32 @@ impl std::fmt::Debug for SimHandle {
     }
 }
 
-/// A key of `user_id` whose private file is in `dir`, generating one when there is none.
+/// A key of `user_id` whose private file is in `dir`, generating one when there is none; also
+/// returns the member the key belongs to.
 fn provision_key(
     dir: &Path,
     algorithm: KeyAlgorithm,
     user_id: &str,
-) -> Result<(String, PathBuf, PathBuf, KeyRegistry), SimError> {
+) -> Result<(String, PathBuf, PathBuf, KeyRegistry, String), SimError> {
     let registry_path = dir.join(keys::REGISTRY_FILE);
     if registry_path.exists() {
         let registry = KeyRegistry::load(&registry_path)?;
+        let with_file = |k: &&keys::RegisteredKey| dir.join(format!("{}.pem", k.key_id)).exists();
+        // The configured member's key; failing that, when the member was not chosen explicitly,
+        // any key whose private half is here (what `kdesk keys new` made).
         let usable = registry
             .keys()
             .filter(|k| k.user_id == user_id)
-            .map(|k| (k.key_id.clone(), dir.join(format!("{}.pem", k.key_id))))
-            .find(|(_, file)| file.exists());
-        if let Some((key_id, file)) = usable {
-            return Ok((key_id, file, registry_path, registry));
+            .find(with_file)
+            .or_else(|| {
+                (user_id == DEFAULT_USER_ID)
+                    .then(|| registry.keys().find(with_file))
+                    .flatten()
+            })
+            .map(|k| (k.key_id.clone(), k.user_id.clone()));
+        if let Some((key_id, key_user)) = usable {
+            let file = dir.join(format!("{key_id}.pem"));
+            return Ok((key_id, file, registry_path, registry, key_user));
         }
     }
     let created = keys::create_key(dir, algorithm.kind(), user_id)?;
@@ -183,6 +192,7 @@ fn provision_key(
         created.private_key_path,
         created.registry_path,
         registry,
+        user_id.to_string(),
     ))
 }
 
@@ -190,8 +200,9 @@ impl SimServer {
     /// Bind, provision the key, build the market and serve until [`SimHandle::shutdown`].
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         config.faults.validate()?;
-        let (key_id, key_file, registry_path, registry) =
+        let (key_id, key_file, registry_path, registry, user_id) =
             provision_key(&config.key_dir, config.key_algorithm, &config.user_id)?;
+        let config = SimConfig { user_id, ..config };
 
         let now_ms = clock::wall_ms();
         let (exchange, flow) =

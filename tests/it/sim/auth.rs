@@ -154,3 +154,60 @@ async fn the_ws_upgrade_is_signed() {
         sim.handle.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn the_key_registry_is_reused_across_starts_and_keys_new_keys_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_dir = dir.path().join("keys");
+    // What `kdesk keys new` does: a key pair in the directory, registered in keys.toml.
+    let made = kalshi_desk::sim::keys::create_key(
+        &key_dir,
+        KeyKind::Rsa2048,
+        "11111111-2222-4333-8444-555555555555",
+    )
+    .unwrap();
+    let first = start(|c| {
+        c.key_dir = key_dir.clone();
+        c.user_id = "11111111-2222-4333-8444-555555555555".into();
+    })
+    .await;
+    assert_eq!(
+        first.handle.key_id, made.key_id,
+        "the registered key is the one the simulator accepts"
+    );
+    assert_eq!(first.handle.key_file, made.private_key_path);
+    let user = first.main_user();
+    assert_eq!(first.get(&user, "/portfolio/balance").await.status, 200);
+    first.handle.shutdown().await;
+
+    // Without an explicit member, the simulator takes the key `kdesk keys new` left there.
+    let reused = start(|c| c.key_dir = key_dir.clone()).await;
+    assert_eq!(reused.handle.key_id, made.key_id);
+    assert_eq!(
+        reused.handle.user_id,
+        "11111111-2222-4333-8444-555555555555"
+    );
+    reused.handle.shutdown().await;
+
+    // A simulator for another member generates (and registers) its own key next to it.
+    let second = start(|c| {
+        c.key_dir = key_dir.clone();
+        c.user_id = "99999999-2222-4333-8444-555555555555".into();
+    })
+    .await;
+    assert_ne!(second.handle.key_id, made.key_id);
+    let registry = kalshi_desk::sim::keys::KeyRegistry::load(&second.handle.registry_path).unwrap();
+    assert_eq!(registry.len(), 2);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&second.handle.key_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let user = second.main_user();
+    assert_eq!(second.get(&user, "/portfolio/balance").await.status, 200);
+    second.handle.shutdown().await;
+}

@@ -484,6 +484,33 @@ async fn every_channel_carries_its_messages_to_the_right_members() {
 }
 
 #[tokio::test]
+async fn ticker_subscriptions_can_start_with_a_snapshot() {
+    let sim = start(|_| {}).await;
+    let user = sim.new_user(KeyKind::Ed25519);
+    let ticker = sim.open_market(&user, "KXFEDDECISION").await;
+    assert_eq!(
+        sim.order(&user, &ticker, "bid", "0.41", "3").await.status,
+        201
+    );
+    let mut ws = sim.ws(&user).await;
+    let (sid, _) = ws
+        .subscribe(
+            json!({"channels": ["ticker"], "market_ticker": ticker, "send_initial_snapshot": true}),
+        )
+        .await;
+    let first = ws.frame().await;
+    assert_eq!(first["type"], "ticker");
+    assert_eq!(first["sid"], sid);
+    assert_eq!(first["msg"]["yes_bid_dollars"], "0.4100");
+    assert_eq!(first["msg"]["yes_bid_size_fp"], "3.00");
+    assert_eq!(
+        first["msg"]["yes_ask_dollars"], "1.0000",
+        "no asks: the ask is $1"
+    );
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn bad_commands_get_the_spec_error_codes() {
     let sim = start(|_| {}).await;
     let user = sim.new_user(KeyKind::Ed25519);

@@ -410,3 +410,59 @@ async fn orderbooks_with_depth_and_trades() {
     assert_eq!(page.body["cursor"], "1");
     sim.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_error_envelope_switch_serves_both_shapes() {
+    use kalshi_desk::sim::server::variants::ErrorEnvelope;
+    for (envelope, wrapped) in [(ErrorEnvelope::Wrapped, true), (ErrorEnvelope::Bare, false)] {
+        let sim = start(|c| c.variants.error_envelope = envelope).await;
+        let missing = sim.call(None, Method::GET, "/markets/NOPE-1", None).await;
+        assert_eq!(missing.status, 404);
+        assert_eq!(
+            missing.body.get("error").is_some(),
+            wrapped,
+            "{}",
+            missing.body
+        );
+        assert_eq!(error_code(&missing.body), "not_found");
+        let user = sim.new_user(KeyKind::Ed25519);
+        let malformed = sim
+            .post(
+                &user,
+                "/portfolio/events/orders",
+                serde_json::json!({"ticker": "X"}),
+            )
+            .await;
+        assert_eq!(malformed.status, 400);
+        assert_eq!(error_code(&malformed.body), "bad_request");
+        let no_route = sim
+            .send_raw(None, Method::GET, "/no/such/endpoint", None, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(no_route.status, 404);
+        super::harness::check_error_shape(404, &no_route.body);
+        sim.handle.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn public_orderbooks_under_the_public_variant() {
+    use kalshi_desk::sim::server::variants::OrderbookAuth;
+    let sim = start(|c| c.variants.orderbook_auth = OrderbookAuth::Public).await;
+    let ticker = sim.handle.with_exchange(|e| {
+        e.market_states()
+            .next()
+            .map(|m| m.ticker.to_string())
+            .unwrap()
+    });
+    let book = sim
+        .call(
+            None,
+            Method::GET,
+            &format!("/markets/{ticker}/orderbook"),
+            None,
+        )
+        .await;
+    assert_eq!(book.status, 200);
+    sim.handle.shutdown().await;
+}
