@@ -46,6 +46,9 @@ pub struct EngineConfig {
     pub order_group_id: Option<String>,
     /// Where one trading day ends for daily P&L.
     pub day_boundary: DayBoundary,
+    /// Position drifts (ours ≠ the exchange's) tolerated in a session before the desk halts;
+    /// each one pauses its market.
+    pub max_position_drifts: u32,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +61,7 @@ impl Default for EngineConfig {
             closing_soon_ms: 60_000,
             order_group_id: None,
             day_boundary: DayBoundary::default(),
+            max_position_drifts: 3,
         }
     }
 }
@@ -127,11 +131,14 @@ pub struct Engine {
     expirations: HashMap<ClientOrderId, i64>,
     /// Orders with a decrease in flight (the store has no flag for it).
     pending_decreases: HashSet<ClientOrderId>,
+    /// Orders cancelled before their create was answered: re-cancelled by id once it is.
+    cancels_without_id: HashSet<ClientOrderId>,
     issuer: ClientOrderIdIssuer,
     accepted_writes: RateWindow,
     attempted_writes: RateWindow,
     breaches: BreachMonitor,
     business_reject_streak: u32,
+    position_drifts: u32,
     clock_offset_ms: i64,
     exchange_active: bool,
     confirmation: Option<PendingConfirmation>,
@@ -158,10 +165,12 @@ impl Engine {
             order_tifs: HashMap::new(),
             expirations: HashMap::new(),
             pending_decreases: HashSet::new(),
+            cancels_without_id: HashSet::new(),
             accepted_writes: RateWindow::default(),
             attempted_writes: RateWindow::default(),
             breaches: BreachMonitor::default(),
             business_reject_streak: 0,
+            position_drifts: 0,
             clock_offset_ms: 0,
             exchange_active: true,
             confirmation: None,
@@ -300,6 +309,7 @@ impl Engine {
         self.order_tifs.retain(|id, _| open(id));
         self.expirations.retain(|id, _| open(id));
         self.pending_decreases.retain(|id| open(id));
+        self.cancels_without_id.retain(|id| open(id));
     }
 
     fn roll_day(&mut self) {
@@ -482,6 +492,10 @@ impl Engine {
             .is_err()
         {
             return;
+        }
+        if order.order_id.is_none() {
+            self.cancels_without_id
+                .insert(order.client_order_id.clone());
         }
         self.emit(
             origin,

@@ -62,6 +62,7 @@ impl Desk {
             closing_soon_ms: 60_000,
             order_group_id: Some("grp-1".into()),
             day_boundary: crate::core::portfolio::DayBoundary::default(),
+            max_position_drifts: 2,
         })
     }
 
@@ -862,13 +863,22 @@ fn runaway_strategy_is_halted_by_the_order_rate_rule() {
     // Nothing but cancels leaves afterwards, whatever arrives.
     let ids: Vec<ClientOrderId> = cancel_ids(&out);
     for id in &ids {
+        let order_id = OrderId::new(&format!("o-{id}"));
         let out = desk.step(Input::Gateway(GatewayResult::Placed {
             client_order_id: id.clone(),
-            order_id: OrderId::new(&format!("o-{id}")),
+            order_id: order_id.clone(),
             fill_count: Count::ZERO,
             remaining_count: c(1),
         }));
-        assert!(!has_non_cancel_intent(&out));
+        // The kill's cancel went out before the exchange id was known: it is repeated with it.
+        assert_eq!(
+            out.intents,
+            vec![OrderIntent::Cancel {
+                order_id: Some(order_id),
+                client_order_id: id.clone(),
+                ticker: t("M"),
+            }]
+        );
     }
     for _ in 0..5 {
         let out = desk.wait(300);
@@ -1408,6 +1418,38 @@ fn position_drift_pauses_until_the_exchange_agrees() {
 }
 
 #[test]
+fn repeated_position_drift_halts() {
+    let mut desk = Desk::new();
+    desk.book("M", "0.40", "0.50");
+    desk.fill("T1", "ext-1", "M", Side::Bid, "0.45", 2);
+    let report = |n: i64| {
+        Input::Private(PrivateInput::MarketPosition {
+            ticker: t("M"),
+            position: c(n),
+            cost: None,
+        })
+    };
+    desk.step(report(3));
+    assert!(!desk.engine.is_halted());
+    desk.step(report(2));
+    assert_eq!(desk.state("M"), MarketState::Disarmed);
+    assert!(
+        !desk
+            .engine
+            .control()
+            .market(&t("M"))
+            .reasons
+            .contains(&PauseReason::PositionDrift)
+    );
+    let out = desk.step(report(4));
+    assert!(desk.engine.is_halted());
+    assert_eq!(
+        out.halted.as_deref(),
+        Some("position drift: 2 drifts this session (limit 2), last on M")
+    );
+}
+
+#[test]
 fn trigger_takes_through_the_gate() {
     let mut desk = Desk::new();
     desk.book("M", "0.30", "0.40");
@@ -1497,6 +1539,40 @@ fn inputs_round_trip_as_json() {
             ts_ms: Some(5),
         }),
     ];
+    let inputs = inputs.into_iter().chain([
+        Input::FairValue(
+            crate::core::strategy::fair_value::parse_line(
+                r#"{"ticker":"M","fair":"0.62","ts_ms":5}"#,
+            )
+            .unwrap(),
+        ),
+        Input::Command(Command::PlaceManual(ManualOrder {
+            ticker: t("M"),
+            side: Side::Ask,
+            price: p("0.55"),
+            count: c(3),
+            time_in_force: TimeInForce::ImmediateOrCancel,
+            post_only: false,
+            reduce_only: true,
+            expiration_s: None,
+        })),
+        Input::Gateway(GatewayResult::Rejected {
+            client_order_id: ClientOrderId::new("op-00000001-1"),
+            write: WriteKind::Place,
+            http_status: Some(400),
+            code: "invalid_order".into(),
+            details: "post only cross".into(),
+        }),
+        Input::Private(PrivateInput::MarketPosition {
+            ticker: t("M"),
+            position: c(-4),
+            cost: None,
+        }),
+        Input::Exchange(ExchangeInput::EventStructure {
+            event_ticker: "EV".into(),
+            structure: EventStructure::StrikeLadder { above: true },
+        }),
+    ]);
     for input in inputs {
         let json = serde_json::to_string(&input).unwrap();
         assert_eq!(
@@ -1799,4 +1875,12 @@ fn a_full_rate_window_throttles_strategies_without_refusal_spam() {
     assert!(!desk.engine.is_halted());
     let out = desk.wait(1_000);
     assert_eq!(places(&out).len(), 2);
+}
+
+#[test]
+fn engine_moves_to_its_own_task() {
+    fn is_send<T: Send + 'static>() {}
+    is_send::<Engine>();
+    is_send::<Outputs>();
+    is_send::<Input>();
 }

@@ -286,8 +286,4 @@ impl Strategy for Maker {
     fn external_fair_max_age_ms(&self) -> Option<u64> {
         (self.params.fair_source == FairSource::External).then_some(self.params.fair_max_age_ms)
     }
-
-    fn cancel_on_pause(&self) -> bool {
-        self.params.cancel_order_on_pause
-    }
 }

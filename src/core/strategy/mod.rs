@@ -106,11 +106,6 @@ pub trait Strategy: fmt::Debug + Send {
     fn external_fair_max_age_ms(&self) -> Option<u64> {
         None
     }
-
-    /// Whether its resting orders should carry `cancel_order_on_pause`.
-    fn cancel_on_pause(&self) -> bool {
-        true
-    }
 }
 
 /// Why parameters were refused.
