@@ -69,6 +69,25 @@ impl OrderRef {
     }
 }
 
+/// Every open order of the engine's order store as the kill sees it: acknowledged orders by
+/// their exchange id (cancelling covers a lost amend too), creates with no id yet as UNKNOWN.
+pub fn known_orders(orders: &crate::core::order::Orders) -> Vec<OrderRef> {
+    orders
+        .open_orders()
+        .map(|order| match &order.order_id {
+            Some(order_id) => OrderRef::resting(
+                order_id.as_str(),
+                Some(order.current_client_order_id.as_str()),
+                Some(&order.ticker.to_string()),
+            ),
+            None => OrderRef::unknown(
+                order.current_client_order_id.as_str(),
+                Some(&order.ticker.to_string()),
+            ),
+        })
+        .collect()
+}
+
 /// Bounds of the sweep loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KillPolicy {
@@ -220,6 +239,15 @@ impl KillReport {
             state: self.halt_state(),
             reason: reason.to_string(),
             payload: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// Publish the measured time to flat (whole milliseconds) on the metrics endpoint.
+    pub fn record_metrics(&self, metrics: &crate::runtime::metrics::DeskMetrics) {
+        if let Some(us) = self.time_to_flat_us {
+            metrics
+                .last_kill_time_to_flat_ms
+                .set(i64::try_from(us / 1000).unwrap_or(i64::MAX));
         }
     }
 
@@ -594,6 +622,52 @@ pub async fn execute_kill(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_order_store_gives_resting_orders_by_id_and_lost_creates_as_unknown() {
+        use crate::core::num::{Count, Price};
+        use crate::core::order::{
+            ClientOrderId, CreateAck, LostWrite, OrderId, OrderOwner, OrderRequest, OrderSide,
+            Orders,
+        };
+        let mut orders = Orders::new();
+        let request = |id: &str| OrderRequest {
+            client_order_id: ClientOrderId::new(id),
+            ticker: "KX-A".into(),
+            side: OrderSide::Bid,
+            yes_price: Price::parse("0.4000").unwrap(),
+            count: Count::parse("2.00").unwrap(),
+        };
+        for id in ["op-0000beef-1", "op-0000beef-2", "op-0000beef-3"] {
+            orders
+                .record_intent(request(id), OrderOwner::Operator, 1)
+                .unwrap();
+        }
+        orders
+            .create_acked(
+                "op-0000beef-1",
+                CreateAck {
+                    order_id: OrderId::new("ex-1"),
+                    fill_count: Count::ZERO,
+                    remaining_count: Count::parse("2.00").unwrap(),
+                    ts_ms: None,
+                },
+            )
+            .unwrap();
+        orders
+            .answer_lost("op-0000beef-2", LostWrite::Create)
+            .unwrap();
+        orders.create_rejected("op-0000beef-3", "no").unwrap();
+        let mut known = known_orders(&orders);
+        known.sort_by(|a, b| a.client_order_id.cmp(&b.client_order_id));
+        assert_eq!(
+            known,
+            vec![
+                OrderRef::resting("ex-1", Some("op-0000beef-1"), Some("KX-A")),
+                OrderRef::unknown("op-0000beef-2", Some("KX-A")),
+            ]
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {
