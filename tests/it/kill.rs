@@ -1191,3 +1191,35 @@ async fn restart_after_a_pending_halt_stays_halted_and_sweeps() {
     assert!(report.summary_lines()[0].contains("stay halted and sweep"));
     sim.handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_desk_does_not_hold_up_kdesk_kill() {
+    use kalshi_desk::runtime::control_socket::serve;
+    use kalshi_desk::runtime::kill::{DeskContact, tell_desk};
+    use kalshi_desk::runtime::lock::{AccountId, DeskLock};
+    let dir = tempfile::tempdir().expect("dir");
+    let account = AccountId {
+        environment: "demo".into(),
+        key_id: "frozen".into(),
+        subaccount: 2,
+    };
+    assert_eq!(
+        tell_desk(dir.path(), &account, "x", Duration::from_millis(300)).await,
+        DeskContact::NotRunning
+    );
+    let lock = DeskLock::acquire(dir.path(), &account).expect("lock");
+    // The desk accepts commands and never answers them.
+    let (requests, mut incoming) = tokio::sync::mpsc::channel(4);
+    let _server = serve(lock.socket_path(), requests).expect("socket");
+    let _frozen = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Some(request) = incoming.recv().await {
+            held.push(request);
+        }
+    });
+    let contact = tell_desk(dir.path(), &account, "x", Duration::from_millis(300)).await;
+    assert!(
+        matches!(&contact, DeskContact::NoAnswer { error } if error.contains("no answer")),
+        "{contact:?}"
+    );
+}
