@@ -652,9 +652,11 @@ async fn kill_scenario(fault: Fault) -> Outcome {
         "{fault:?}: nothing rests at the exchange"
     );
     assert_no_write_accepted_after(&sim, kill_ms, &aggressive.log.lock().unwrap());
-    assert_eq!(
-        report.groups_triggered,
-        vec![group.clone()],
+    // With lost answers the trigger may happen without the desk hearing so; it is then in
+    // the report's errors, and the exchange shows it triggered either way.
+    assert!(
+        report.groups_triggered == vec![group.clone()]
+            || (fault == Fault::LostAnswers && !report.group_errors.is_empty()),
         "{fault:?}: {report:#?}"
     );
     let triggered = sim.handle.with_exchange(|exchange| {
