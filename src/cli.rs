@@ -42,6 +42,9 @@ pub enum Command {
     },
     /// Print recent journal events and daily summaries.
     Journal(JournalArgs),
+    /// Kill switch from outside the desk: trigger the order groups, cancel every order, sweep
+    /// until flat, tell a running desk, journal the halt. Exit 0 flat, 3 not flat, 2 config.
+    Kill(KillArgs),
     /// Run the Kalshi-compatible exchange simulator in the foreground (Ctrl-C stops it).
     Sim(crate::sim::run::SimArgs),
 }
@@ -87,6 +90,26 @@ pub struct JournalArgs {
     pub file: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Why (journaled and shown on the desk's HALTED banner).
+    #[arg(long, default_value = "kdesk kill")]
+    pub reason: String,
+    /// REST base of the exchange (default: from the environment in the config; needed for a
+    /// standalone `kdesk sim`, e.g. http://127.0.0.1:8080/trade-api/v2).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Journal file (default: <state dir>/journal.sqlite).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Reads of resting orders before giving up with an alarm.
+    #[arg(long, default_value_t = 12)]
+    pub max_sweeps: u32,
+    /// Print the full report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Entry point for the `kdesk` binary; returns the process exit status.
 pub fn run() -> i32 {
     let cli = Cli::parse();
@@ -111,6 +134,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             command: KeysCommand::New(args),
         }) => keys_new(&args, &paths),
         Some(Command::Journal(args)) => journal(&args, &paths),
+        Some(Command::Kill(args)) => Ok(kill(&cli.common, &args, &paths)),
         Some(Command::Sim(args)) => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(crate::sim::run::run_sim(args))?;
@@ -271,6 +295,117 @@ fn journal(args: &JournalArgs, paths: &Paths) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// `kdesk kill`. Cancelling is the safe direction, so production needs no real-money opt-in here.
+fn kill(common: &CommonArgs, args: &KillArgs, paths: &Paths) -> i32 {
+    use crate::kalshi::auth::Signer;
+    use crate::kalshi::rest::{DEMO_BASE_URL, PROD_BASE_URL, RestClient, RestConfig};
+    use crate::runtime::kill::{KillPolicy, RemoteKillOptions, remote_kill};
+    use crate::runtime::lock::AccountId;
+    const CONFIG_ERROR: i32 = 2;
+    const NOT_FLAT: i32 = 3;
+    let settings = match load_settings(common, paths) {
+        Ok(settings) => settings,
+        Err(report) => {
+            eprintln!("{report}");
+            return CONFIG_ERROR;
+        }
+    };
+    let (Some(key_id), Some(key_file)) = (settings.key_id.clone(), settings.key_file.clone())
+    else {
+        eprintln!(
+            "kdesk kill: needs the account's key: set key_id and key_file in the config (or KALSHI_KEY_ID / KALSHI_KEY_FILE)"
+        );
+        return CONFIG_ERROR;
+    };
+    let signer = match Signer::from_key_file(key_id.clone(), &key_file, settings.allow_insecure_key)
+    {
+        Ok(signer) => signer,
+        Err(error) => {
+            eprintln!("kdesk kill: {error}");
+            return CONFIG_ERROR;
+        }
+    };
+    let base_url = match (&args.base_url, settings.environment) {
+        (Some(url), _) => url.clone(),
+        (None, crate::config::Environment::Demo) => DEMO_BASE_URL.to_string(),
+        (None, crate::config::Environment::Prod) => PROD_BASE_URL.to_string(),
+        (None, crate::config::Environment::Sim) => {
+            eprintln!(
+                "kdesk kill: the environment is the simulator; pass --base-url with its REST address"
+            );
+            return CONFIG_ERROR;
+        }
+    };
+    let config = RestConfig {
+        request_timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(3),
+        max_attempts: 3,
+        ..RestConfig::new(base_url)
+    };
+    let rest = match RestClient::new(config, Some(signer)) {
+        Ok(rest) => rest,
+        Err(error) => {
+            eprintln!("kdesk kill: {error}");
+            return CONFIG_ERROR;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kdesk kill: cannot start the async runtime: {error}");
+            return NOT_FLAT;
+        }
+    };
+    let options = RemoteKillOptions {
+        rest,
+        account: AccountId {
+            environment: settings.environment.name().to_string(),
+            key_id,
+            subaccount: settings.subaccount,
+        },
+        state_dir: paths.state_dir.clone(),
+        journal_path: args
+            .journal
+            .clone()
+            .unwrap_or_else(|| default_journal_path(paths)),
+        reason: args.reason.clone(),
+        policy: KillPolicy {
+            max_sweeps: args.max_sweeps.max(1),
+            ..KillPolicy::default()
+        },
+        desk_timeout: std::time::Duration::from_secs(2),
+    };
+    let outcome = runtime.block_on(remote_kill(options));
+    if args.json {
+        match serde_json::to_string_pretty(&outcome) {
+            Ok(text) => println!("{text}"),
+            Err(error) => eprintln!("kdesk kill: report: {error}"),
+        }
+    }
+    println!("{}", outcome.report.summary());
+    match &outcome.desk {
+        crate::runtime::kill::DeskContact::NotRunning => println!("desk: none running"),
+        crate::runtime::kill::DeskContact::Told { reply } => {
+            println!("desk: told ({}: {})", reply.state, reply.message)
+        }
+        crate::runtime::kill::DeskContact::NoAnswer { error } => {
+            println!("desk: holds the lock but did not answer ({error})")
+        }
+    }
+    for error in &outcome.journal_errors {
+        eprintln!("kdesk kill: {error}");
+    }
+    if outcome.report.is_flat() {
+        0
+    } else {
+        NOT_FLAT
+    }
 }
 
 /// `<state dir>/journal.sqlite`.

@@ -2,5 +2,7 @@
 
 pub mod clock;
 pub mod control_socket;
+pub mod kill;
 pub mod lock;
 pub mod metrics;
+pub mod recovery;

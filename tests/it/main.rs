@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod kill;
 mod rest;
 mod schema;
 mod sim;
