@@ -5,6 +5,29 @@
 //! with reasons is PAUSED, without reasons it is ARMED (or HOLD while its book resyncs). A reason
 //! the operator set is cleared only by the operator; automatic reasons clear when their cause ends.
 //! Every refused transition returns a [`ControlError`] naming why; nothing here panics.
+//!
+//! The per-market table as implemented (✗ = refused with a reason, state unchanged; `auto` is
+//! any automatic reason: stale book, resync, exchange or market pause, closing soon, fair value
+//! stale, cancel-all cooldown, clock offset, position drift). `kill` also latches HALTED.
+//!
+//! | from \ event  | arm       | pause       | resume    | disarm   | override | release     | reducing | auto set      | last auto cleared | gap (hold)   | hold expired   | resync done | kill     |
+//! |---------------|-----------|-------------|-----------|----------|----------|-------------|----------|---------------|-------------------|--------------|----------------|-------------|----------|
+//! | DISARMED      | ARMED¹    | ✗           | ✗         | DISARMED | MANUAL   | ✗           | REDUCING | DISARMED      | DISARMED          | DISARMED     | DISARMED       | DISARMED    | DISARMED |
+//! | ARMED         | ✗         | PAUSED(op)  | ✗         | DISARMED | MANUAL   | ✗           | REDUCING | PAUSED(auto)  | ARMED             | HOLD         | ARMED          | ARMED       | DISARMED |
+//! | HOLD          | ✗         | PAUSED(op)  | ✗         | DISARMED | MANUAL   | ✗           | REDUCING | PAUSED(auto)  | HOLD              | HOLD         | PAUSED(resync) | ARMED       | DISARMED |
+//! | PAUSED(op)    | ARMED¹    | ✗           | ARMED¹    | DISARMED | MANUAL   | ✗           | REDUCING | PAUSED(op+a)  | PAUSED(op)        | PAUSED(op)   | PAUSED(op)     | PAUSED(op)  | DISARMED |
+//! | PAUSED(auto)  | ✗         | PAUSED(op+a)| ✗         | DISARMED | MANUAL   | ✗           | REDUCING | PAUSED(auto)  | ARMED             | PAUSED(auto) | PAUSED(auto)   | PAUSED(auto)| DISARMED |
+//! | MANUAL        | ✗         | ✗           | ✗         | ✗        | ✗        | PAUSED(op)  | ✗        | MANUAL        | MANUAL            | MANUAL       | MANUAL         | MANUAL      | MANUAL   |
+//! | REDUCING      | ARMED¹    | ✗           | ✗         | DISARMED | MANUAL   | ✗           | ✗        | REDUCING      | REDUCING          | REDUCING     | REDUCING       | REDUCING    | REDUCING |
+//!
+//! ¹ Only while trading is ACTIVE, at least 60 s after the last cancel-all, with the clock offset
+//! within ±1 s and a strategy configured; otherwise refused with the numbers. If automatic
+//! reasons are present the market arms into PAUSED(those reasons) and trades when they clear.
+//! "resume" from PAUSED(op) with automatic reasons left goes to PAUSED(auto). Only `release`
+//! leaves MANUAL, and it goes to PAUSED(op): the operator resumes explicitly. A DISARMED,
+//! MANUAL or REDUCING market still records automatic reasons, so arming later lands in the
+//! right state. Kill leaves MANUAL and REDUCING markets as they are (no strategy runs there;
+//! HALTED refuses their orders anyway).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -349,9 +372,16 @@ impl Control {
         }))
     }
 
-    /// Any state → DISARMED (the safe direction is always allowed). The operator's reason goes;
-    /// automatic reasons stay, as they describe the market, not the operator's choice.
-    pub fn disarm(&mut self, ticker: &Ticker) -> Option<StateChange> {
+    /// Any state but MANUAL → DISARMED. The operator's reason goes; automatic reasons stay, as
+    /// they describe the market, not the operator's choice. MANUAL is left only by `release`.
+    pub fn disarm(&mut self, ticker: &Ticker) -> Result<Option<StateChange>, ControlError> {
+        if self.market(ticker).mode == OperatorMode::Manual {
+            return Err(self.refuse(ticker, "disarm (leave MANUAL first)"));
+        }
+        Ok(self.force_disarm(ticker))
+    }
+
+    fn force_disarm(&mut self, ticker: &Ticker) -> Option<StateChange> {
         self.apply(ticker, |m| {
             m.mode = OperatorMode::Disarmed;
             m.reasons.remove(&PauseReason::Operator);
@@ -380,10 +410,14 @@ impl Control {
         }))
     }
 
-    /// Any state but REDUCING → REDUCING (wind-down: only position-reducing orders).
+    /// Any state but REDUCING or MANUAL → REDUCING (wind-down: only position-reducing orders).
     pub fn reducing(&mut self, ticker: &Ticker) -> Result<Option<StateChange>, ControlError> {
-        if self.market(ticker).mode == OperatorMode::Reducing {
-            return Err(self.refuse(ticker, "enter REDUCING"));
+        match self.market(ticker).mode {
+            OperatorMode::Reducing => return Err(self.refuse(ticker, "enter REDUCING")),
+            OperatorMode::Manual => {
+                return Err(self.refuse(ticker, "enter REDUCING (leave MANUAL first)"));
+            }
+            _ => {}
         }
         Ok(self.apply(ticker, |m| {
             m.mode = OperatorMode::Reducing;
@@ -483,7 +517,7 @@ impl Control {
             .filter(|(_, m)| m.mode == OperatorMode::Armed)
             .map(|(t, _)| t.clone())
             .collect();
-        armed.iter().filter_map(|t| self.disarm(t)).collect()
+        armed.iter().filter_map(|t| self.force_disarm(t)).collect()
     }
 
     /// Latches HALTED; returns whether this call halted the desk (false if it already was).
@@ -561,7 +595,7 @@ mod tests {
         c.resume(&a, ok_facts(0)).unwrap();
         assert_eq!(c.state(&a), MarketState::Armed);
         assert!(c.resume(&a, ok_facts(0)).is_err());
-        c.disarm(&a);
+        c.disarm(&a).unwrap();
         assert_eq!(c.state(&a), MarketState::Disarmed);
     }
 
@@ -769,6 +803,213 @@ mod tests {
         assert_eq!(c.state(&a), MarketState::Armed);
     }
 
+    /// The module doc's table, row by row, so code and documentation cannot drift apart.
+    #[test]
+    fn code_matches_the_documented_table() {
+        const X: &str = "✗";
+        let events = [
+            "arm",
+            "pause",
+            "resume",
+            "disarm",
+            "override",
+            "release",
+            "reducing",
+            "auto set",
+            "last auto cleared",
+            "gap",
+            "hold expired",
+            "resync done",
+            "kill",
+        ];
+        let table: [(&str, [&str; 13]); 7] = [
+            (
+                "DISARMED",
+                [
+                    "ARMED", X, X, "DISARMED", "MANUAL", X, "REDUCING", "DISARMED", "DISARMED",
+                    "DISARMED", "DISARMED", "DISARMED", "DISARMED",
+                ],
+            ),
+            (
+                "ARMED",
+                [
+                    X,
+                    "PAUSED(operator)",
+                    X,
+                    "DISARMED",
+                    "MANUAL",
+                    X,
+                    "REDUCING",
+                    "PAUSED(stale book)",
+                    "ARMED",
+                    "HOLD",
+                    "ARMED",
+                    "ARMED",
+                    "DISARMED",
+                ],
+            ),
+            (
+                "HOLD",
+                [
+                    X,
+                    "PAUSED(operator)",
+                    X,
+                    "DISARMED",
+                    "MANUAL",
+                    X,
+                    "REDUCING",
+                    "PAUSED(stale book)",
+                    "HOLD",
+                    "HOLD",
+                    "PAUSED(resync)",
+                    "ARMED",
+                    "DISARMED",
+                ],
+            ),
+            (
+                "PAUSED(operator)",
+                [
+                    "ARMED",
+                    X,
+                    "ARMED",
+                    "DISARMED",
+                    "MANUAL",
+                    X,
+                    "REDUCING",
+                    "PAUSED(operator, stale book)",
+                    "PAUSED(operator)",
+                    "PAUSED(operator)",
+                    "PAUSED(operator)",
+                    "PAUSED(operator)",
+                    "DISARMED",
+                ],
+            ),
+            (
+                "PAUSED(exchange pause)",
+                [
+                    X,
+                    "PAUSED(operator, exchange pause)",
+                    X,
+                    "DISARMED",
+                    "MANUAL",
+                    X,
+                    "REDUCING",
+                    "PAUSED(stale book, exchange pause)",
+                    "ARMED",
+                    "PAUSED(exchange pause)",
+                    "PAUSED(exchange pause)",
+                    "PAUSED(exchange pause)",
+                    "DISARMED",
+                ],
+            ),
+            (
+                "MANUAL",
+                [
+                    X,
+                    X,
+                    X,
+                    X,
+                    X,
+                    "PAUSED(operator)",
+                    X,
+                    "MANUAL",
+                    "MANUAL",
+                    "MANUAL",
+                    "MANUAL",
+                    "MANUAL",
+                    "MANUAL",
+                ],
+            ),
+            (
+                "REDUCING",
+                [
+                    "ARMED", X, X, "DISARMED", "MANUAL", X, X, "REDUCING", "REDUCING", "REDUCING",
+                    "REDUCING", "REDUCING", "REDUCING",
+                ],
+            ),
+        ];
+        let a = t("A");
+        let start = |row: &str| -> Control {
+            let mut c = Control::new();
+            match row {
+                "DISARMED" => {}
+                "ARMED" => {
+                    c.arm(&a, ok_facts(0)).unwrap();
+                }
+                "HOLD" => {
+                    c.arm(&a, ok_facts(0)).unwrap();
+                    c.begin_hold(&a, 0);
+                }
+                "PAUSED(operator)" => {
+                    c.arm(&a, ok_facts(0)).unwrap();
+                    c.pause(&a).unwrap();
+                }
+                "PAUSED(exchange pause)" => {
+                    c.arm(&a, ok_facts(0)).unwrap();
+                    c.set_automatic(&a, PauseReason::ExchangePause, true);
+                }
+                "MANUAL" => {
+                    c.override_manual(&a).unwrap();
+                }
+                _ => {
+                    c.reducing(&a).unwrap();
+                }
+            }
+            assert_eq!(c.state(&a).badge(), row);
+            c
+        };
+        for (row, expected) in table {
+            for (event, want) in events.iter().zip(expected) {
+                let mut c = start(row);
+                let at = 2 * SEC;
+                let ok = match *event {
+                    "arm" => c.arm(&a, ok_facts(at)).is_ok(),
+                    "pause" => c.pause(&a).is_ok(),
+                    "resume" => c.resume(&a, ok_facts(at)).is_ok(),
+                    "disarm" => c.disarm(&a).is_ok(),
+                    "override" => c.override_manual(&a).is_ok(),
+                    "release" => c.release_manual(&a).is_ok(),
+                    "reducing" => c.reducing(&a).is_ok(),
+                    "auto set" => {
+                        c.set_automatic(&a, PauseReason::StaleBook, true);
+                        true
+                    }
+                    "last auto cleared" => {
+                        for reason in [PauseReason::ExchangePause, PauseReason::StaleBook] {
+                            c.set_automatic(&a, reason, false);
+                        }
+                        true
+                    }
+                    "gap" => {
+                        c.begin_hold(&a, at);
+                        true
+                    }
+                    "hold expired" => {
+                        c.expire_holds(at, 500);
+                        true
+                    }
+                    "resync done" => {
+                        c.end_hold(&a);
+                        true
+                    }
+                    _ => {
+                        c.kill("k", at, 0);
+                        true
+                    }
+                };
+                let got = if ok {
+                    c.state(&a).badge()
+                } else {
+                    X.to_string()
+                };
+                assert_eq!(got, want, "{row} + {event}");
+                if !ok {
+                    assert_eq!(c, start(row), "a refused transition changes nothing");
+                }
+            }
+        }
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Arm,
@@ -817,7 +1058,7 @@ mod tests {
                     Op::Arm => c.arm(&a, ok_facts(mono)).map(|_| ()),
                     Op::Pause => c.pause(&a).map(|_| ()),
                     Op::Resume => c.resume(&a, ok_facts(mono)).map(|_| ()),
-                    Op::Disarm => { c.disarm(&a); Ok(()) }
+                    Op::Disarm => c.disarm(&a).map(|_| ()),
                     Op::Manual => c.override_manual(&a).map(|_| ()),
                     Op::Release => c.release_manual(&a).map(|_| ()),
                     Op::Reducing => c.reducing(&a).map(|_| ()),

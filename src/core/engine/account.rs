@@ -10,8 +10,8 @@ use crate::core::risk::RejectClass;
 use crate::core::strategy::OwnFill;
 
 use super::{
-    AlarmLevel, AuditKind, Engine, ExchangeInput, GatewayResult, MarketInput, PrivateInput,
-    WriteKind,
+    AlarmLevel, AuditKind, Engine, ExchangeInput, GatewayResult, MarketInput, OrderIntent, Origin,
+    PrivateInput, WriteKind,
 };
 
 impl Engine {
@@ -234,6 +234,27 @@ impl Engine {
         self.set_reason(ticker, PauseReason::PositionDrift, drift);
     }
 
+    /// A cancel was sent before the exchange's `order_id` was known (kill, flatten): send it
+    /// again with the id as soon as the create is answered, if the order still rests.
+    fn cancel_now_that_id_is_known(&mut self, client_order_id: &str) {
+        let Some(order) = self.orders.get(client_order_id).cloned() else {
+            return;
+        };
+        if !self.cancels_without_id.remove(&order.client_order_id) || !order.is_open() {
+            return;
+        }
+        if let Some(order_id) = order.order_id.clone() {
+            self.emit(
+                Origin::Operator,
+                OrderIntent::Cancel {
+                    order_id: Some(order_id),
+                    client_order_id: order.current_client_order_id.clone(),
+                    ticker: order.ticker.clone(),
+                },
+            );
+        }
+    }
+
     fn forget_decrease(&mut self, client_order_id: &str) {
         if let Some(order) = self.orders.get(client_order_id) {
             let key = order.client_order_id.clone();
@@ -291,14 +312,15 @@ impl Engine {
                     remaining_count,
                     ts_ms: None,
                 };
-                self.orders
-                    .create_acked(client_order_id.as_str(), ack)
-                    .map(|_| {
-                        self.audit(AuditKind::OrderAcked {
-                            client_order_id,
-                            order_id,
-                        })
-                    })
+                let result = self.orders.create_acked(client_order_id.as_str(), ack);
+                if result.is_ok() {
+                    self.audit(AuditKind::OrderAcked {
+                        client_order_id: client_order_id.clone(),
+                        order_id,
+                    });
+                    self.cancel_now_that_id_is_known(client_order_id.as_str());
+                }
+                result.map(|_| ())
             }
             GatewayResult::Amended {
                 client_order_id,
@@ -407,9 +429,10 @@ impl Engine {
                 };
                 if result.is_ok() {
                     self.audit(AuditKind::UnknownResolved {
-                        client_order_id,
+                        client_order_id: client_order_id.clone(),
                         found: found_it,
                     });
+                    self.cancel_now_that_id_is_known(client_order_id.as_str());
                 }
                 result
             }
@@ -457,7 +480,7 @@ impl Engine {
                 self.markets.entry(ticker.clone()).or_default().status = status;
                 if matches!(status, MarketStatus::Closed) || status.is_determined() {
                     // Nothing more can trade here: the strategy has no reason to stay armed.
-                    if let Some(change) = self.control.disarm(&ticker) {
+                    if let Ok(Some(change)) = self.control.disarm(&ticker) {
                         self.record_changes([change]);
                     }
                 }
@@ -475,7 +498,7 @@ impl Engine {
                 fee,
                 ts_ms,
             } => {
-                if let Some(change) = self.control.disarm(&ticker) {
+                if let Ok(Some(change)) = self.control.disarm(&ticker) {
                     self.record_changes([change]);
                 }
                 let record =

@@ -66,7 +66,7 @@ impl Engine {
             }
             Command::Disarm { ticker } => {
                 touched.insert(ticker.clone());
-                let change = self.control.disarm(&ticker);
+                let change = self.control.disarm(&ticker).map_err(|e| e.to_string())?;
                 self.record_changes(change);
                 Ok(())
             }
@@ -315,8 +315,9 @@ impl Engine {
             .map(|(t, _)| t.clone())
             .collect();
         for ticker in armed {
-            let change = self.control.disarm(&ticker);
-            self.record_changes(change);
+            if let Ok(change) = self.control.disarm(&ticker) {
+                self.record_changes(change);
+            }
         }
         self.cancel_orders(Origin::Flatten, |_| true);
         let targets: Vec<(Ticker, Count)> = self

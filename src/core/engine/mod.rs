@@ -127,6 +127,8 @@ pub struct Engine {
     expirations: HashMap<ClientOrderId, i64>,
     /// Orders with a decrease in flight (the store has no flag for it).
     pending_decreases: HashSet<ClientOrderId>,
+    /// Orders cancelled before their create was answered: re-cancelled by id once it is.
+    cancels_without_id: HashSet<ClientOrderId>,
     issuer: ClientOrderIdIssuer,
     accepted_writes: RateWindow,
     attempted_writes: RateWindow,
@@ -158,6 +160,7 @@ impl Engine {
             order_tifs: HashMap::new(),
             expirations: HashMap::new(),
             pending_decreases: HashSet::new(),
+            cancels_without_id: HashSet::new(),
             accepted_writes: RateWindow::default(),
             attempted_writes: RateWindow::default(),
             breaches: BreachMonitor::default(),
@@ -300,6 +303,7 @@ impl Engine {
         self.order_tifs.retain(|id, _| open(id));
         self.expirations.retain(|id, _| open(id));
         self.pending_decreases.retain(|id| open(id));
+        self.cancels_without_id.retain(|id| open(id));
     }
 
     fn roll_day(&mut self) {
@@ -482,6 +486,10 @@ impl Engine {
             .is_err()
         {
             return;
+        }
+        if order.order_id.is_none() {
+            self.cancels_without_id
+                .insert(order.client_order_id.clone());
         }
         self.emit(
             origin,
