@@ -1,0 +1,1 @@
+//! Backtest, paper trading and recording around the engine (DESIGN.md §3, §8).
