@@ -256,7 +256,8 @@ impl FillModel {
                     .get(&yes_price)
                     .copied()
                     .unwrap_or(Count::ZERO)
-                    .saturating_add(*delta).max(Count::ZERO);
+                    .saturating_add(*delta)
+                    .max(Count::ZERO);
                 if new.is_positive() {
                     levels.insert(yes_price, new);
                 } else {
@@ -271,7 +272,9 @@ impl FillModel {
                     }
                 }
                 for order in &mut market.resting {
-                    if order.side == book_side && order.price == yes_price && new < order.queue_ahead
+                    if order.side == book_side
+                        && order.price == yes_price
+                        && new < order.queue_ahead
                     {
                         order.credit = order
                             .credit

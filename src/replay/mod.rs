@@ -1,1 +1,8 @@
 //! Backtest, paper trading and recording around the engine (DESIGN.md §3, §8).
+
+pub mod backtest;
+pub mod config;
+pub mod feed;
+pub mod ledger;
+pub mod report;
+pub mod session;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod replay;
 mod rest;
 mod schema;
 mod sim;

@@ -60,14 +60,19 @@ fn bid(id: &str, cents: i64, contracts: i64) -> OrderRequest {
 }
 
 fn filled(fills: &[ModelFill]) -> Count {
-    fills.iter().fold(Count::ZERO, |s, f| s.saturating_add(f.count))
+    fills
+        .iter()
+        .fold(Count::ZERO, |s, f| s.saturating_add(f.count))
 }
 
 #[test]
 fn resting_bid_waits_behind_the_visible_queue() {
     let mut model = FillModel::new("bt");
     model.on_market(&snapshot(&[(40, 30)], &[(45, 10)]), 0);
-    let PlaceOutcome::Accepted { remaining, fills, .. } = model.place(&bid("a", 40, 10), 0) else {
+    let PlaceOutcome::Accepted {
+        remaining, fills, ..
+    } = model.place(&bid("a", 40, 10), 0)
+    else {
         panic!("rejected");
     };
     assert!(fills.is_empty());
@@ -78,14 +83,22 @@ fn resting_bid_waits_behind_the_visible_queue() {
     model.on_market(&delta(BookSide::Yes, 40, -5), 0);
     assert_eq!(model.resting("KX-TEST")[0].queue_ahead, c(30));
     // 25 sold into the level: all of it goes to the queue ahead.
-    assert!(model.on_market(&trade(40, 25, OrderSide::Ask), 0).is_empty());
+    assert!(
+        model
+            .on_market(&trade(40, 25, OrderSide::Ask), 0)
+            .is_empty()
+    );
     // 12 more: 5 clear the queue, 7 fill us, at our price, as maker.
     let fills = model.on_market(&trade(40, 12, OrderSide::Ask), 7);
     assert_eq!(filled(&fills), c(7));
     assert!(!fills[0].is_taker);
     assert_eq!(fills[0].yes_price, p(40));
     assert_eq!(fills[0].ts_ms, 7);
-    assert_eq!(fills[0].fee_cost, Money::ZERO, "quadratic charges no maker fee");
+    assert_eq!(
+        fills[0].fee_cost,
+        Money::ZERO,
+        "quadratic charges no maker fee"
+    );
     assert_eq!(model.resting("KX-TEST")[0].remaining, c(3));
 }
 
@@ -97,8 +110,15 @@ fn a_shrink_below_the_queue_is_not_counted_twice_when_the_trade_prints() {
     // The delta of a 10-lot sale arrives before its trade message.
     model.on_market(&delta(BookSide::Yes, 40, -10), 0);
     assert_eq!(model.resting("KX-TEST")[0].queue_ahead, Count::ZERO);
-    assert!(model.on_market(&trade(40, 10, OrderSide::Ask), 0).is_empty());
-    assert_eq!(filled(&model.on_market(&trade(40, 2, OrderSide::Ask), 0)), c(2));
+    assert!(
+        model
+            .on_market(&trade(40, 10, OrderSide::Ask), 0)
+            .is_empty()
+    );
+    assert_eq!(
+        filled(&model.on_market(&trade(40, 2, OrderSide::Ask), 0)),
+        c(2)
+    );
 }
 
 #[test]
@@ -107,7 +127,10 @@ fn a_trade_through_our_price_fills_us_up_to_its_size() {
     model.on_market(&snapshot(&[(40, 50)], &[]), 0);
     model.place(&bid("a", 42, 10), 0);
     assert_eq!(model.resting("KX-TEST")[0].queue_ahead, Count::ZERO);
-    assert_eq!(filled(&model.on_market(&trade(39, 4, OrderSide::Ask), 0)), c(4));
+    assert_eq!(
+        filled(&model.on_market(&trade(39, 4, OrderSide::Ask), 0)),
+        c(4)
+    );
     // A buy does not fill a bid.
     assert!(model.on_market(&trade(39, 4, OrderSide::Bid), 0).is_empty());
 }
@@ -116,13 +139,16 @@ fn a_trade_through_our_price_fills_us_up_to_its_size() {
 fn takes_consume_the_shadow_book_and_pay_taker_fees() {
     let mut model = FillModel::new("bt");
     model.on_market(&snapshot(&[(40, 10)], &[(45, 3), (46, 5)]), 0);
-    let PlaceOutcome::Accepted { fills, remaining, .. } = model.place(
+    let PlaceOutcome::Accepted {
+        fills, remaining, ..
+    } = model.place(
         &OrderRequest {
             time_in_force: TimeInForce::ImmediateOrCancel,
             ..bid("a", 46, 6)
         },
         0,
-    ) else {
+    )
+    else {
         panic!("rejected");
     };
     assert_eq!(remaining, Count::ZERO);
@@ -159,15 +185,25 @@ fn post_only_and_fill_or_kill_are_refused_as_the_exchange_would() {
     };
     assert!(matches!(
         model.place(&post, 0),
-        PlaceOutcome::Rejected { code: "post_only_cross", .. }
+        PlaceOutcome::Rejected {
+            code: "post_only_cross",
+            ..
+        }
     ));
     let fok = OrderRequest {
         time_in_force: TimeInForce::FillOrKill,
         ..bid("b", 45, 4)
     };
-    assert!(matches!(model.place(&fok, 0), PlaceOutcome::Rejected { .. }));
+    assert!(matches!(
+        model.place(&fok, 0),
+        PlaceOutcome::Rejected { .. }
+    ));
     assert_eq!(model.stats().rejects, 2);
-    assert_eq!(model.best_ask("KX-TEST"), Some(p(45)), "a refused order takes nothing");
+    assert_eq!(
+        model.best_ask("KX-TEST"),
+        Some(p(45)),
+        "a refused order takes nothing"
+    );
 }
 
 #[test]
@@ -176,9 +212,19 @@ fn cancel_decrease_and_cancel_all() {
     model.on_market(&snapshot(&[(40, 10)], &[(45, 3)]), 0);
     model.place(&bid("a", 40, 5), 0);
     model.place(&bid("b", 41, 5), 0);
-    assert_eq!(model.decrease("KX-TEST", &ClientOrderId::new("a"), c(2)), Some(c(2)));
-    assert_eq!(model.resting("KX-TEST")[0].queue_ahead, c(10), "a decrease keeps the queue");
-    assert_eq!(model.cancel("KX-TEST", &ClientOrderId::new("b")), Some(c(5)));
+    assert_eq!(
+        model.decrease("KX-TEST", &ClientOrderId::new("a"), c(2)),
+        Some(c(2))
+    );
+    assert_eq!(
+        model.resting("KX-TEST")[0].queue_ahead,
+        c(10),
+        "a decrease keeps the queue"
+    );
+    assert_eq!(
+        model.cancel("KX-TEST", &ClientOrderId::new("b")),
+        Some(c(5))
+    );
     assert_eq!(model.cancel("KX-TEST", &ClientOrderId::new("b")), None);
     assert_eq!(model.cancel_all().len(), 1);
     assert_eq!(model.resting_count(), 0);
@@ -190,7 +236,10 @@ enum LevelEvent {
     Add(i64),
     Cancel(i64),
     /// A sale into the bids at our price: trade and its delta, in either order.
-    Sale { size: i64, delta_first: bool },
+    Sale {
+        size: i64,
+        delta_first: bool,
+    },
     SaleThrough(i64),
 }
 
@@ -198,7 +247,8 @@ fn level_event() -> impl Strategy<Value = LevelEvent> {
     prop_oneof![
         (1i64..20).prop_map(LevelEvent::Add),
         (1i64..20).prop_map(LevelEvent::Cancel),
-        (1i64..20, any::<bool>()).prop_map(|(size, delta_first)| LevelEvent::Sale { size, delta_first }),
+        (1i64..20, any::<bool>())
+            .prop_map(|(size, delta_first)| LevelEvent::Sale { size, delta_first }),
         (1i64..10).prop_map(LevelEvent::SaleThrough),
     ]
 }
