@@ -225,13 +225,7 @@ impl FeedDecoder {
                 }
                 self.known.insert(ticker.clone());
                 self.awaiting.remove(&ticker);
-                out.inputs.push(Input::Market(MarketInput::Snapshot {
-                    ticker,
-                    yes: snapshot.yes_dollars_fp.iter().map(|l| (l.0, l.1)).collect(),
-                    no: snapshot.no_dollars_fp.iter().map(|l| (l.0, l.1)).collect(),
-                    convention,
-                    ts_ms: None,
-                }));
+                out.inputs.push(snapshot_input(&snapshot, convention));
             }
             ServerMsg::OrderbookDelta(delta) => {
                 if let (Some(sid), Some(seq)) = (sid, seq) {
@@ -249,48 +243,71 @@ impl FeedDecoder {
                 if self.awaiting.contains(&delta.market_ticker) {
                     return;
                 }
-                out.inputs.push(Input::Market(MarketInput::Delta {
-                    ticker: delta.market_ticker.clone(),
-                    side: match delta.side {
-                        wire::OutcomeSide::Yes => BookSide::Yes,
-                        wire::OutcomeSide::No => BookSide::No,
-                    },
-                    price: delta.price_dollars,
-                    delta: delta.delta_fp,
-                    convention,
-                    ts_ms: delta.ts_ms,
-                }));
+                out.inputs.push(delta_input(&delta, convention));
             }
-            ServerMsg::Trade(trade) => {
-                if let Some(outcome) = trade.taker_outcome() {
-                    out.inputs.push(Input::Market(MarketInput::Trade {
-                        ticker: trade.market_ticker.clone(),
-                        yes_price: trade.yes_price_dollars,
-                        count: trade.count_fp,
-                        taker_side: match outcome {
-                            wire::OutcomeSide::Yes => OrderSide::Bid,
-                            wire::OutcomeSide::No => OrderSide::Ask,
-                        },
-                        ts_ms: trade.ts_ms,
-                    }));
-                }
-            }
-            ServerMsg::Ticker(ticker) => out.inputs.push(Input::Market(MarketInput::Ticker {
-                ticker: ticker.market_ticker.clone(),
-                last_price: Some(ticker.price_dollars),
-                yes_bid: Some(ticker.yes_bid_dollars),
-                yes_ask: Some(ticker.yes_ask_dollars),
-                ts_ms: ticker.ts_ms,
-            })),
+            ServerMsg::Trade(trade) => out.inputs.extend(trade_input(&trade)),
+            ServerMsg::Ticker(ticker) => out.inputs.push(ticker_input(&ticker)),
             ServerMsg::MarketLifecycleV2(lifecycle)
             | ServerMsg::MultivariateMarketLifecycle(lifecycle) => {
-                self.lifecycle(lifecycle, out);
+                lifecycle_inputs(&lifecycle, out);
             }
             _ => {}
         }
     }
+}
 
-    fn lifecycle(&mut self, lifecycle: wire::MarketLifecycle, out: &mut Decoded) {
+pub fn snapshot_input(snapshot: &wire::OrderbookSnapshot, convention: PriceConvention) -> Input {
+    Input::Market(MarketInput::Snapshot {
+        ticker: snapshot.market_ticker.clone(),
+        yes: snapshot.yes_dollars_fp.iter().map(|l| (l.0, l.1)).collect(),
+        no: snapshot.no_dollars_fp.iter().map(|l| (l.0, l.1)).collect(),
+        convention,
+        ts_ms: None,
+    })
+}
+
+pub fn delta_input(delta: &wire::OrderbookDelta, convention: PriceConvention) -> Input {
+    Input::Market(MarketInput::Delta {
+        ticker: delta.market_ticker.clone(),
+        side: match delta.side {
+            wire::OutcomeSide::Yes => BookSide::Yes,
+            wire::OutcomeSide::No => BookSide::No,
+        },
+        price: delta.price_dollars,
+        delta: delta.delta_fp,
+        convention,
+        ts_ms: delta.ts_ms,
+    })
+}
+
+/// A trade whose taker side is not given cannot be placed against the queue: skipped.
+pub fn trade_input(trade: &wire::WsTrade) -> Option<Input> {
+    let outcome = trade.taker_outcome()?;
+    Some(Input::Market(MarketInput::Trade {
+        ticker: trade.market_ticker.clone(),
+        yes_price: trade.yes_price_dollars,
+        count: trade.count_fp,
+        taker_side: match outcome {
+            wire::OutcomeSide::Yes => OrderSide::Bid,
+            wire::OutcomeSide::No => OrderSide::Ask,
+        },
+        ts_ms: trade.ts_ms,
+    }))
+}
+
+pub fn ticker_input(ticker: &wire::WsTicker) -> Input {
+    Input::Market(MarketInput::Ticker {
+        ticker: ticker.market_ticker.clone(),
+        last_price: Some(ticker.price_dollars),
+        yes_bid: Some(ticker.yes_bid_dollars),
+        yes_ask: Some(ticker.yes_ask_dollars),
+        ts_ms: ticker.ts_ms,
+    })
+}
+
+/// Lifecycle news: pauses, close times, and determinations (settlements).
+pub fn lifecycle_inputs(lifecycle: &wire::MarketLifecycle, out: &mut Decoded) {
+    {
         use wire::LifecycleEventType as Kind;
         let ticker = lifecycle.market_ticker.clone();
         match lifecycle.event_type {

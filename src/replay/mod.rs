@@ -4,5 +4,7 @@ pub mod backtest;
 pub mod config;
 pub mod feed;
 pub mod ledger;
+pub mod paper;
+pub mod record;
 pub mod report;
 pub mod session;
