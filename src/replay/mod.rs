@@ -1,6 +1,7 @@
 //! Backtest, paper trading and recording around the engine (DESIGN.md §3, §8).
 
 pub mod backtest;
+pub mod cli;
 pub mod config;
 pub mod feed;
 pub mod ledger;

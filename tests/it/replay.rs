@@ -282,3 +282,123 @@ fn a_gap_marker_pauses_the_strategy_until_the_book_is_resynced() {
     assert!(held_or_paused, "the gap must stop quoting: {changes:?}");
     assert!(rearmed, "the resync must re-arm the market: {changes:?}");
 }
+
+mod paper_trading {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use kalshi_desk::core::engine::EngineConfig;
+    use kalshi_desk::core::market::Ticker;
+    use kalshi_desk::core::num::Money;
+    use kalshi_desk::kalshi::auth::Signer;
+    use kalshi_desk::kalshi::rest::{RestClient, RestConfig};
+    use kalshi_desk::kalshi::wire::{GetMarketsParams, GetOrdersParams};
+    use kalshi_desk::replay::paper::{self, PaperConfig};
+    use kalshi_desk::runtime::metrics::{self, DeskMetrics};
+    use kalshi_desk::sim::server::{SimConfig, SimServer};
+    use kalshi_desk::store::journal::{Journal, Mode};
+
+    fn metric(body: &str, name: &str) -> Option<f64> {
+        body.lines()
+            .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
+            .and_then(|line| line[name.len()..].trim().parse().ok())
+    }
+
+    /// Paper on the simulator's live feed: the maker quotes and fills locally, the exchange
+    /// never sees an order, the journal holds paper records only, and the metrics endpoint
+    /// serves the feed and order series.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn paper_trades_live_data_without_sending_orders() {
+        let keys = tempfile::tempdir().unwrap();
+        let sim = SimServer::start(SimConfig {
+            seed: 11,
+            markets: 6,
+            key_dir: keys.path().to_path_buf(),
+            tick: Duration::from_millis(20),
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let signer = Signer::from_key_file(sim.key_id.clone(), &sim.key_file, false).unwrap();
+        let rest = RestClient::new(
+            RestConfig::new(sim.rest_base_url.clone()),
+            Some(signer.clone()),
+        )
+        .unwrap();
+        let markets: Vec<Ticker> = rest
+            .all_markets(&GetMarketsParams::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.ticker)
+            .take(3)
+            .collect();
+        let maker = super::maker();
+        let state = tempfile::tempdir().unwrap();
+        let journal_path = state.path().join("paper.sqlite");
+        let desk_metrics = Arc::new(DeskMetrics::new());
+        let (addr, server) = metrics::serve("127.0.0.1:0".parse().unwrap(), desk_metrics.clone())
+            .await
+            .unwrap();
+        let config = PaperConfig {
+            ws_url: sim.ws_url.clone(),
+            markets: markets.clone(),
+            infos: Vec::new(),
+            fees: Vec::new(),
+            strategies: markets.iter().map(|t| (t.clone(), maker.clone())).collect(),
+            engine: EngineConfig::default(),
+            latency_ms: 20,
+            starting_cash: Money::from_cents(1_000_000),
+            journal: Some(journal_path.clone()),
+            tick_ms: 50,
+            status_every_ms: 100,
+        };
+        let (progress_tx, mut progress_rx) = tokio::sync::watch::channel((0u64, 0u64));
+        let stop = async move {
+            // Enough market data and at least one local order; a generous bound otherwise.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(60),
+                progress_rx.wait_for(|(events, orders)| *events >= 100 && *orders >= 2),
+            )
+            .await;
+        };
+        let mut lines = Vec::new();
+        let status = paper::run(config, signer, Some(desk_metrics.clone()), stop, |s| {
+            lines.push(s.line());
+            let _ = progress_tx.send((s.market_events, s.orders));
+        })
+        .await
+        .unwrap();
+        assert!(status.market_events >= 100, "{status:?}");
+        assert!(status.orders >= 2, "{status:?}");
+        assert!(lines.iter().all(|l| l.starts_with("PAPER ")));
+        // The exchange never saw an order from us.
+        let orders = rest.all_orders(&GetOrdersParams::default()).await.unwrap();
+        assert!(
+            orders.is_empty(),
+            "paper orders reached the exchange: {orders:?}"
+        );
+        // Paper records, kept apart from live ones.
+        let journal = Journal::open(&journal_path).unwrap();
+        assert!(
+            !journal
+                .events_of_kind("intent_emitted", Mode::Paper)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(journal.recent(100, Some(Mode::Live)).unwrap().is_empty());
+        // The metrics endpoint answers with the series paper feeds.
+        let body = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let feed = metric(&body, "kdesk_feed_messages_total").unwrap_or(0.0);
+        assert!(feed >= 100.0, "feed messages {feed} in\n{body}");
+        let placed = metric(&body, "kdesk_orders_placed_total").unwrap_or(0.0);
+        assert_eq!(placed as u64, status.orders, "{body}");
+        assert!(body.contains("kdesk_realized_pnl_micro_dollars"), "{body}");
+        server.abort();
+    }
+}
