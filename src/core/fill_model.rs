@@ -487,6 +487,26 @@ impl FillModel {
         Some(market.resting.remove(index).remaining)
     }
 
+    /// Move a resting order to a new price and remaining size: like Kalshi's amend it loses its
+    /// queue place (it is cancelled and placed again, and may take); a refused amend (a
+    /// post-only order that would cross) leaves the original order where it was.
+    pub fn amend(&mut self, request: &OrderRequest, ts_ms: i64) -> Option<PlaceOutcome> {
+        let market = self.markets.get_mut(request.ticker.as_str())?;
+        let index = market
+            .resting
+            .iter()
+            .position(|o| o.client_order_id == request.client_order_id)?;
+        let original = market.resting.remove(index);
+        let outcome = self.place(request, ts_ms);
+        if let PlaceOutcome::Rejected { .. } = outcome
+            && let Some(market) = self.markets.get_mut(request.ticker.as_str())
+        {
+            let at = index.min(market.resting.len());
+            market.resting.insert(at, original);
+        }
+        Some(outcome)
+    }
+
     /// Shrink a resting order in place (it keeps its queue position).
     pub fn decrease(
         &mut self,

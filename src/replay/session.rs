@@ -253,11 +253,6 @@ impl Session {
                 count,
                 ..
             } => {
-                // An amend loses queue priority: it is a cancel and a new order at the new price.
-                let Some(_) = self.model.cancel(ticker.as_str(), &client_order_id) else {
-                    self.reject(client_order_id, WriteKind::Amend, "not_found", now);
-                    return;
-                };
                 let filled = self
                     .filled
                     .get(&client_order_id)
@@ -269,7 +264,7 @@ impl Session {
                     .copied()
                     .unwrap_or(false);
                 let request = OrderRequest {
-                    client_order_id,
+                    client_order_id: client_order_id.clone(),
                     ticker,
                     side,
                     price,
@@ -277,7 +272,10 @@ impl Session {
                     time_in_force: TimeInForce::GoodTillCanceled,
                     post_only,
                 };
-                self.place(request, WriteKind::Amend, now);
+                match self.model.amend(&request, now.wall_ms) {
+                    Some(outcome) => self.answer(&request, outcome, WriteKind::Amend, now),
+                    None => self.reject(client_order_id, WriteKind::Amend, "not_found", now),
+                }
             }
             OrderIntent::Decrease {
                 client_order_id,
@@ -327,8 +325,20 @@ impl Session {
     }
 
     fn place(&mut self, request: OrderRequest, write: WriteKind, now: Now) {
+        let outcome = self.model.place(&request, now.wall_ms);
+        self.answer(&request, outcome, write, now);
+    }
+
+    /// Tell the engine what became of a place or amend, fills first.
+    fn answer(
+        &mut self,
+        request: &OrderRequest,
+        outcome: PlaceOutcome,
+        write: WriteKind,
+        now: Now,
+    ) {
         let client_order_id = request.client_order_id.clone();
-        match self.model.place(&request, now.wall_ms) {
+        match outcome {
             PlaceOutcome::Accepted {
                 order_id,
                 fills,
