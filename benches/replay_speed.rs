@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
         .get(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("testdata/backtest.toml"));
-    let tape = read_tape(&[tape_path.clone()])?;
+    let tape = read_tape(std::slice::from_ref(&tape_path))?;
     let settings = config::load(&config_path)?;
     let config = BacktestConfig::from_settings(&settings);
     let frames = tape.entries.len() as f64;

@@ -310,7 +310,7 @@ pub fn backtest_command(args: &BacktestArgs, config: Option<&Path>) -> anyhow::R
     let show = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut last_percent = usize::MAX;
     let report = backtest::run(&tape, &backtest_config, &mut |done, total| {
-        let percent = if total == 0 { 100 } else { done * 100 / total };
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
         if show && percent != last_percent {
             last_percent = percent;
             let bar = "#".repeat(percent / 4);

@@ -143,10 +143,9 @@ fn duration(ms: i64) -> String {
 }
 
 fn share(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "-".into()
-    } else {
-        format!("{}%", part * 100 / whole)
+    match (part * 100).checked_div(whole) {
+        Some(percent) => format!("{percent}%"),
+        None => "-".into(),
     }
 }
 

@@ -170,8 +170,8 @@ fn busy_tape() -> kalshi_desk::store::tape::Tape {
         TapeEntry::Connected { rx_ms: T0, conn: 1 },
         snapshot(T0 + 10, 1, &[("0.4500", "20.00")], &[("0.5000", "20.00")]),
     ];
-    let mut seq = 2;
     for i in 0..200i64 {
+        let seq = 2 + i as u64;
         let at = T0 + 100 + i * 250;
         let (side, price) = if i % 2 == 0 {
             ("yes", "0.4500")
@@ -185,7 +185,6 @@ fn busy_tape() -> kalshi_desk::store::tape::Tape {
             price,
             if i % 4 < 2 { "3.00" } else { "-2.00" },
         ));
-        seq += 1;
         let taker = if i % 3 == 0 { "no" } else { "yes" };
         let (yes_price, no_price) = if taker == "no" {
             ("0.4500", "0.5500")
