@@ -29,6 +29,8 @@ pub struct CommonArgs {
     pub config_dir: Option<PathBuf>,
 }
 
+// Parsed once at start-up; boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate config.toml, the keymaps and the theme, then exit.
