@@ -362,3 +362,73 @@ pub fn lifecycle_inputs(lifecycle: &wire::MarketLifecycle, out: &mut Decoded) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: serde_json::Value) -> TapeEntry {
+        TapeEntry::Frame {
+            rx_ms: 1,
+            conn: 1,
+            text: text.to_string(),
+        }
+    }
+
+    fn delta(seq: u64) -> TapeEntry {
+        frame(
+            serde_json::json!({"type": "orderbook_delta", "sid": 4, "seq": seq, "msg": {
+            "market_ticker": "KX-A", "market_id": "a", "price_dollars": "0.40",
+            "delta_fp": "1.00", "side": "yes"}}),
+        )
+    }
+
+    #[test]
+    fn a_skipped_seq_holds_the_book_until_its_snapshot() {
+        let mut decoder = FeedDecoder::new();
+        let snapshot = frame(
+            serde_json::json!({"type": "orderbook_snapshot", "sid": 4, "seq": 1,
+            "msg": {"market_ticker": "KX-A", "market_id": "a",
+                    "yes_dollars_fp": [["0.40", "5.00"]], "no_dollars_fp": []}}),
+        );
+        assert_eq!(decoder.decode(&snapshot).inputs.len(), 1);
+        assert_eq!(decoder.decode(&delta(2)).inputs.len(), 1);
+        let gap = decoder.decode(&delta(4));
+        assert_eq!(
+            gap.inputs,
+            vec![Input::Market(MarketInput::ResyncNeeded {
+                tickers: vec![Ticker::from("KX-A")]
+            })]
+        );
+        assert!(decoder.decode(&delta(5)).inputs.is_empty(), "held");
+        assert!(decoder.decode(&snapshot).inputs.len() == 1);
+        assert!(decoder.awaiting().is_empty());
+        assert!(
+            decoder
+                .decode(&frame(serde_json::json!({"type": "orderbook_delta"})))
+                .malformed
+        );
+    }
+
+    #[test]
+    fn header_gives_grids_close_times_and_series_fees() {
+        let header = TapeHeader {
+            version: 1,
+            environment: "sim".into(),
+            started_ms: 0,
+            markets: vec![serde_json::json!({
+                "ticker": "KXHIGHNY-26NOV25-B56.5", "event_ticker": "KXHIGHNY-26NOV25",
+                "status": "active", "close_time": "2026-11-25T21:00:00Z",
+                "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]})],
+            series: vec![serde_json::json!({"ticker": "KXHIGHNY",
+                "fee_type": "quadratic_with_maker_fees", "fee_multiplier": 0.5})],
+        };
+        let markets = header_markets(&header);
+        assert_eq!(markets.infos.len(), 1);
+        assert_eq!(markets.infos[0].price_ranges.len(), 1);
+        assert_eq!(markets.infos[0].close_ms, Some(1_795_640_400_000));
+        let fees = markets.fees[&Ticker::from("KXHIGHNY-26NOV25-B56.5")];
+        assert_eq!(fees.fee_type, FeeType::QuadraticWithMakerFees);
+        assert_eq!(fees.multiplier, FeeMultiplier::parse("0.5").unwrap());
+    }
+}

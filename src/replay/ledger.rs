@@ -140,3 +140,52 @@ fn track_open(market: &mut MarketLedger, before: Count, ts_ms: i64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::order::{ClientOrderId, OrderId, TradeId};
+
+    fn fill(side: OrderSide, cents: i64, contracts: i64, fee_micros: i64, ts_ms: i64) -> ModelFill {
+        ModelFill {
+            trade_id: TradeId::new("t"),
+            order_id: OrderId::new("o"),
+            client_order_id: ClientOrderId::new("c"),
+            ticker: Ticker::from("KX"),
+            side,
+            yes_price: Price::from_cents(cents).unwrap(),
+            count: Count::from_contracts(contracts),
+            is_taker: false,
+            fee_cost: Money::from_micros(fee_micros),
+            ts_ms,
+        }
+    }
+
+    #[test]
+    fn a_no_position_settles_in_yes_terms() {
+        // Sell 10 YES at 0.40 ≡ buy 10 NO at 0.60; NO wins: +0.40 × 10 = 4.00, less the fee.
+        let mut ledger = Ledger::default();
+        ledger.apply_fill(&fill(OrderSide::Ask, 40, 10, 10_000, 1_000));
+        let ticker = Ticker::from("KX");
+        ledger.mark(&ticker, Price::from_cents(30).unwrap());
+        assert_eq!(ledger.total_pnl(), Money::parse("0.99").unwrap());
+        ledger.settle(&ticker, MarketResult::No, 5_000);
+        assert_eq!(ledger.total_pnl(), Money::parse("3.99").unwrap());
+        // A mark after settlement does not move it.
+        ledger.mark(&ticker, Price::from_cents(90).unwrap());
+        assert_eq!(ledger.total_pnl(), Money::parse("3.99").unwrap());
+        assert_eq!(ledger.markets[&ticker].time_in_market_ms, 4_000);
+    }
+
+    #[test]
+    fn flipping_through_zero_keeps_the_clock_running() {
+        let mut ledger = Ledger::default();
+        ledger.apply_fill(&fill(OrderSide::Bid, 50, 5, 0, 0));
+        ledger.apply_fill(&fill(OrderSide::Ask, 50, 10, 0, 1_000));
+        ledger.apply_fill(&fill(OrderSide::Bid, 50, 5, 0, 3_000));
+        ledger.finish(10_000);
+        let market = &ledger.markets[&Ticker::from("KX")];
+        assert_eq!(market.time_in_market_ms, 3_000);
+        assert_eq!((market.fills, market.maker_fills), (3, 3));
+    }
+}

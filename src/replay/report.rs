@@ -378,3 +378,17 @@ fn xml_escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawdown_is_the_largest_fall_from_a_running_peak() {
+        let values = [0, 5, 2, 8, 1, 4, 9].map(Money::from_cents);
+        assert_eq!(max_drawdown(values.into_iter()), Money::from_cents(7));
+        assert_eq!(max_drawdown(std::iter::empty()), Money::ZERO);
+        let falling = [-1, -3].map(Money::from_cents);
+        assert_eq!(max_drawdown(falling.into_iter()), Money::from_cents(2));
+    }
+}

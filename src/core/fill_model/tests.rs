@@ -341,3 +341,41 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_amend_requeues_and_a_refused_amend_keeps_the_order() {
+    let mut model = FillModel::new("bt");
+    model.on_market(&snapshot(&[(40, 10), (41, 4)], &[(45, 3)]), 0);
+    model.place(
+        &OrderRequest {
+            post_only: true,
+            ..bid("a", 40, 5)
+        },
+        0,
+    );
+    model.on_market(&trade(40, 6, OrderSide::Ask), 0);
+    assert_eq!(model.resting("KX-TEST")[0].queue_ahead, c(4));
+    // A post-only amend through the ask is refused: the order keeps its price and queue.
+    let through = OrderRequest {
+        post_only: true,
+        ..bid("a", 45, 5)
+    };
+    assert!(matches!(
+        model.amend(&through, 0),
+        Some(PlaceOutcome::Rejected { .. })
+    ));
+    assert_eq!(model.resting("KX-TEST")[0].price, p(40));
+    assert_eq!(model.resting("KX-TEST")[0].queue_ahead, c(4));
+    // Amending to 0.41 joins behind the 4 already there.
+    let up = OrderRequest {
+        post_only: true,
+        ..bid("a", 41, 5)
+    };
+    assert!(matches!(
+        model.amend(&up, 0),
+        Some(PlaceOutcome::Accepted { .. })
+    ));
+    assert_eq!(model.resting("KX-TEST")[0].queue_ahead, c(4));
+    assert_eq!(model.resting("KX-TEST").len(), 1);
+    assert!(model.amend(&bid("zz", 41, 1), 0).is_none());
+}
