@@ -11,12 +11,15 @@ use crate::core::engine::{
 use crate::core::fill_model::{FillModel, ModelFill, OrderRequest, PlaceOutcome};
 use crate::core::market::Ticker;
 use crate::core::num::{Count, Money};
-use crate::core::order::{ClientOrderId, Fill};
+use crate::core::order::{ClientOrderId, ExchangeStatus, Fill, OrderReport};
 use crate::core::portfolio::MarketResult;
 use crate::core::portfolio::fees::FeeSchedule;
 use crate::core::risk::TimeInForce;
 use crate::core::time::Now;
 use crate::replay::ledger::Ledger;
+
+/// How often resting orders are checked against their `expiration_time`, ms.
+const EXPIRY_CHECK_MS: i64 = 100;
 
 /// How the local exchange behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,9 @@ pub struct Session {
     /// Filled so far per order (Kalshi's amend `count` includes it).
     filled: HashMap<ClientOrderId, Count>,
     post_only: HashMap<ClientOrderId, bool>,
+    /// `expiration_time` of resting orders (ms): the exchange cancels them then.
+    expirations: HashMap<ClientOrderId, (Ticker, i64)>,
+    next_expiry_check_ms: i64,
     audits: Vec<AuditEvent>,
     keep_audits: bool,
     halted: Option<String>,
@@ -62,6 +68,8 @@ impl Session {
             latency_ms: config.latency_ms.max(0),
             filled: HashMap::new(),
             post_only: HashMap::new(),
+            expirations: HashMap::new(),
+            next_expiry_check_ms: i64::MIN,
             audits: Vec::new(),
             keep_audits: true,
             halted: None,
@@ -159,6 +167,51 @@ impl Session {
             };
             self.execute(flight.intent, at);
         }
+        if now.wall_ms >= self.next_expiry_check_ms {
+            self.next_expiry_check_ms = now.wall_ms + EXPIRY_CHECK_MS;
+            self.expire(now);
+        }
+    }
+
+    /// Cancel resting orders past their `expiration_time`, as the exchange would, and tell the
+    /// engine the way the exchange does (a `user_orders` update).
+    fn expire(&mut self, now: Now) {
+        let mut due: Vec<(ClientOrderId, Ticker)> = self
+            .expirations
+            .iter()
+            .filter(|(_, (_, at))| *at <= now.wall_ms)
+            .map(|(id, (ticker, _))| (id.clone(), ticker.clone()))
+            .collect();
+        due.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        for (client_order_id, ticker) in due {
+            self.expirations.remove(&client_order_id);
+            let resting = self
+                .model
+                .resting(ticker.as_str())
+                .iter()
+                .find(|o| o.client_order_id == client_order_id)
+                .cloned();
+            let Some(order) = resting else { continue };
+            self.model.cancel(ticker.as_str(), &client_order_id);
+            let filled = self
+                .filled
+                .get(&client_order_id)
+                .copied()
+                .unwrap_or(Count::ZERO);
+            let report = OrderReport {
+                order_id: order.order_id,
+                client_order_id: Some(client_order_id),
+                ticker,
+                side: order.side,
+                yes_price: order.price,
+                status: ExchangeStatus::Canceled,
+                fill_count: filled,
+                remaining_count: Count::ZERO,
+                initial_count: None,
+                updated_ts_ms: Some(now.wall_ms),
+            };
+            self.engine_input(Input::Private(PrivateInput::UserOrder(report)), now);
+        }
     }
 
     /// Intents still travelling.
@@ -232,8 +285,10 @@ impl Session {
                 count,
                 time_in_force,
                 post_only,
+                expiration_s,
                 ..
             } => {
+                self.note_expiration(&client_order_id, &ticker, expiration_s);
                 let request = OrderRequest {
                     client_order_id: client_order_id.clone(),
                     ticker,
@@ -251,8 +306,10 @@ impl Session {
                 side,
                 price,
                 count,
+                expiration_s,
                 ..
             } => {
+                self.note_expiration(&client_order_id, &ticker, expiration_s);
                 let filled = self
                     .filled
                     .get(&client_order_id)
@@ -320,6 +377,18 @@ impl Session {
                     );
                 }
                 self.gateway(GatewayResult::CancelAllDone { ok: true }, now);
+            }
+        }
+    }
+
+    fn note_expiration(&mut self, id: &ClientOrderId, ticker: &Ticker, expiration_s: Option<i64>) {
+        match expiration_s {
+            Some(s) => {
+                self.expirations
+                    .insert(id.clone(), (ticker.clone(), s.saturating_mul(1000)));
+            }
+            None => {
+                self.expirations.remove(id);
             }
         }
     }

@@ -401,3 +401,53 @@ mod paper_trading {
         server.abort();
     }
 }
+
+#[test]
+fn a_resting_order_expires_at_its_expiration_time() {
+    use kalshi_desk::core::engine::{Command, ManualOrder};
+    use kalshi_desk::core::num::Price;
+    use kalshi_desk::core::risk::{Side, TimeInForce};
+    use kalshi_desk::core::time::Now;
+
+    let tape = record(&[
+        TapeEntry::Connected { rx_ms: T0, conn: 1 },
+        snapshot(T0 + 10, 1, &[("0.4500", "20.00")], &[("0.5000", "20.00")]),
+        delta(T0 + 1_000, 2, "yes", "0.4500", "1.00"),
+        delta(T0 + 9_000, 3, "yes", "0.4500", "1.00"),
+    ]);
+    let config = BacktestConfig::new(Vec::new());
+    let mut replay = Replay::start(&tape, &config);
+    replay.entry(&tape.entries[0]);
+    replay.entry(&tape.entries[1]);
+    replay.session.command(
+        Command::PlaceManual(ManualOrder {
+            ticker: Ticker::from(TICKER),
+            side: Side::Bid,
+            price: Price::parse("0.44").unwrap(),
+            count: Count::from_contracts(3),
+            time_in_force: TimeInForce::GoodTillCanceled,
+            post_only: true,
+            reduce_only: false,
+            expiration_s: Some((T0 + 5_000) / 1000),
+        }),
+        Now::new(10_000_000, T0 + 10, 0),
+    );
+    replay.entry(&tape.entries[2]);
+    assert_eq!(
+        replay.session.model().resting_count(),
+        1,
+        "placed after the latency"
+    );
+    assert_eq!(replay.session.engine().orders().open_orders().count(), 1);
+    replay.entry(&tape.entries[3]);
+    assert_eq!(
+        replay.session.model().resting_count(),
+        0,
+        "expired at the exchange"
+    );
+    assert_eq!(
+        replay.session.engine().orders().open_orders().count(),
+        0,
+        "and the engine knows"
+    );
+}
