@@ -47,6 +47,12 @@ pub enum Command {
     Kill(KillArgs),
     /// Run the Kalshi-compatible exchange simulator in the foreground (Ctrl-C stops it).
     Sim(crate::sim::run::SimArgs),
+    /// Record raw market-data frames to a tape (zstd JSON lines) for backtests.
+    Record(crate::replay::cli::RecordArgs),
+    /// Replay a tape through the engine and strategies with simulated fills; writes a report.
+    Backtest(crate::replay::cli::BacktestArgs),
+    /// Paper-trade: live market data, orders filled locally, never sent to the exchange.
+    Paper(crate::replay::cli::PaperArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +145,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(crate::sim::run::run_sim(args))?;
             Ok(0)
+        }
+        Some(Command::Record(args)) => {
+            crate::replay::cli::record_command(&args, cli.common.config.as_deref())
+        }
+        Some(Command::Backtest(args)) => {
+            crate::replay::cli::backtest_command(&args, cli.common.config.as_deref())
+        }
+        Some(Command::Paper(args)) => {
+            crate::replay::cli::paper_command(&args, cli.common.config.as_deref())
         }
         None => {
             println!("kalshi-desk {}", env!("CARGO_PKG_VERSION"));

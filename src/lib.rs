@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod kalshi;
+pub mod replay;
 pub mod runtime;
 pub mod sim;
 pub mod store;

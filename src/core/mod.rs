@@ -4,6 +4,7 @@
 pub mod book;
 pub mod control;
 pub mod engine;
+pub mod fill_model;
 pub mod market;
 pub mod matching;
 pub mod num;

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod kill;
+mod replay;
 mod rest;
 mod schema;
 mod sim;

@@ -1,0 +1,11 @@
+//! Backtest, paper trading and recording around the engine (DESIGN.md §3, §8).
+
+pub mod backtest;
+pub mod cli;
+pub mod config;
+pub mod feed;
+pub mod ledger;
+pub mod paper;
+pub mod record;
+pub mod report;
+pub mod session;
