@@ -483,13 +483,20 @@ impl RateLimiter {
         self.state().costs = costs;
     }
 
-    /// Replace the budgets (from `GET /account/limits`); tokens held are kept, clamped.
+    /// Replace the budgets (from `GET /account/limits`); tokens held are kept, clamped. The
+    /// cancel reserve keeps its share of the write bucket.
     pub fn set_limits(&self, read: BucketLimit, write: BucketLimit) {
         let now = self.clock.now_ns();
         let mut state = self.state();
+        let old_capacity = state.write.limit().capacity;
         state.read.set_limit(read, now);
         state.write.set_limit(write, now);
-        state.cancel_reserve = state.cancel_reserve.min(write.capacity);
+        let scaled_reserve = (u64::from(state.cancel_reserve) * u64::from(write.capacity))
+            .checked_div(u64::from(old_capacity))
+            .unwrap_or(0);
+        state.cancel_reserve = u32::try_from(scaled_reserve)
+            .unwrap_or(u32::MAX)
+            .min(write.capacity);
     }
 
     pub fn set_cancel_reserve(&self, reserve: u32) {
@@ -963,7 +970,9 @@ mod tests {
         assert_eq!(limiter.max_batch_items(BATCH_CANCEL, true), 50);
         assert_eq!(limiter.max_batch_items(BATCH_CREATE, false), 8);
         limiter.set_limits(BucketLimit::new(200, 400), BucketLimit::new(1000, 2000));
-        assert_eq!(limiter.max_batch_items(BATCH_CREATE, false), 198);
+        // The reserve keeps its fifth of the bucket: 400 of 2000.
+        assert_eq!(limiter.snapshot().cancel_reserve, 400);
+        assert_eq!(limiter.max_batch_items(BATCH_CREATE, false), 160);
         let mut costs = CostTable::new(10);
         costs.set("POST", "/portfolio/events/orders/batched", 0);
         limiter.set_costs(costs);

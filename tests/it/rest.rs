@@ -17,7 +17,7 @@ use kalshi_desk::kalshi::ratelimit::{
 use kalshi_desk::kalshi::rest::{Endpoint, RestClient, RestConfig, RestError, sim_base_url};
 use kalshi_desk::kalshi::wire::{
     AmendOrderV2Request, BatchCancelOrderV2, BookSide, CancelOrderV2Params, CreateOrderV2Request,
-    DecreaseOrderV2Request, GetTradesParams,
+    DecreaseOrderV2Request, GetBalanceParams, GetTradesParams,
 };
 use std::net::SocketAddr;
 use std::path::Path;
@@ -430,7 +430,7 @@ async fn every_error_envelope_maps_to_a_typed_error() {
             }
         } else if seen.is("GET", "/markets/NOPE") {
             Reply::Text(404, "<html>not here</html>")
-        } else if seen.is("GET", "/exchange/status") {
+        } else if seen.is("GET", "/portfolio/balance") {
             Reply::Json(
                 503,
                 r#"{"error":{"code":"service_unavailable","message":"maintenance"}}"#.into(),
@@ -486,10 +486,12 @@ async fn every_error_envelope_maps_to_a_typed_error() {
     );
 
     // A 5xx read is retried up to max_attempts, then reported with the exchange's code.
-    let unavailable = guarded(client.exchange_status()).await.unwrap_err();
+    let unavailable = guarded(client.balance(&GetBalanceParams::default()))
+        .await
+        .unwrap_err();
     assert_eq!(unavailable.code(), Some("service_unavailable"));
     assert_eq!(unavailable.status(), Some(503));
-    assert_eq!(server.count("GET", "/exchange/status"), 3);
+    assert_eq!(server.count("GET", "/portfolio/balance"), 3);
 }
 
 #[tokio::test]
@@ -549,14 +551,14 @@ async fn a_create_that_times_out_is_unknown_and_never_resent() {
     );
     assert_eq!(server.count("POST", "/portfolio/events/orders"), 1);
     // A read that times out is retried, then reported as a timeout.
-    let error = guarded(client.exchange_status()).await.unwrap_err();
+    let error = guarded(client.exchange_schedule()).await.unwrap_err();
     assert_eq!(
         error,
         RestError::Timeout {
-            endpoint: "exchange_status"
+            endpoint: "exchange_schedule"
         }
     );
-    assert_eq!(server.count("GET", "/exchange/status"), 3);
+    assert_eq!(server.count("GET", "/exchange/schedule"), 3);
 }
 
 #[tokio::test]
@@ -912,6 +914,61 @@ async fn cancels_spend_the_reserve_that_new_orders_cannot_touch() {
     let answer = guarded(waiting).await.unwrap().unwrap();
     assert_eq!(answer.order_id, "o-c-10");
     assert_eq!(server.count("POST", "/portfolio/events/orders"), 8);
+}
+
+#[tokio::test]
+async fn exchange_status_during_maintenance_is_a_status_not_an_error() {
+    let server = TestServer::start(|_, nth| {
+        if nth == 0 {
+            Reply::Json(
+                503,
+                serde_json::json!({"exchange_active": false, "trading_active": false}).to_string(),
+            )
+        } else {
+            Reply::Text(502, "<html>bad gateway</html>")
+        }
+    })
+    .await;
+    let client = client(server.addr);
+    let status = guarded(client.exchange_status()).await.unwrap();
+    assert!(!status.exchange_active && !status.trading_active);
+    // A 5xx that carries no status body is an ordinary read failure, retried.
+    let error = guarded(client.exchange_status()).await.unwrap_err();
+    assert_eq!(error.status(), Some(502));
+    assert_eq!(server.count("GET", "/exchange/status"), 1 + 1 + 3);
+}
+
+#[tokio::test]
+async fn orderbooks_for_many_tickers_go_in_requests_of_at_most_100() {
+    let server = TestServer::start(|seen, _| {
+        let query = seen.query.clone().unwrap_or_default();
+        let books: Vec<_> = query
+            .split('&')
+            .filter_map(|pair| pair.strip_prefix("tickers="))
+            .map(|ticker| {
+                serde_json::json!({"ticker": ticker,
+                    "orderbook_fp": {"yes_dollars": [["0.4100", "10.00"]], "no_dollars": []}})
+            })
+            .collect();
+        ok(serde_json::json!({"orderbooks": books}))
+    })
+    .await;
+    let client = client(server.addr);
+    let tickers: Vec<_> = (0..230).map(|i| Ticker::new(&format!("KX-{i}"))).collect();
+    let books = guarded(client.orderbooks(&tickers)).await.unwrap();
+    assert_eq!(books.orderbooks.len(), 230);
+    let per_request: Vec<_> = server
+        .seen()
+        .iter()
+        .map(|s| {
+            s.query
+                .clone()
+                .unwrap_or_default()
+                .matches("tickers=")
+                .count()
+        })
+        .collect();
+    assert_eq!(per_request, vec![100, 100, 30]);
 }
 
 // ---------------------------------------------------------------- limits, costs, stats

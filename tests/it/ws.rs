@@ -953,3 +953,292 @@ async fn pings_are_answered_and_the_client_pings_too() {
     assert!(client.stats.snapshot().pings >= 1);
     client.handle.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn batches_the_server_folds_into_one_subscription_are_tracked_as_one() {
+    // Kalshi treats a second subscribe to a channel as "add these markets" (DIGEST 7.2): the
+    // second batch may come back with the first one's sid.
+    let (mut exchange, mut client) =
+        start(&["A", "B", "C", "D"], &[Channel::OrderbookDelta], |_| {}).await;
+    let mut conn = exchange.accept().await;
+    let first = conn.expect_subscribe().await;
+    let second = conn.expect_subscribe().await;
+    conn.subscribed(&first, 1).await;
+    conn.subscribed(&second, 1).await;
+    for (seq, market) in (1..).zip(["A", "B", "C", "D"]) {
+        conn.snapshot(1, seq, market).await;
+    }
+    conn.delta(1, 6, "C").await; // 5 is lost: every book of sid 1 is stale now
+    let command = conn.recv_json().await;
+    assert_eq!(command["params"]["action"], "get_snapshot");
+    assert_eq!(update_sid(&command), 1);
+    assert_eq!(
+        command["params"]["market_tickers"],
+        json!(["A", "B", "C", "D"])
+    );
+    let events = market_until(&mut client, |e| {
+        matches!(e, MarketEvent::ResyncStarted { .. })
+    })
+    .await;
+    assert_eq!(events.iter().filter_map(book).count(), 4);
+    assert_eq!(
+        events.last(),
+        Some(&MarketEvent::ResyncStarted {
+            tickers: tickers(&["A", "B", "C", "D"]),
+            cause: ResyncCause::Gap {
+                sid: 1,
+                expected: 5,
+                got: 6
+            }
+        })
+    );
+    client.handle.shutdown().await.unwrap();
+
+    // An older server refuses the second subscribe instead (code 6): the batch is added to the
+    // live subscription.
+    let (mut exchange, mut client) =
+        start(&["A", "B", "C", "D"], &[Channel::OrderbookDelta], |_| {}).await;
+    let mut conn = exchange.accept().await;
+    let first = conn.expect_subscribe().await;
+    let second = conn.expect_subscribe().await;
+    conn.subscribed(&first, 1).await;
+    conn.send(
+        json!({"id": second.id, "type": "error", "msg": {"code": 6, "msg": "Already subscribed"}}),
+    )
+    .await;
+    let add = conn.recv_json().await;
+    assert_eq!(add["cmd"], "update_subscription");
+    assert_eq!(add["params"]["action"], "add_markets");
+    assert_eq!(update_sid(&add), 1);
+    assert_eq!(add["params"]["market_tickers"], json!(["C", "D"]));
+    conn.send(json!({"id": add["id"], "sid": 1, "seq": 1, "type": "ok",
+                     "msg": {"market_tickers": ["A", "B", "C", "D"]}}))
+        .await;
+    for (seq, market) in (2..).zip(["A", "B", "C", "D"]) {
+        conn.snapshot(1, seq, market).await;
+    }
+    conn.delta(1, 6, "D").await;
+    let events = market_until(&mut client, |e| book(e) == Some((Kind::Delta, 1, 6, "D"))).await;
+    let snapshots: Vec<&str> = events
+        .iter()
+        .filter_map(book)
+        .filter(|b| b.0 == Kind::Snapshot)
+        .map(|b| b.3)
+        .collect();
+    assert_eq!(snapshots, ["A", "B", "C", "D"]);
+    assert_eq!(client.stats.snapshot().gaps, 0);
+    client.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn markets_are_added_and_removed_on_live_subscriptions() {
+    let (mut exchange, mut client) =
+        start(&["A", "B", "C"], &[Channel::OrderbookDelta], |_| {}).await;
+    let mut conn = exchange.accept().await;
+    let first = conn.expect_subscribe().await;
+    let second = conn.expect_subscribe().await;
+    assert_eq!(second.markets, ["C"]);
+    conn.subscribed(&first, 1).await;
+    conn.subscribed(&second, 2).await;
+    conn.snapshot(1, 1, "A").await;
+    conn.snapshot(1, 2, "B").await;
+    conn.snapshot(2, 1, "C").await;
+    market_until(&mut client, |e| book(e).is_some_and(|b| b.3 == "C")).await;
+
+    // D fits in the second batch, E opens a third
+    client
+        .handle
+        .add_markets(tickers(&["D", "E", "A"]))
+        .await
+        .unwrap();
+    let add = conn.recv_json().await;
+    assert_eq!(add["params"]["action"], "add_markets");
+    assert_eq!(update_sid(&add), 2);
+    assert_eq!(add["params"]["market_tickers"], json!(["D"]));
+    let third = conn.expect_subscribe().await;
+    assert_eq!(third.markets, ["E"]);
+    assert!(third.params["use_yes_price"].is_boolean());
+    conn.send(json!({"id": add["id"], "sid": 2, "seq": 2, "type": "ok", "msg": {"market_tickers": ["C", "D"]}}))
+        .await;
+    conn.snapshot(2, 3, "D").await;
+    conn.subscribed(&third, 3).await;
+    conn.snapshot(3, 1, "E").await;
+    let events = market_until(&mut client, |e| book(e).is_some_and(|b| b.3 == "E")).await;
+    assert_eq!(
+        events.iter().filter_map(book).collect::<Vec<_>>(),
+        [(Kind::Snapshot, 2, 3, "D"), (Kind::Snapshot, 3, 1, "E")]
+    );
+
+    // A leaves its batch; E's batch is emptied and dropped
+    client
+        .handle
+        .remove_markets(tickers(&["A", "E"]))
+        .await
+        .unwrap();
+    let delete = conn.recv_json().await;
+    assert_eq!(delete["params"]["action"], "delete_markets");
+    assert_eq!(update_sid(&delete), 1);
+    assert_eq!(delete["params"]["market_tickers"], json!(["A"]));
+    let unsubscribe = conn.recv_json().await;
+    assert_eq!(unsubscribe["cmd"], "unsubscribe");
+    assert_eq!(unsubscribe["params"]["sids"], json!([3]));
+    // a delta for A the server sent before it read the command is not passed on
+    conn.delta(1, 3, "A").await;
+    conn.delta(1, 4, "B").await;
+    let events = market_until(&mut client, |e| book(e).is_some()).await;
+    assert_eq!(
+        events.iter().filter_map(book).collect::<Vec<_>>(),
+        [(Kind::Delta, 1, 4, "B")]
+    );
+    assert_eq!(client.stats.snapshot().stray_frames, 1);
+    client.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn refused_or_unanswered_snapshot_requests_fall_back_to_resubscribing() {
+    let (mut exchange, mut client) = start(&["A", "B"], &[Channel::OrderbookDelta], |c| {
+        c.resync_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut conn = exchange.accept().await;
+    let sub = conn.expect_subscribe().await;
+    conn.subscribed(&sub, 1).await;
+    conn.snapshot(1, 1, "A").await;
+    conn.snapshot(1, 2, "B").await;
+    conn.delta(1, 4, "A").await;
+    let ask = conn.recv_json().await;
+    assert_eq!(ask["params"]["action"], "get_snapshot");
+    // the exchange does not support get_snapshot
+    conn.send(
+        json!({"id": ask["id"], "type": "error", "msg": {"code": 13, "msg": "Unsupported action"}}),
+    )
+    .await;
+    let unsubscribe = conn.recv_json().await;
+    assert_eq!(unsubscribe["cmd"], "unsubscribe");
+    assert_eq!(unsubscribe["params"]["sids"], json!([1]));
+    let again = conn.expect_subscribe().await;
+    assert_eq!(again.markets, ["A", "B"]);
+    conn.subscribed(&again, 2).await;
+    conn.snapshot(2, 1, "A").await;
+    // B's snapshot never comes: after resync_timeout the client subscribes afresh
+    let unsubscribe = conn.recv_json().await;
+    assert_eq!(unsubscribe["params"]["sids"], json!([2]));
+    let third = conn.expect_subscribe().await;
+    assert_eq!(third.markets, ["A", "B"]);
+    let events = market_until(&mut client, |e| {
+        matches!(
+            e,
+            MarketEvent::ResyncStarted {
+                cause: ResyncCause::Timeout,
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(events.contains(&MarketEvent::ResyncStarted {
+        tickers: tickers(&["A", "B"]),
+        cause: ResyncCause::ErrorFrame { code: 13 }
+    }));
+    conn.subscribed(&third, 3).await;
+    conn.snapshot(3, 1, "A").await;
+    conn.snapshot(3, 2, "B").await;
+    let events = market_until(&mut client, |e| {
+        *e == MarketEvent::ResyncDone {
+            ticker: Ticker::new("B"),
+        }
+    })
+    .await;
+    assert_eq!(
+        events.iter().filter_map(book).collect::<Vec<_>>(),
+        [(Kind::Snapshot, 3, 1, "A"), (Kind::Snapshot, 3, 2, "B")]
+    );
+    assert_eq!(client.stats.snapshot().resubscribes, 2);
+    client.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_order_group_gap_asks_for_reconciliation() {
+    let (mut exchange, mut client) = start(&[], &[Channel::OrderGroupUpdates], |_| {}).await;
+    let mut conn = exchange.accept().await;
+    let sub = conn.expect_subscribe().await;
+    assert_eq!(sub.params, json!({"channels": ["order_group_updates"]}));
+    conn.subscribed(&sub, 5).await;
+    assert!(matches!(
+        next_private(&mut client).await,
+        PrivateEvent::ReconciliationNeeded { connection: 1, .. }
+    ));
+    for seq in [1, 2, 4] {
+        conn.send(json!({"type": "order_group_updates", "sid": 5, "seq": seq, "msg": {
+            "event_type": "triggered", "order_group_id": format!("og-{seq}"), "ts_ms": 1_700_000_000_000i64}}))
+            .await;
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        seen.push(next_private(&mut client).await);
+    }
+    let groups: Vec<u64> = seen
+        .iter()
+        .filter_map(|e| match e {
+            PrivateEvent::OrderGroupUpdate { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(groups, [1, 2, 4], "private events are never held back");
+    assert!(matches!(
+        &seen[2],
+        PrivateEvent::ReconciliationNeeded { reason, .. } if reason.contains("expected 3, got 4")
+    ));
+    client.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_dropped_and_replaced() {
+    let (mut exchange, mut client) = start(&["A"], &[Channel::OrderbookDelta], |c| {
+        c.idle_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut conn = exchange.accept().await;
+    let sub = conn.expect_subscribe().await;
+    conn.subscribed(&sub, 1).await;
+    // the exchange stops talking (and stops reading, so the client's pings go unanswered)
+    let events = market_until(&mut client, |e| {
+        matches!(e, MarketEvent::Connected { connection: 2 })
+    })
+    .await;
+    assert!(
+        events.iter().any(
+            |e| matches!(e, MarketEvent::Disconnected { reason } if reason.contains("no frame"))
+        )
+    );
+    let mut second = exchange.accept().await;
+    let again = second.expect_subscribe().await;
+    assert_eq!(again.markets, ["A"]);
+    drop(conn);
+    client.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_tls_handshake_is_reported_and_shutdown_works_while_offline() {
+    // a TCP listener that hangs up on everyone: the wss handshake (rustls) fails cleanly
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            drop(tcp);
+        }
+    });
+    let (signer, _) = key_pair();
+    let url = format!("wss://{addr}{WS_PATH}");
+    let mut client = WsClient::spawn(config(url, signer, &["A"], &[Channel::OrderbookDelta]));
+    let MarketEvent::Disconnected { reason } = next_market(&mut client).await else {
+        panic!("expected a disconnect notice")
+    };
+    assert!(!reason.is_empty());
+    // only one notice however many attempts fail
+    assert!(client.market.try_recv().is_err());
+    client.handle.shutdown().await.unwrap();
+    tokio::time::timeout(WAIT, client.task)
+        .await
+        .expect("client stops while offline")
+        .expect("client task did not panic");
+}

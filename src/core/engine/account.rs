@@ -10,8 +10,8 @@ use crate::core::risk::RejectClass;
 use crate::core::strategy::OwnFill;
 
 use super::{
-    AlarmLevel, AuditKind, Engine, ExchangeInput, GatewayResult, MarketInput, MarketRecord,
-    PrivateInput, WriteKind,
+    AlarmLevel, AuditKind, Engine, ExchangeInput, GatewayResult, MarketInput, PrivateInput,
+    WriteKind,
 };
 
 impl Engine {
@@ -434,10 +434,7 @@ impl Engine {
                 false
             }
             ExchangeInput::CloseTime { ticker, close_ms } => {
-                self.markets
-                    .entry(ticker.clone())
-                    .or_insert_with(MarketRecord::default)
-                    .close_ms = Some(close_ms);
+                self.markets.entry(ticker.clone()).or_default().close_ms = Some(close_ms);
                 touched.insert(ticker);
                 false
             }

@@ -97,8 +97,13 @@ impl Engine {
             Command::SetStrategy { ticker, params } => {
                 let strategy = params.build().map_err(|e| e.to_string())?;
                 let kind = strategy.kind().to_string();
-                self.strategies
-                    .insert(ticker.clone(), super::StrategySlot { params, strategy });
+                self.strategies.insert(
+                    ticker.clone(),
+                    super::StrategySlot {
+                        params: Some(params),
+                        strategy,
+                    },
+                );
                 self.control.register(&ticker, &[]);
                 self.audit(AuditKind::StrategySet {
                     ticker: ticker.clone(),

@@ -88,7 +88,8 @@ impl Default for MarketRecord {
 /// A market's strategy and the parameters it was built from.
 #[derive(Debug)]
 struct StrategySlot {
-    params: StrategyParams,
+    /// `None` for a strategy installed as code rather than built from parameters.
+    params: Option<StrategyParams>,
     strategy: Box<dyn Strategy>,
 }
 
@@ -193,7 +194,33 @@ impl Engine {
         self.markets.get(ticker)
     }
     pub fn strategy_params(&self, ticker: &str) -> Option<&StrategyParams> {
-        self.strategies.get(ticker).map(|slot| &slot.params)
+        self.strategies
+            .get(ticker)
+            .and_then(|slot| slot.params.as_ref())
+    }
+
+    /// Installs a strategy written in code (anything implementing [`Strategy`]) on a market,
+    /// replacing its current one. Built-in strategies go through `Command::SetStrategy`.
+    pub fn install_strategy(&mut self, ticker: Ticker, strategy: Box<dyn Strategy>) -> Outputs {
+        let kind = strategy.kind().to_string();
+        self.strategies.insert(
+            ticker.clone(),
+            StrategySlot {
+                params: None,
+                strategy,
+            },
+        );
+        self.control.register(&ticker, &[]);
+        self.audit(AuditKind::StrategySet {
+            ticker,
+            strategy: kind,
+        });
+        std::mem::take(&mut self.out)
+    }
+
+    /// The strategy kind running (or ready) on a market.
+    pub fn strategy_kind(&self, ticker: &str) -> Option<&'static str> {
+        self.strategies.get(ticker).map(|slot| slot.strategy.kind())
     }
     pub fn fair_values(&self) -> &FairValues {
         &self.fair_values
@@ -204,7 +231,7 @@ impl Engine {
     pub fn business_reject_streak(&self) -> u32 {
         self.business_reject_streak
     }
-    pub fn last_seq(&self) -> u64 {
+    pub fn last_audit_seq(&self) -> u64 {
         self.seq
     }
     pub fn is_halted(&self) -> bool {
@@ -362,21 +389,12 @@ impl Engine {
             .books
             .get(ticker.as_str())
             .is_some_and(|book| book.is_resync_needed());
-        if resyncing {
-            if let Some(change) = self.control.begin_hold(ticker, self.now.mono_ns) {
-                self.record_changes([change]);
-            }
-        } else if self.control.market(ticker).hold_since_ns.is_some()
-            || self
-                .control
-                .market(ticker)
-                .reasons
-                .contains(&PauseReason::Resync)
-        {
-            if let Some(change) = self.control.end_hold(ticker) {
-                self.record_changes([change]);
-            }
-        }
+        let change = if resyncing {
+            self.control.begin_hold(ticker, self.now.mono_ns)
+        } else {
+            self.control.end_hold(ticker)
+        };
+        self.record_changes(change);
         let stale = !resyncing && !self.book_fresh(ticker.as_str());
         self.set_reason(ticker, PauseReason::StaleBook, stale);
         self.set_reason(ticker, PauseReason::ExchangePause, !self.exchange_active);
@@ -500,3 +518,6 @@ impl Engine {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,12 +5,13 @@ use super::RestClient;
 use super::endpoint::Endpoint;
 use super::error::RestError;
 use super::pages::collect_pages;
-use super::transport::Call;
+use super::transport::{Call, decode_answer};
 use crate::core::market::Ticker;
 use crate::kalshi::wire::{
-    EventData, ExchangeStatus, GetEventResponse, GetEventsParams, GetEventsResponse,
-    GetExchangeScheduleResponse, GetMarketOrderbookResponse, GetMarketOrderbooksResponse,
-    GetMarketResponse, GetMarketsParams, GetMarketsResponse, GetSeriesListResponse,
+    EventData, ExchangeStatus, GetEventParams, GetEventResponse, GetEventsParams,
+    GetEventsResponse, GetExchangeScheduleResponse, GetMarketOrderbookResponse,
+    GetMarketOrderbooksParams, GetMarketOrderbooksResponse, GetMarketResponse, GetMarketsParams,
+    GetMarketsResponse, GetOrderbookParams, GetSeriesListResponse, GetSeriesParams,
     GetSeriesResponse, GetTradesParams, GetTradesResponse, GetUserDataTimestampResponse, Market,
     Series, Trade,
 };
@@ -18,36 +19,20 @@ use crate::kalshi::wire::{
 /// Most tickers `GET /markets/orderbooks` takes in one request.
 pub const MAX_ORDERBOOK_TICKERS: usize = 100;
 
-/// Query of `GET /series`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SeriesListParams {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// Comma-separated.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tags: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub include_product_metadata: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub include_volume: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_updated_ts: Option<i64>,
-}
-
-#[derive(serde::Serialize)]
-struct DepthQuery {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    depth: Option<u32>,
-}
-
-#[derive(serde::Serialize)]
-struct NestedQuery {
-    with_nested_markets: bool,
-}
-
 impl RestClient {
+    /// Exchange and trading activity. During maintenance Kalshi answers 503/504 with the same
+    /// body; that body is returned (with `exchange_active: false`), not an error.
     pub async fn exchange_status(&self) -> Result<ExchangeStatus, RestError> {
-        self.call_json(Call::new(Endpoint::ExchangeStatus)).await
+        let call = Call::new(Endpoint::ExchangeStatus).keep_server_error_body();
+        let answer = self.execute(&call).await?;
+        if (200..300).contains(&answer.status) {
+            return decode_answer(&call, &answer.body);
+        }
+        match serde_json::from_slice(&answer.body) {
+            Ok(status) => Ok(status),
+            // Not a status body (a proxy's page, an error envelope): an ordinary retried read.
+            Err(_) => self.call_json(Call::new(Endpoint::ExchangeStatus)).await,
+        }
     }
 
     pub async fn exchange_schedule(&self) -> Result<GetExchangeScheduleResponse, RestError> {
@@ -98,7 +83,7 @@ impl RestClient {
     ) -> Result<GetMarketOrderbookResponse, RestError> {
         let call = Call::new(Endpoint::Orderbook)
             .param(ticker)
-            .query(&DepthQuery { depth })?;
+            .query(&GetOrderbookParams { depth })?;
         self.call_json(call).await
     }
 
@@ -112,9 +97,12 @@ impl RestClient {
             orderbooks: Vec::with_capacity(tickers.len()),
         };
         for chunk in tickers.chunks(MAX_ORDERBOOK_TICKERS) {
+            let params = GetMarketOrderbooksParams {
+                tickers: chunk.iter().map(|t| t.as_str().to_string()).collect(),
+            };
             let mut call = Call::new(Endpoint::Orderbooks);
-            for ticker in chunk {
-                call = call.query_pair("tickers", ticker.as_str());
+            for (key, value) in params.to_query_pairs() {
+                call = call.query_pair(key, value);
             }
             let answer: GetMarketOrderbooksResponse = self.call_json(call).await?;
             merged.orderbooks.extend(answer.orderbooks);
@@ -169,15 +157,15 @@ impl RestClient {
     ) -> Result<GetEventResponse, RestError> {
         let call = Call::new(Endpoint::Event)
             .param(event_ticker)
-            .query(&NestedQuery {
-                with_nested_markets,
+            .query(&GetEventParams {
+                with_nested_markets: Some(with_nested_markets),
             })?;
         self.call_json(call).await
     }
 
     pub async fn series_list(
         &self,
-        params: &SeriesListParams,
+        params: &GetSeriesParams,
     ) -> Result<GetSeriesListResponse, RestError> {
         self.call_json(Call::new(Endpoint::SeriesList).query(params)?)
             .await

@@ -16,8 +16,8 @@ mod stats;
 mod transport;
 
 pub use account::cost_table;
-pub use markets::{MAX_ORDERBOOK_TICKERS, SeriesListParams};
-pub use orders::{QueuePositionsParams, new_client_order_id};
+pub use markets::MAX_ORDERBOOK_TICKERS;
+pub use orders::new_client_order_id;
 pub use pages::{MAX_PAGES, collect_pages};
 
 pub use endpoint::{Endpoint, Lane};

@@ -14,22 +14,11 @@ use crate::kalshi::wire::{
     CancelOrderV2Params, CancelOrderV2Response, CreateOrderGroupRequest, CreateOrderGroupResponse,
     CreateOrderV2Request, CreateOrderV2Response, DecreaseOrderV2Request, DecreaseOrderV2Response,
     ErrorResponse, GetOrderGroupResponse, GetOrderGroupsResponse, GetOrderQueuePositionResponse,
-    GetOrderQueuePositionsResponse, GetOrderResponse, GetOrdersParams, GetOrdersResponse, Order,
-    OrderGroupWriteParams, SubaccountParams, UpdateOrderGroupLimitRequest,
+    GetOrderQueuePositionsParams, GetOrderQueuePositionsResponse, GetOrderResponse,
+    GetOrdersParams, GetOrdersResponse, Order, OrderGroupWriteParams, SubaccountParams,
+    UpdateOrderGroupLimitRequest,
 };
 use std::collections::VecDeque;
-
-/// Query of `GET /portfolio/orders/queue_positions`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct QueuePositionsParams {
-    /// Comma-separated.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub market_tickers: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_ticker: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subaccount: Option<u32>,
-}
 
 /// A fresh idempotency key, so a lost create can always be looked up.
 pub fn new_client_order_id() -> String {
@@ -83,7 +72,7 @@ impl RestClient {
 
     pub async fn queue_positions(
         &self,
-        params: &QueuePositionsParams,
+        params: &GetOrderQueuePositionsParams,
     ) -> Result<GetOrderQueuePositionsResponse, RestError> {
         self.call_json(Call::new(Endpoint::QueuePositions).query(params)?)
             .await

@@ -28,6 +28,9 @@ pub(crate) struct Call {
     pub may_resend: bool,
     /// The caller already took the budget (batches of new orders size themselves by it).
     pub prepaid: bool,
+    /// Hand a 5xx answer back as is, without retrying (exchange status sends its body with
+    /// 503/504 during maintenance).
+    pub keep_server_error_body: bool,
     pub client_order_id: Option<String>,
     pub order_id: Option<String>,
 }
@@ -42,6 +45,7 @@ impl Call {
             items: 1,
             may_resend: endpoint.lane().may_resend(),
             prepaid: false,
+            keep_server_error_body: false,
             client_order_id: None,
             order_id: None,
         }
@@ -116,7 +120,19 @@ impl Call {
         self
     }
 
+    pub fn keep_server_error_body(mut self) -> Call {
+        self.keep_server_error_body = true;
+        self
+    }
+
     fn unknown(&self, cause: String) -> RestError {
+        tracing::warn!(
+            endpoint = self.endpoint.name(),
+            client_order_id = ?self.client_order_id,
+            order_id = ?self.order_id,
+            %cause,
+            "write outcome unknown; it will not be re-sent"
+        );
         RestError::Unknown {
             endpoint: self.endpoint.name(),
             client_order_id: self.client_order_id.clone(),
@@ -133,7 +149,7 @@ fn query_text(value: serde_json::Value) -> String {
     }
 }
 
-/// An HTTP answer with a success status.
+/// An HTTP answer: a success status (or a 5xx the call asked to keep).
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub status: u16,
@@ -200,6 +216,11 @@ impl RestClient {
                         return Err(error);
                     }
                     error
+                }
+                Attempt::Answered { status, body }
+                    if status >= 500 && call.keep_server_error_body =>
+                {
+                    return Ok(Answer { status, body });
                 }
                 Attempt::Answered { status, body } if status >= 500 => {
                     if !call.may_resend {
@@ -397,7 +418,7 @@ fn backoff(config: &RestConfig, attempt_number: u32) -> Duration {
         .min(config.backoff_max)
 }
 
-fn decode_answer<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, RestError> {
+pub(crate) fn decode_answer<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, RestError> {
     // 204 and empty bodies decode as JSON null, so `()`/Option targets still work.
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"null".as_slice()

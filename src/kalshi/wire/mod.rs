@@ -47,6 +47,17 @@
 //!   [`UserOrder`], [`WsMarketPosition`], [`MarketLifecycle`], [`EventLifecycle`],
 //!   [`EventFeeUpdate`], [`OrderGroupUpdate`], [`Subscribed`], [`OkMarkets`],
 //!   [`SubscriptionInfo`], [`WsError`]; unknown types → `ServerMsg::Unknown { type_name }`.
+//!
+//! Where the spec marks a WS field required but Kalshi's own example omits it (`fill`'s
+//! `outcome_side`/`book_side`/`fee_cost`, `trade`'s `taker_outcome_side`, `user_order`'s
+//! `book_side` and fee totals, `order_group_updates`' `ts_ms`), or a required field is
+//! deprecated and may go (`ts`, `time`, `side`, `action`, `is_yes`, `purchased_side`), the field is
+//! an `Option`; helpers such as [`WsFill::outcome`] fall back to the legacy fields. The
+//! simulator fills them all, which `tests/it/schema.rs` checks.
+//!
+//! The WS decoder is the feed's hot path: one pass over the text, the envelope read key by key,
+//! `msg` deserialized straight into its payload, prices and counts parsed from the borrowed
+//! text; an `orderbook_delta` costs two small allocations (ticker and market id).
 
 mod common;
 mod errors;

@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::Timestamp;
 use super::common::serde_util::{null_as_default, opt_timestamp};
 use super::common::{
     Action, BookSide, OrderStatus, OrderType, OutcomeSide, SelfTradePrevention, TimeInForce,
+    Timestamp,
 };
 use super::errors::ErrorResponse;
 use super::markets::non_empty;

@@ -879,7 +879,49 @@ mod tests {
         assert!(!e(6).is_terminal());
     }
 
+    #[test]
+    fn msg_before_type_for_every_shape() {
+        let list =
+            decode_server_frame(r#"{"msg":[{"channel":"fill","sid":3}],"type":"ok","id":3}"#)
+                .unwrap();
+        assert_eq!(
+            list.msg,
+            ServerMsg::SubscriptionList(vec![SubscriptionInfo {
+                channel: "fill".into(),
+                sid: 3
+            }])
+        );
+        let unknown =
+            decode_server_frame(r#"{"msg":{"x":1},"type":"pyth_value","sid":1}"#).unwrap();
+        assert_eq!(unknown.msg.type_name(), "pyth_value");
+        let bad = decode_server_frame(r#"{"msg":{"market_ticker":"A"},"type":"orderbook_delta"}"#);
+        assert!(matches!(bad, Err(WireError::BadFrame { .. })), "{bad:?}");
+    }
+
     proptest! {
+        #[test]
+        fn deltas_round_trip(
+            sid in 1u64..1_000,
+            seq in 1u64..u64::MAX / 2,
+            micros in 0i64..=1_000_000,
+            centi in -1_000_000_000i64..1_000_000_000,
+            yes in any::<bool>(),
+            ts_ms in proptest::option::of(0i64..4_000_000_000_000),
+            client in proptest::option::of("[a-z0-9-]{1,20}"),
+        ) {
+            let frame = ServerFrame::data(sid, Some(seq), ServerMsg::OrderbookDelta(OrderbookDelta {
+                market_ticker: Ticker::new("KX-26DEC-T4.00"),
+                market_id: "9b0f6b43-5b68-4f9f-9f02-9a2d1b8ac1a1".into(),
+                price_dollars: Price::from_micros(micros).unwrap(),
+                delta_fp: Count::from_centi(centi),
+                side: if yes { OutcomeSide::Yes } else { OutcomeSide::No },
+                client_order_id: client,
+                subaccount: None,
+                ts_ms,
+            }));
+            prop_assert_eq!(decode_server_frame(&frame.to_json()).unwrap(), frame);
+        }
+
         #[test]
         fn decoding_never_panics(text in "\\PC{0,200}") {
             let _ = decode_server_frame(&text);

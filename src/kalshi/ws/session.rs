@@ -98,7 +98,17 @@ pub(super) async fn run(
     let mut connection: u64 = 0;
     let mut announced_down = false;
     loop {
-        match connect(&config).await {
+        let attempt = offline(
+            connect(&config),
+            &mut commands,
+            &mut outbox,
+            &mut registry,
+            &config,
+        );
+        let Some(attempt) = attempt.await else {
+            return;
+        };
+        match attempt {
             Ok(socket) => {
                 connection += 1;
                 stats.connected.store(true, Ordering::Relaxed);
@@ -148,29 +158,49 @@ pub(super) async fn run(
             }
         }
         let delay = backoff.next_delay();
-        let sleep = tokio::time::sleep(delay);
-        tokio::pin!(sleep);
-        loop {
-            let market_tx = outbox.market_sender();
-            let congested = outbox.market_congested();
-            tokio::select! {
-                _ = &mut sleep => break,
-                permit = market_tx.reserve_owned(), if congested => {
-                    if let Ok(permit) = permit {
-                        outbox.flush_market(permit);
-                    }
+        let pause = offline(
+            tokio::time::sleep(delay),
+            &mut commands,
+            &mut outbox,
+            &mut registry,
+            &config,
+        );
+        if pause.await.is_none() {
+            return;
+        }
+    }
+}
+
+/// Wait for `work` while not connected, still taking commands (market changes apply to the next
+/// connection; every book is resynced and every subscription listed anew on connect anyway) and
+/// still draining the control backlog. None: shut down.
+async fn offline<T>(
+    work: impl std::future::Future<Output = T>,
+    commands: &mut mpsc::Receiver<WsCommand>,
+    outbox: &mut Outbox,
+    registry: &mut Registry,
+    config: &WsConfig,
+) -> Option<T> {
+    tokio::pin!(work);
+    loop {
+        let market_tx = outbox.market_sender();
+        let congested = outbox.market_congested();
+        tokio::select! {
+            done = &mut work => return Some(done),
+            permit = market_tx.reserve_owned(), if congested => {
+                if let Ok(permit) = permit {
+                    outbox.flush_market(permit);
                 }
-                command = commands.recv() => match command {
-                    None | Some(WsCommand::Shutdown) => return,
-                    Some(WsCommand::AddMarkets(markets)) => {
-                        registry.add_markets(&config.channels, &markets);
-                    }
-                    Some(WsCommand::RemoveMarkets(markets)) => {
-                        registry.remove_markets(&markets);
-                    }
-                    // every book is resynced and every subscription listed anew on reconnect
-                    Some(WsCommand::Resync(_) | WsCommand::ListSubscriptions) => {}
+            }
+            command = commands.recv() => match command {
+                None | Some(WsCommand::Shutdown) => return None,
+                Some(WsCommand::AddMarkets(markets)) => {
+                    registry.add_markets(&config.channels, &markets);
                 }
+                Some(WsCommand::RemoveMarkets(markets)) => {
+                    registry.remove_markets(&markets);
+                }
+                Some(WsCommand::Resync(_) | WsCommand::ListSubscriptions) => {}
             }
         }
     }
@@ -454,13 +484,14 @@ impl Session<'_> {
     }
 
     /// Once the private subscriptions of this connection are live, the consumer reconciles over
-    /// REST; once all are live, the connection counts as good and backoff starts over.
+    /// REST. A confirmed subscription also shows the exchange accepts us: backoff starts over
+    /// (a subscription it refuses for good must not stretch every later reconnect).
     fn check_confirmed(&mut self) {
         let mut private_live = true;
-        let mut all_live = true;
+        let mut any_live = false;
         for (_, spec) in self.registry.specs() {
             let live = spec.sid.is_some();
-            all_live &= live;
+            any_live |= live;
             if account_stream(spec.channel) {
                 private_live &= live;
             }
@@ -477,7 +508,7 @@ impl Session<'_> {
                 reason,
             });
         }
-        if all_live {
+        if any_live {
             self.backoff.reset();
         }
     }
