@@ -4,4 +4,5 @@ pub mod exchange;
 pub mod faults;
 pub mod flow;
 pub mod keys;
+pub mod run;
 pub mod server;

@@ -275,7 +275,31 @@ impl Exchange {
     /// Move the exchange's clock to `now_ms`: expire good-till-date orders, open and close
     /// markets on schedule, determine markets with a scheduled result once they expire, and
     /// settle determined markets when their settlement timer has run.
+    ///
+    /// Inside a configured maintenance window the exchange is down (`exchange_active: false`,
+    /// resume estimate = the window's end, `cancel_order_on_pause` orders cancelled); it comes
+    /// back at the first `advance` after the window.
     pub fn advance(&mut self, now_ms: i64) {
+        self.clock_ms = self.clock_ms.max(now_ms);
+        let window = self
+            .config
+            .schedule
+            .maintenance_windows
+            .iter()
+            .find(|&&(start, end)| start <= now_ms && now_ms < end)
+            .copied();
+        match (window, self.in_maintenance) {
+            (Some((_, end)), false) => {
+                self.in_maintenance = true;
+                self.set_exchange_active(false, Some(end));
+                self.cancel_on_pause(None, now_ms);
+            }
+            (None, true) => {
+                self.in_maintenance = false;
+                self.set_exchange_active(true, None);
+            }
+            _ => {}
+        }
         let tickers: Vec<Ticker> = self.markets.keys().cloned().collect();
         for ticker in &tickers {
             let expired = self
@@ -339,13 +363,9 @@ impl Exchange {
     /// Cancel resting orders that asked to be cancelled on a pause, in one market or all.
     fn cancel_on_pause(&mut self, ticker: Option<&Ticker>, now_ms: i64) {
         let numbers: Vec<OrderId> = self
-            .orders
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| {
-                o.is_resting() && o.cancel_order_on_pause && ticker.is_none_or(|t| *t == o.ticker)
-            })
-            .map(|(i, _)| i as OrderId + 1)
+            .resting_numbers(ticker.map(|t| t.as_str()), None)
+            .into_iter()
+            .filter(|&n| self.orders[n as usize - 1].cancel_order_on_pause)
             .collect();
         self.cancel_numbers(&numbers, now_ms);
     }

@@ -81,7 +81,8 @@ pub struct PositionUpdate {
     pub position: Position,
 }
 
-/// Everything the exchange announces.
+/// Everything the exchange announces, in domain terms (`Exchange::take_wire_events` gives
+/// the same as wire messages).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExchangeEvent {
     BookDelta(BookDelta),

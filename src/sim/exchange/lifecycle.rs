@@ -118,6 +118,8 @@ impl MarketStats {
 pub struct MarketState {
     pub spec: MarketSpec,
     pub ticker: Ticker,
+    /// The market's uuid (`market_id` in WS frames).
+    pub market_id: String,
     pub grid: PriceGrid,
     pub status: MarketStatus,
     /// The close time in force (moves earlier when the market closes early).
@@ -130,9 +132,11 @@ pub struct MarketState {
 }
 
 impl MarketState {
+    /// A market in `initialized`. Its `market_id` is empty until the exchange lists it.
     pub fn new(spec: MarketSpec, grid: PriceGrid) -> MarketState {
         MarketState {
             ticker: Ticker::new(&spec.ticker),
+            market_id: String::new(),
             grid,
             status: MarketStatus::Initialized,
             close_ms: spec.close_ms,

@@ -2,25 +2,61 @@
 //!
 //! Synchronous and deterministic: no I/O and no clock reads; time arrives as `now_ms`
 //! arguments. The HTTP/WS server wraps one [`Exchange`] in a mutex, calls the writes and reads
-//! below, and fans out [`Exchange::take_events`] to WebSocket subscribers.
+//! below, and fans out [`Exchange::take_events`] (or `take_wire_events`) to WebSocket
+//! subscribers.
 //!
 //! Parts: [`accounts`] (cash, collateral, positions, settlement; the collateral rule is
 //! documented there), [`orders`] (order records), [`groups`] (order groups), [`lifecycle`]
-//! (market status and `market_lifecycle_v2` steps), [`events`] (what is announced), [`types`]
+//! (market status and `market_lifecycle_v2` steps), [`events`] (domain announcements), [`types`]
 //! (specs, config, errors, the order log). Matching is core::matching's `MatchingBook`, fees are
-//! core::portfolio::fees.
+//! core::portfolio::fees (trade fee, balance-precision rounding, per-order accumulator).
+//!
+//! # API for the server (kalshi::wire types in and out)
+//! - setup: `new(ExchangeConfig)`, `add_series`, `add_event`, `add_market -> Result`,
+//!   `open_account(user, balance)` (idempotent), `deposit(user, subaccount, amount)`.
+//! - writes: `create_order`, `batch_create_orders`, `cancel_order(user, id, subaccount)`,
+//!   `batch_cancel_orders`, `cancel_all(user, subaccount)`, `amend_order(user, id, subaccount,
+//!   &AmendOrderV2Request)`, `decrease_order(user, id, subaccount, &DecreaseOrderV2Request)`;
+//!   order groups `create_order_group`, `get_order_group`, `list_order_groups`,
+//!   `delete_order_group`, `reset_order_group`, `trigger_order_group`,
+//!   `update_order_group_limit` (each with `subaccount: Option<u32>` from the query).
+//! - reads: `exchange_status`, `schedule`, `markets(&GetMarketsParams)`, `market`,
+//!   `events(&GetEventsParams)`, `event(ticker, with_nested)`, `series_list`, `series`,
+//!   `orderbook(ticker, depth) -> OrderbookFp`, `book_levels`, `market_id`,
+//!   `trades(&GetTradesParams)`, `balance(user, subaccount)`, `positions(user,
+//!   &GetPositionsParams) -> GetPositionsResponse`, `fills(user, &GetFillsParams)`,
+//!   `settlements(user, &SettlementFilter)`, `orders(user, &GetOrdersParams)`, `order`,
+//!   `queue_position`, `queue_positions(user, tickers, event)`, `total_resting_order_value`.
+//!   Lists are complete and in a stable order; the server slices them for pagination.
+//! - time and control: `advance(now)`, `set_trading_active`, `set_exchange_active`,
+//!   `set_market_paused`, `determine_market -> Result`, `settle_market -> Result`.
+//! - out: `take_events() -> Vec<events::ExchangeEvent>` (domain records, in order) or
+//!   `take_wire_events() -> Vec<WireEvent>` (the same as wire WS messages), `order_log()`.
+//!
+//! Differences from the brief's sketch: the list filters are the wire query types
+//! (`GetMarketsParams`, …; `SettlementFilter` where wire has none); the wire-message event enum
+//! is `WireEvent` (from `take_wire_events`), because `take_events` keeps the domain events the
+//! server already consumes; `determine_market`/`settle_market` return `Result`; domain-level
+//! twins of every write (`place_order`, `cancel_order_by_id`, …) exist for in-process callers.
 //!
 //! Choices where Kalshi documents nothing (each also noted where it is implemented):
 //! - an unknown user gets 403 `forbidden`; the server authenticates before calling in;
-//! - writes while the exchange's trading is paused, or on a market that is not `active`, get
-//!   409 `market_closed`;
+//! - writes while the exchange's trading is paused or the exchange is down (maintenance), or on
+//!   a market that is not `active`, get 409 `market_closed`; cancels always work;
 //! - an order for a triggered order group gets 400 `invalid_order` with details
 //!   `order_group_triggered`;
 //! - a fill-or-kill that cannot fill is accepted (201) and reported `canceled` with no fills;
+//!   IOC remainders end `canceled`;
 //! - self-trade prevention applies per member (across its subaccounts);
-//! - `client_order_id` must be unique per member over all its orders (open or not).
+//! - `client_order_id` must be unique per member over all its orders (open or not);
+//! - a scheduled close emits `deactivated` (`is_deactivated: true`); an early close emits
+//!   `close_date_updated`; legacy `side`/`action` on orders and fills are the bought outcome
+//!   and `buy`;
+//! - weekly trading hours are reported but not enforced (the simulator trades around the
+//!   clock); maintenance windows are enforced by `advance`.
 
 pub mod accounts;
+mod api;
 mod control;
 pub mod events;
 pub mod groups;
@@ -29,8 +65,10 @@ pub mod orders;
 #[cfg(test)]
 mod tests;
 mod trading;
+mod wire_out;
 
 pub use crate::core::matching::Decrease;
+pub use api::{SettlementFilter, WireEvent};
 pub use trading::{AmendRequest, CancelAck, DecreaseAck, OrderAck, OrderRequest};
 pub mod types;
 
@@ -85,6 +123,11 @@ pub struct Exchange {
     estimated_resume_ms: Option<i64>,
     next_trade: u64,
     next_group: u64,
+    /// The latest time the exchange has been told (writes and `advance`), for reads that need
+    /// a clock (24 h volume, `updated_ts`).
+    clock_ms: i64,
+    /// Inside a scheduled maintenance window (set and cleared by `advance`).
+    in_maintenance: bool,
 }
 
 /// Deterministic uuid-shaped ids: `kind` tells orders, trades and groups apart.
@@ -116,6 +159,8 @@ impl Exchange {
             estimated_resume_ms: None,
             next_trade: 0,
             next_group: 0,
+            clock_ms: 0,
+            in_maintenance: false,
         }
     }
 
@@ -154,7 +199,8 @@ impl Exchange {
         let grid = PriceGrid::from_ranges(&spec.price_ranges).map_err(|e| {
             ApiError::bad_request(format!("price_ranges of market {ticker} are invalid: {e}"))
         })?;
-        let market = MarketState::new(spec, grid.clone());
+        let mut market = MarketState::new(spec, grid.clone());
+        market.market_id = make_id(3, self.markets.len() as u64 + 1);
         self.pending
             .push(ExchangeEvent::Lifecycle(market.created_step()));
         self.books
@@ -310,7 +356,8 @@ impl Exchange {
         self.estimated_resume_ms
     }
 
-    /// Everything announced since the last call, in order.
+    /// Everything announced since the last call, in order, in domain terms (`take_wire_events`
+    /// gives them as wire messages instead; use one or the other).
     pub fn take_events(&mut self) -> Vec<ExchangeEvent> {
         std::mem::take(&mut self.pending)
     }
@@ -322,7 +369,25 @@ impl Exchange {
 
     // ---- helpers shared by the write paths ----
 
+    /// Resting orders straight from the books (cheaper than scanning every order ever placed),
+    /// in one market or all, of one owner or all, in placement order.
+    fn resting_numbers(&self, ticker: Option<&str>, owner: Option<OwnerId>) -> Vec<OrderId> {
+        let books: Vec<&MatchingBook> = match ticker {
+            Some(t) => self.books.get(t).into_iter().collect(),
+            None => self.books.values().collect(),
+        };
+        let mut numbers: Vec<OrderId> = books
+            .into_iter()
+            .flat_map(|book| book.resting_orders())
+            .filter(|order| owner.is_none_or(|o| o == order.owner))
+            .map(|order| order.order_id)
+            .collect();
+        numbers.sort_unstable();
+        numbers
+    }
+
     fn log_write(&mut self, entry: OrderLogEntry) {
+        self.clock_ms = self.clock_ms.max(entry.now_ms);
         self.log.push(entry);
     }
 

@@ -788,3 +788,417 @@ fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
     assert_eq!(deltas[0].user_id.as_deref(), Some("alice"));
     assert_eq!(deltas[0].client_order_id.as_deref(), Some("mine"));
 }
+
+// ---- the wire-typed API ----
+
+use crate::kalshi::wire;
+use serde_json::{Value, json};
+
+fn spec_document(text: &str) -> Value {
+    let mut doc: Value = serde_json::from_str(text).unwrap();
+    if let Some(object) = doc.as_object_mut() {
+        object.remove("paths");
+        object.remove("channels");
+        object.remove("operations");
+    }
+    doc
+}
+
+/// Validate `instance` against `#/components/schemas/{name}` of a spec document.
+fn assert_matches_schema(doc: &Value, name: &str, instance: &Value) {
+    let mut schema = doc.clone();
+    schema["$ref"] = json!(format!("#/components/schemas/{name}"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{name} does not match the spec: {errors:#?}\n{instance:#}"
+    );
+}
+
+fn openapi() -> Value {
+    spec_document(include_str!(
+        "../../../tests/fixtures/kalshi/openapi-3.27.0.json"
+    ))
+}
+
+fn asyncapi() -> Value {
+    spec_document(include_str!(
+        "../../../tests/fixtures/kalshi/asyncapi-2026-08-22.json"
+    ))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+fn wire_order(side: wire::BookSide, price: &str, contracts: i64) -> wire::CreateOrderV2Request {
+    wire::CreateOrderV2Request::limit(Ticker::new(MARKET), side, p(price), c(contracts))
+}
+
+#[test]
+fn wire_writes_answer_in_kalshis_shapes() {
+    let mut ex = exchange();
+    let mut request = wire_order(wire::BookSide::Bid, "0.40", 10);
+    request.client_order_id = Some("w1".to_string());
+    let created = ex.create_order("alice", &request, 1_000).unwrap();
+    assert_eq!(created.client_order_id.as_deref(), Some("w1"));
+    assert_eq!(created.remaining_count, c(10));
+    assert_eq!(created.ts_ms, 1_000);
+    let taker = ex
+        .create_order("bob", &wire_order(wire::BookSide::Ask, "0.40", 4), 2_000)
+        .unwrap();
+    assert_eq!(taker.fill_count, c(4));
+    assert_eq!(taker.average_fill_price, Some(p("0.40")));
+    let spec = openapi();
+    assert_matches_schema(&spec, "CreateOrderV2Response", &to_json(&created));
+    assert_matches_schema(&spec, "CreateOrderV2Response", &to_json(&taker));
+
+    let decreased = ex
+        .decrease_order(
+            "alice",
+            &created.order_id,
+            None,
+            &wire::DecreaseOrderV2Request::by(c(1)),
+            3_000,
+        )
+        .unwrap();
+    assert_eq!(decreased.remaining_count, c(5));
+    assert_matches_schema(&spec, "DecreaseOrderV2Response", &to_json(&decreased));
+    let amended = ex
+        .amend_order(
+            "alice",
+            &created.order_id,
+            None,
+            &wire::AmendOrderV2Request {
+                ticker: Ticker::new(MARKET),
+                side: wire::BookSide::Bid,
+                price: p("0.41"),
+                count: c(8),
+                client_order_id: Some("w1".to_string()),
+                updated_client_order_id: None,
+                expiration_time: None,
+                exchange_index: None,
+            },
+            4_000,
+        )
+        .unwrap();
+    // 4 were filled; a total of 8 leaves 4 resting.
+    assert_eq!(amended.remaining_count, Some(c(4)));
+    assert_matches_schema(&spec, "AmendOrderV2Response", &to_json(&amended));
+    let cancelled = ex
+        .cancel_order("alice", &created.order_id, None, 5_000)
+        .unwrap();
+    assert_eq!(cancelled.reduced_by, c(4));
+    assert_matches_schema(&spec, "CancelOrderV2Response", &to_json(&cancelled));
+
+    let bad = wire::DecreaseOrderV2Request::default();
+    assert_eq!(
+        ex.decrease_order("alice", &created.order_id, None, &bad, 6_000)
+            .unwrap_err()
+            .status,
+        400
+    );
+}
+
+#[test]
+fn batch_writes_report_per_item_errors() {
+    let mut ex = exchange();
+    let mut duplicate = wire_order(wire::BookSide::Bid, "0.40", 1);
+    duplicate.client_order_id = Some("dup".to_string());
+    let off_grid = wire_order(wire::BookSide::Bid, "0.405", 1);
+    let batch = wire::BatchCreateOrdersV2Request {
+        orders: vec![duplicate.clone(), duplicate, off_grid],
+    };
+    let answer = ex.batch_create_orders("alice", &batch, 10).unwrap();
+    assert_eq!(answer.orders.len(), 3);
+    assert!(answer.orders[0].error.is_none());
+    let second = answer.orders[1].error.as_ref().unwrap();
+    assert_eq!(second.code.as_deref(), Some("order_already_exists"));
+    let third = answer.orders[2].error.as_ref().unwrap();
+    assert_eq!(third.code.as_deref(), Some("invalid_order"));
+    assert_eq!(
+        ex.order_log()
+            .iter()
+            .filter(|e| e.kind == WriteKind::BatchCreateItem)
+            .count(),
+        3
+    );
+    let first_id = answer.orders[0].order_id.clone().unwrap();
+    let cancel = wire::BatchCancelOrdersV2Request {
+        orders: vec![
+            wire::BatchCancelOrderV2 {
+                order_id: first_id,
+                subaccount: None,
+                exchange_index: None,
+                market_ticker: None,
+            },
+            wire::BatchCancelOrderV2 {
+                order_id: "no-such-order".to_string(),
+                subaccount: None,
+                exchange_index: None,
+                market_ticker: None,
+            },
+        ],
+    };
+    let answer = ex.batch_cancel_orders("alice", &cancel, 20).unwrap();
+    assert_eq!(answer.orders[0].reduced_by, c(1));
+    assert!(answer.orders[0].error.is_none());
+    assert_eq!(answer.orders[1].reduced_by, Count::ZERO);
+    assert_eq!(
+        answer.orders[1].error.as_ref().unwrap().code.as_deref(),
+        Some("not_found")
+    );
+}
+
+#[test]
+fn a_past_expiration_time_is_refused_and_logged() {
+    let mut ex = exchange();
+    let mut request = wire_order(wire::BookSide::Bid, "0.40", 1);
+    request.expiration_time = Some(10);
+    let err = ex.create_order("alice", &request, 10_000).unwrap_err();
+    assert_eq!(err.code, "invalid_order");
+    assert_eq!(ex.order_log().len(), 1);
+    assert!(matches!(
+        ex.order_log()[0].outcome,
+        WriteOutcome::Refused { status: 400, .. }
+    ));
+}
+
+#[test]
+fn reads_match_the_openapi_schemas() {
+    let mut ex = exchange();
+    let group = ex
+        .create_order_group(
+            "alice",
+            &wire::CreateOrderGroupRequest {
+                subaccount: None,
+                contracts_limit: Some(100),
+                contracts_limit_fp: None,
+                exchange_index: None,
+            },
+            1,
+        )
+        .unwrap();
+    let mut maker = wire_order(wire::BookSide::Bid, "0.40", 10);
+    maker.order_group_id = Some(group.order_group_id.clone());
+    ex.create_order("alice", &maker, 1_000).unwrap();
+    ex.create_order("bob", &wire_order(wire::BookSide::Ask, "0.40", 4), 2_000)
+        .unwrap();
+    ex.create_order("bob", &wire_order(wire::BookSide::Ask, "0.55", 3), 3_000)
+        .unwrap();
+    let spec = openapi();
+    for market in ex.markets(&wire::GetMarketsParams::default()) {
+        assert_matches_schema(&spec, "Market", &to_json(&market));
+    }
+    let market = ex.market(MARKET).unwrap();
+    assert_eq!(market.yes_bid_dollars, p("0.40"));
+    assert_eq!(market.yes_bid_size_fp, c(6));
+    assert_eq!(market.yes_ask_dollars, p("0.55"));
+    assert_eq!(market.last_price_dollars, p("0.40"));
+    assert_eq!(market.volume_fp, c(4));
+    assert_eq!(market.open_interest_fp, c(4));
+    assert_eq!(market.status, wire::MarketStatus::Active);
+    let open = wire::GetMarketsParams {
+        status: Some(wire::MarketStatusFilter::Open),
+        ..Default::default()
+    };
+    assert_eq!(ex.markets(&open).len(), 1);
+    let settled = wire::GetMarketsParams {
+        status: Some(wire::MarketStatusFilter::Settled),
+        ..Default::default()
+    };
+    assert!(ex.markets(&settled).is_empty());
+    let event = ex.event("KXTEST-26DEC", true).unwrap();
+    assert_matches_schema(&spec, "GetEventResponse", &to_json(&event));
+    for series in ex.series_list() {
+        assert_matches_schema(&spec, "Series", &to_json(&series));
+    }
+    let book = wire::GetMarketOrderbookResponse {
+        orderbook_fp: ex.orderbook(MARKET, 0).unwrap(),
+    };
+    assert_matches_schema(&spec, "GetMarketOrderbookResponse", &to_json(&book));
+    assert_eq!(
+        book.orderbook_fp.yes_dollars,
+        vec![wire::PriceLevel(p("0.40"), c(6))]
+    );
+    assert_eq!(
+        book.orderbook_fp.no_dollars,
+        vec![wire::PriceLevel(p("0.45"), c(3))]
+    );
+    for trade in ex.trades(&wire::GetTradesParams::default()) {
+        assert_matches_schema(&spec, "Trade", &to_json(&trade));
+    }
+    let balance = ex.balance("alice", None).unwrap();
+    assert_matches_schema(&spec, "GetBalanceResponse", &to_json(&balance));
+    // 100 − 4 × 0.40 paid − 6 × 0.40 locked.
+    assert_eq!(balance.balance_dollars, m("96"));
+    assert_eq!(balance.balance, 9600);
+    let positions = ex
+        .positions("alice", &wire::GetPositionsParams::default())
+        .unwrap();
+    assert_matches_schema(&spec, "GetPositionsResponse", &to_json(&positions));
+    assert_eq!(positions.market_positions[0].position_fp, c(4));
+    let bob_positions = ex
+        .positions("bob", &wire::GetPositionsParams::default())
+        .unwrap();
+    assert_eq!(bob_positions.market_positions[0].position_fp, c(-4));
+    for fill in ex.fills("bob", &wire::GetFillsParams::default()).unwrap() {
+        assert_matches_schema(&spec, "Fill", &to_json(&fill));
+    }
+    let orders = ex
+        .orders("alice", &wire::GetOrdersParams::default())
+        .unwrap();
+    for order in &orders {
+        assert_matches_schema(&spec, "Order", &to_json(order));
+    }
+    assert_eq!(
+        orders[0].order_group_id.as_ref(),
+        Some(&group.order_group_id)
+    );
+    let queue = ex.queue_position("alice", &orders[0].order_id).unwrap();
+    assert_matches_schema(&spec, "GetOrderQueuePositionResponse", &to_json(&queue));
+    assert_matches_schema(&spec, "ExchangeStatus", &to_json(&ex.exchange_status()));
+    assert_matches_schema(
+        &spec,
+        "GetExchangeScheduleResponse",
+        &to_json(&ex.schedule()),
+    );
+    let groups = ex.list_order_groups("alice", None).unwrap();
+    assert_matches_schema(&spec, "GetOrderGroupsResponse", &to_json(&groups));
+    let one = ex
+        .get_order_group("alice", &group.order_group_id, None)
+        .unwrap();
+    assert_matches_schema(&spec, "GetOrderGroupResponse", &to_json(&one));
+    assert_matches_schema(&spec, "CreateOrderGroupResponse", &to_json(&group));
+
+    ex.determine_market(MARKET, MarketResult::Yes, 5_000)
+        .unwrap();
+    ex.settle_market(MARKET, 6_000).unwrap();
+    let settlements = ex
+        .settlements("alice", &SettlementFilter::default())
+        .unwrap();
+    assert_eq!(settlements.len(), 1);
+    assert_eq!(settlements[0].revenue, 400);
+    assert_matches_schema(&spec, "Settlement", &to_json(&settlements[0]));
+    let market = ex.market(MARKET).unwrap();
+    assert_eq!(market.status, wire::MarketStatus::Finalized);
+    assert_eq!(market.result, wire::MarketResult::Yes);
+    assert_matches_schema(&spec, "Market", &to_json(&market));
+}
+
+#[test]
+fn ws_events_match_the_asyncapi_payloads() {
+    let mut ex = exchange();
+    let group = ex.create_group("alice", 0, c(100), 0).unwrap();
+    let mut maker = wire_order(wire::BookSide::Bid, "0.40", 10);
+    maker.order_group_id = Some(group);
+    maker.client_order_id = Some("m1".to_string());
+    ex.create_order("alice", &maker, 1_000).unwrap();
+    ex.create_order("bob", &wire_order(wire::BookSide::Ask, "0.40", 4), 2_000)
+        .unwrap();
+    ex.determine_market(MARKET, MarketResult::No, 3_000)
+        .unwrap();
+    ex.settle_market(MARKET, 4_000).unwrap();
+    let spec = asyncapi();
+    let events = ex.take_wire_events();
+    let mut seen = std::collections::BTreeSet::new();
+    for event in &events {
+        let (kind, schema, msg) = match event {
+            WireEvent::BookDelta {
+                ticker,
+                side,
+                price,
+                delta,
+                client_order_id,
+                subaccount,
+                ts_ms,
+                ..
+            } => {
+                let msg = wire::OrderbookDelta {
+                    market_ticker: ticker.clone(),
+                    market_id: ex.market_id(ticker.as_str()).unwrap().to_string(),
+                    price_dollars: *price,
+                    delta_fp: *delta,
+                    side: *side,
+                    client_order_id: client_order_id.clone(),
+                    subaccount: *subaccount,
+                    ts_ms: Some(*ts_ms),
+                };
+                ("orderbook_delta", "orderbookDeltaPayload", to_json(&msg))
+            }
+            WireEvent::Trade(m) => ("trade", "tradePayload", to_json(m)),
+            WireEvent::Ticker(m) => ("ticker", "tickerPayload", to_json(m)),
+            WireEvent::Fill { msg, .. } => ("fill", "fillPayload", to_json(msg)),
+            WireEvent::UserOrder { msg, .. } => ("user_order", "userOrderPayload", to_json(msg)),
+            WireEvent::MarketPosition { msg, .. } => {
+                ("market_position", "marketPositionPayload", to_json(msg))
+            }
+            WireEvent::Lifecycle(m) => (
+                "market_lifecycle_v2",
+                "marketLifecycleV2Payload",
+                to_json(m),
+            ),
+            WireEvent::OrderGroup { msg, .. } => (
+                "order_group_updates",
+                "orderGroupUpdatesPayload",
+                to_json(msg),
+            ),
+        };
+        seen.insert(kind);
+        let frame = json!({"type": kind, "sid": 1, "seq": 1, "msg": msg});
+        assert_matches_schema(&spec, schema, &frame);
+    }
+    assert_eq!(seen.len(), 8, "every event kind was produced: {seen:?}");
+    let fills: Vec<&wire::WsFill> = events
+        .iter()
+        .filter_map(|e| match e {
+            WireEvent::Fill { user_id, msg } if user_id == "alice" => Some(msg),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fills.len(), 1);
+    assert_eq!(fills[0].client_order_id.as_deref(), Some("m1"));
+    assert_eq!(fills[0].post_position_fp, c(4));
+    assert!(!fills[0].is_taker);
+}
+
+#[test]
+fn a_maintenance_window_takes_the_exchange_down_and_back() {
+    let config = ExchangeConfig {
+        schedule: types::ScheduleSpec {
+            maintenance_windows: vec![(10_000, 20_000)],
+            ..types::ScheduleSpec::default()
+        },
+        ..ExchangeConfig::default()
+    };
+    let mut ex = exchange_with(config, "0.01");
+    let mut fragile = order(BookSide::Bid, "0.40", 1);
+    fragile.cancel_order_on_pause = true;
+    let fragile = ex.place_order("alice", &fragile, 5_000).unwrap();
+    ex.advance(10_000);
+    let status_now = ex.exchange_status();
+    assert!(!status_now.exchange_active && !status_now.trading_active);
+    assert_eq!(
+        status_now
+            .exchange_estimated_resume_time
+            .map(|t| t.unix_ms()),
+        Some(20_000)
+    );
+    assert_eq!(status(&ex, &fragile.order_id), OrderStatus::Canceled);
+    assert_eq!(
+        ex.place_order("bob", &order(BookSide::Bid, "0.40", 1), 15_000)
+            .unwrap_err()
+            .code,
+        "market_closed"
+    );
+    ex.advance(20_000);
+    assert!(ex.exchange_status().trading_active);
+    ex.place_order("bob", &order(BookSide::Bid, "0.40", 1), 20_001)
+        .unwrap();
+    let schedule = ex.schedule();
+    assert_eq!(schedule.schedule.maintenance_windows.len(), 1);
+}

@@ -216,21 +216,14 @@ impl Exchange {
             BookSide::Bid => (-position).max(Count::ZERO),
             BookSide::Ask => position.max(Count::ZERO),
         };
+        let owner = self.members.get(user_id).map(|m| m.owner);
         let claimed = self
-            .orders
-            .iter()
-            .enumerate()
-            .filter(|(i, o)| {
-                o.is_resting()
-                    && o.user_id == user_id
-                    && o.subaccount == subaccount
-                    && &o.ticker == ticker
-                    && o.side == side
-                    && excluding != Some(*i as OrderId + 1)
-            })
-            .fold(Count::ZERO, |sum, (_, o)| {
-                sum.saturating_add(o.reducing_claim)
-            });
+            .resting_numbers(Some(ticker.as_str()), owner)
+            .into_iter()
+            .filter(|&n| excluding != Some(n))
+            .map(|n| self.record(n))
+            .filter(|o| o.subaccount == subaccount && o.side == side)
+            .fold(Count::ZERO, |sum, o| sum.saturating_add(o.reducing_claim));
         opposite.saturating_sub(claimed).max(Count::ZERO)
     }
 
@@ -346,17 +339,12 @@ impl Exchange {
                 .with_details("order_group_triggered"));
             }
         }
-        let open_orders = self
-            .orders
-            .iter()
-            .filter(|o| o.is_resting() && o.user_id == user_id)
-            .count();
+        let open_orders = self.resting_numbers(None, Some(member.owner)).len();
         if open_orders >= self.config.max_open_orders_per_user {
             return Err(ApiError::invalid_order(format!(
                 "user already has {open_orders} open orders (the maximum)"
             )));
         }
-        let _ = member;
         Ok(())
     }
 
@@ -897,20 +885,14 @@ impl Exchange {
         subaccount: Option<u32>,
         now_ms: i64,
     ) -> Result<(), ApiError> {
-        self.member(user_id)?;
+        let owner = self.member(user_id)?.owner;
         if let Some(sub) = subaccount {
             super::accounts::check_subaccount(sub)?;
         }
         let numbers: Vec<OrderId> = self
-            .orders
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| {
-                o.is_resting()
-                    && o.user_id == user_id
-                    && subaccount.is_none_or(|s| s == o.subaccount)
-            })
-            .map(|(i, _)| i as OrderId + 1)
+            .resting_numbers(None, Some(owner))
+            .into_iter()
+            .filter(|&n| subaccount.is_none_or(|s| s == self.record(n).subaccount))
             .collect();
         self.cancel_numbers(&numbers, now_ms);
         Ok(())

@@ -189,6 +189,7 @@ pub struct MarketSpec {
     /// `binary` or `scalar`.
     pub market_type: String,
     pub strike_type: Option<String>,
+    /// Strikes are the underlying's values (an index level, a temperature), not money.
     pub floor_strike: Option<f64>,
     pub cap_strike: Option<f64>,
     pub price_level_structure: String,

@@ -120,6 +120,17 @@ pub fn render(response: Response, envelope: ErrorEnvelope) -> Response {
     }
 }
 
+impl From<crate::sim::exchange::types::ApiError> for RestError {
+    fn from(error: crate::sim::exchange::types::ApiError) -> RestError {
+        RestError {
+            status: StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: error.code,
+            message: error.message,
+            details: error.details,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,25 +64,6 @@ pub enum OrderbookAuth {
     Public,
 }
 
-/// How an empty side of a REST order book is sent (WS always omits it).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum EmptyRestSide {
-    #[default]
-    EmptyArray,
-    Omitted,
-}
-
 /// The order of levels in a WS `orderbook_snapshot` (not stated by Kalshi).
 #[derive(
     Debug,
@@ -139,7 +120,6 @@ pub struct Variants {
     pub error_envelope: ErrorEnvelope,
     pub snapshot_seq: SnapshotSeq,
     pub orderbook_auth: OrderbookAuth,
-    pub empty_rest_side: EmptyRestSide,
     pub snapshot_level_order: SnapshotLevelOrder,
     pub ws_auth_failure: WsAuthFailure,
 }
