@@ -16,6 +16,7 @@ use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot, Des
 use kalshi_desk::sim::exchange::types::OrderStatus as SimOrderStatus;
 use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
 use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
+use kalshi_desk::kalshi::ratelimit::{LimiterConfig, Tier};
 use tokio::sync::broadcast;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -93,6 +94,7 @@ impl Fixture {
         config.watchlist = watchlist;
         config.state_dir = Some(self.dir.path().join("state"));
         config.ws_jitter_seed = Some(5);
+        config.limiter = LimiterConfig::for_tier(Tier::Expert);
         config.timing = DeskTiming {
             tick_ms: 50,
             reconcile_every_ms: 2_000,
@@ -122,7 +124,8 @@ fn maker(size: i64) -> StrategyParams {
     StrategyParams::Maker(MakerParams {
         size: Count::from_contracts(size),
         half_spread: Money::from_cents(3),
-        requote_threshold: Money::from_cents(2),
+        // Wide enough that the maker does not chase the mid its own quotes move.
+        requote_threshold: Money::from_cents(5),
         stale_book_ms: 60_000,
         ..MakerParams::default()
     })
@@ -195,7 +198,7 @@ fn manual_bid(ticker: &Ticker) -> ManualOrder {
     ManualOrder {
         ticker: ticker.clone(),
         side: OrderSide::Bid,
-        price: Price::parse("0.02").expect("price"),
+        price: Price::parse("0.42").expect("price"),
         count: Count::from_contracts(1),
         time_in_force: TimeInForce::GoodTillCanceled,
         post_only: false,
@@ -218,6 +221,147 @@ async fn desk_starts_reconciled_and_shows_live_books() {
     for ticker in &markets {
         assert_eq!(snapshot.market(ticker.as_str()).map(|m| m.state.clone()), Some(MarketState::Disarmed));
     }
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+/// Cancel intents seen on the audit stream until `done` holds for a snapshot.
+fn cancels_in(audits: &[AuditEvent]) -> Vec<(String, Ticker)> {
+    audits
+        .iter()
+        .filter_map(|a| match &a.event {
+            AuditKind::IntentEmitted {
+                intent: OrderIntent::Cancel { client_order_id, ticker, .. },
+                ..
+            } => Some((client_order_id.as_str().to_string(), ticker.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn drain(audits: &mut broadcast::Receiver<AuditEvent>) -> Vec<AuditEvent> {
+    let mut out = Vec::new();
+    while let Ok(audit) = audits.try_recv() {
+        out.push(audit);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maker_quotes_fills_requotes_and_obeys_pause_disarm_and_override() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(3);
+    let mut config = fx.config(markets.clone());
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(2))).collect();
+    let desk = desk::start(config).await.expect("desk starts");
+    let mut audits = desk.subscribe_audits();
+    if std::env::var("RT_DEBUG").is_ok() {
+        let mut debug = desk.subscribe_audits();
+        tokio::spawn(async move {
+            while let Ok(a) = debug.recv().await {
+                eprintln!("AUDIT {} {:?}", a.seq, a.event);
+            }
+        });
+    }
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+
+    // A manual order the strategies must never touch.
+    desk.send(Command::PlaceManual(manual_bid(&markets[0]))).await.expect("sent");
+    let snapshot = wait_snapshot(&desk, "the manual order resting", |s| {
+        s.orders_in(markets[0].as_str())
+            .any(|o| o.owner == OrderOwner::Operator && o.state == OrderState::Resting)
+    })
+    .await;
+    let manual_id = snapshot
+        .orders_in(markets[0].as_str())
+        .find(|o| o.owner == OrderOwner::Operator)
+        .map(|o| o.client_order_id.as_str().to_string())
+        .expect("manual order");
+
+    for ticker in &markets {
+        desk.send(Command::Arm { ticker: ticker.clone() }).await.expect("sent");
+    }
+    let snapshot = wait_snapshot(&desk, "two-sided quotes in every market", |s| {
+        markets.iter().all(|t| quoting(s, t))
+    })
+    .await;
+    for ticker in &markets {
+        assert_eq!(snapshot.market(ticker.as_str()).map(|m| m.state.clone()), Some(MarketState::Armed));
+    }
+    // At the exchange: every strategy quote rests in the desk's order group; the manual one not.
+    let group = desk.order_group_id().map(str::to_string);
+    let resting = fx.exchange_resting();
+    for order in snapshot.orders.iter().filter(|o| matches!(o.owner, OrderOwner::Strategy { .. })) {
+        let at_exchange = resting
+            .iter()
+            .find(|(id, _, _)| id == order.client_order_id.as_str())
+            .unwrap_or_else(|| panic!("{} rests at the exchange", order.client_order_id));
+        assert_eq!(at_exchange.2, group, "strategy orders live in the desk's order group");
+    }
+    let manual_at_exchange = resting.iter().find(|(id, _, _)| *id == manual_id).expect("manual rests");
+    assert_eq!(manual_at_exchange.2, None, "manual orders are not in the group");
+
+    // A taker hits market 1's bid quote: the fill is booked and the maker quotes again.
+    let bid = strategy_orders(&snapshot, &markets[1])
+        .into_iter()
+        .find(|o| o.side == OrderSide::Bid)
+        .map(|o| (o.client_order_id.clone(), o.yes_price))
+        .expect("bid quote");
+    let price = bid.1.to_dollars();
+    fx.cross(TAKER, &markets[1], BookSide::Ask, &price, 2, true);
+    let fill = wait_audit(&mut audits, "our fill", |e| {
+        matches!(e, AuditKind::Fill { ticker, .. } if *ticker == markets[1])
+    })
+    .await;
+    let AuditKind::Fill { position, .. } = fill.event else { unreachable!() };
+    assert_eq!(position, Count::from_contracts(2), "bought 2 YES");
+    wait_snapshot(&desk, "a new bid after the fill", |s| {
+        strategy_orders(s, &markets[1]).iter().any(|o| {
+            o.side == OrderSide::Bid && o.state == OrderState::Resting && o.client_order_id != bid.0
+        })
+    })
+    .await;
+
+    // Pause market 2: its quotes and only its quotes are cancelled.
+    let _ = drain(&mut audits);
+    desk.send(Command::Pause { ticker: markets[2].clone() }).await.expect("sent");
+    let snapshot = wait_snapshot(&desk, "market 2 without quotes", |s| {
+        strategy_orders(s, &markets[2]).is_empty()
+            && matches!(s.market(markets[2].as_str()).map(|m| &m.state), Some(MarketState::Paused(r)) if r.contains(&PauseReason::Operator))
+    })
+    .await;
+    let cancels = cancels_in(&drain(&mut audits));
+    assert!(!cancels.is_empty(), "pausing cancelled the quotes");
+    assert!(cancels.iter().all(|(id, t)| *t == markets[2] && *id != manual_id), "{cancels:?}");
+    assert!(quoting(&snapshot, &markets[0]) && quoting(&snapshot, &markets[1]));
+
+    // Override market 1 (MANUAL): its quotes go, nothing else.
+    desk.send(Command::OverrideManual { ticker: markets[1].clone() }).await.expect("sent");
+    wait_snapshot(&desk, "market 1 manual without quotes", |s| {
+        strategy_orders(s, &markets[1]).is_empty()
+            && s.market(markets[1].as_str()).map(|m| &m.state) == Some(&MarketState::Manual)
+    })
+    .await;
+    let cancels = cancels_in(&drain(&mut audits));
+    assert!(cancels.iter().all(|(id, t)| *t == markets[1] && *id != manual_id), "{cancels:?}");
+
+    // Disarm market 0: its quotes go, the manual order stays (locally and at the exchange).
+    desk.send(Command::Disarm { ticker: markets[0].clone() }).await.expect("sent");
+    let snapshot = wait_snapshot(&desk, "market 0 disarmed without quotes", |s| {
+        strategy_orders(s, &markets[0]).is_empty()
+            && s.market(markets[0].as_str()).map(|m| &m.state) == Some(&MarketState::Disarmed)
+    })
+    .await;
+    let cancels = cancels_in(&drain(&mut audits));
+    assert!(cancels.iter().all(|(id, t)| *t == markets[0] && *id != manual_id), "{cancels:?}");
+    assert!(snapshot.orders.iter().any(|o| o.client_order_id.as_str() == manual_id && o.state == OrderState::Resting));
+    let resting = fx.exchange_resting();
+    assert!(resting.iter().any(|(id, _, _)| *id == manual_id), "the manual order still rests");
+    // Once the cancels are answered the exchange holds no strategy quote.
+    wait_snapshot(&desk, "cancels answered", |s| s.orders.len() == 1).await;
+    let resting = fx.exchange_resting();
+    assert_eq!(resting.len(), 1, "only the manual order rests: {resting:?}");
+
     desk.shutdown().await;
     fx.sim.shutdown().await;
 }
