@@ -6,14 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kalshi_desk::core::control::{MarketState, PauseReason, TradingState};
-use kalshi_desk::core::engine::{AuditEvent, AuditKind, Command, ManualOrder, OrderIntent, Origin};
+use kalshi_desk::core::engine::{AuditEvent, AuditKind, Command, ManualOrder, OrderIntent};
 use kalshi_desk::core::market::Ticker;
 use kalshi_desk::core::num::{Count, Money, Price};
 use kalshi_desk::core::order::{OrderOwner, OrderSide, OrderState};
 use kalshi_desk::core::risk::TimeInForce;
 use kalshi_desk::core::strategy::{MakerParams, StrategyParams};
 use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot, DeskTiming, KillPhase};
-use kalshi_desk::sim::exchange::types::OrderStatus as SimOrderStatus;
+use kalshi_desk::sim::exchange::types::{
+    OrderStatus as SimOrderStatus, WriteKind as SimWriteKind, WriteOutcome as SimWriteOutcome,
+};
+use kalshi_desk::store::journal::{HaltState, Journal, Mode};
 use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
 use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
 use kalshi_desk::kalshi::ratelimit::{LimiterConfig, Tier};
@@ -362,6 +365,125 @@ async fn maker_quotes_fills_requotes_and_obeys_pause_disarm_and_override() {
     let resting = fx.exchange_resting();
     assert_eq!(resting.len(), 1, "only the manual order rests: {resting:?}");
 
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_create_is_unknown_then_resolved_by_client_order_id_and_never_resent() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(1);
+    let desk = desk::start(fx.config(markets.clone())).await.expect("desk starts");
+    let mut audits = desk.subscribe_audits();
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+
+    // Every write is applied and its answer cut off.
+    fx.sim.faults().update(|f| f.rest.lost_answer_rate = 1.0).expect("fault set");
+    desk.send(Command::PlaceManual(manual_bid(&markets[0]))).await.expect("sent");
+    let unknown = wait_audit(&mut audits, "the order going UNKNOWN", |e| {
+        matches!(e, AuditKind::OrderUnknown { .. })
+    })
+    .await;
+    let AuditKind::OrderUnknown { client_order_id } = unknown.event else { unreachable!() };
+    let resolved = wait_audit(&mut audits, "its resolution", |e| {
+        matches!(e, AuditKind::UnknownResolved { client_order_id: id, .. } if *id == client_order_id)
+    })
+    .await;
+    assert!(matches!(resolved.event, AuditKind::UnknownResolved { found: true, .. }));
+    fx.sim.faults().update(|f| f.rest.lost_answer_rate = 0.0).expect("fault cleared");
+
+    let snapshot = wait_snapshot(&desk, "the order resting", |s| {
+        s.orders.iter().any(|o| o.client_order_id == client_order_id && o.state == OrderState::Resting && o.order_id.is_some())
+    })
+    .await;
+    assert!(snapshot.orders.iter().all(|o| o.state != OrderState::Unknown));
+    let creates = fx.sim.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .filter(|entry| entry.client_order_id.as_deref() == Some(client_order_id.as_str()))
+            .filter(|entry| matches!(entry.kind, SimWriteKind::CreateOrder | SimWriteKind::BatchCreateItem))
+            .count()
+    });
+    assert_eq!(creates, 1, "the create reached the exchange once and was never re-sent");
+    let resting = fx.exchange_resting();
+    assert_eq!(resting.iter().filter(|(id, _, _)| id == client_order_id.as_str()).count(), 1);
+
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_goes_flat_is_journaled_and_a_restart_stays_halted() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let journal_path = fx.dir.path().join("journal.sqlite");
+    let mut config = fx.config(markets.clone());
+    config.journal_path = Some(journal_path.clone());
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(2))).collect();
+    let desk = desk::start(config.clone()).await.expect("desk starts");
+    let mut audits = desk.subscribe_audits();
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+
+    desk.send(Command::PlaceManual(manual_bid(&markets[0]))).await.expect("sent");
+    wait_snapshot(&desk, "the manual order resting", |s| {
+        s.orders_in(markets[0].as_str()).any(|o| o.owner == OrderOwner::Operator && o.state == OrderState::Resting)
+    })
+    .await;
+    // Fill the manual order so the journal has a fill.
+    fx.cross(TAKER, &markets[0], BookSide::Ask, "0.42", 1, true);
+    wait_audit(&mut audits, "the manual fill", |e| matches!(e, AuditKind::Fill { .. })).await;
+    for ticker in &markets {
+        desk.send(Command::Arm { ticker: ticker.clone() }).await.expect("sent");
+    }
+    wait_snapshot(&desk, "quotes", |s| markets.iter().all(|t| quoting(s, t))).await;
+    assert!(!fx.exchange_resting().is_empty());
+
+    desk.kill("test kill switch");
+    assert!(desk.is_halted(), "the flag is set before kill returns");
+    let snapshot = wait_snapshot(&desk, "flat", |s| s.kill.phase == KillPhase::Flat).await;
+    assert!(matches!(snapshot.trading, TradingState::Halted { .. }));
+    assert!(snapshot.kill.time_to_flat_ms.is_some());
+    assert_eq!(snapshot.kill.exchange_resting, Some(0));
+    assert!(fx.exchange_resting().is_empty(), "nothing rests at the exchange");
+    let killed_at = snapshot.kill.started_wall_ms.expect("kill instant");
+    let late_writes = fx.sim.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .filter(|e| e.now_ms > killed_at)
+            .filter(|e| matches!(e.kind, SimWriteKind::CreateOrder | SimWriteKind::BatchCreateItem | SimWriteKind::AmendOrder))
+            .filter(|e| matches!(e.outcome, SimWriteOutcome::Accepted))
+            .count()
+    });
+    assert_eq!(late_writes, 0, "no non-cancel write was accepted after the kill");
+    // Nothing arms while halted.
+    desk.send(Command::Arm { ticker: markets[0].clone() }).await.expect("sent");
+    wait_audit(&mut audits, "arm refused", |e| matches!(e, AuditKind::CommandRefused { .. })).await;
+    desk.shutdown().await;
+
+    {
+        let journal = Journal::open(&journal_path).expect("journal opens");
+        let intents = journal.events_of_kind("intent_emitted", Mode::Live).expect("intents");
+        assert!(intents.iter().any(|r| r.client_order_id.as_deref().is_some_and(|id| id.starts_with("op-"))));
+        assert!(intents.iter().any(|r| r.client_order_id.as_deref().is_some_and(|id| id.starts_with("m-"))));
+        let fills = journal.events_of_kind("fill", Mode::Live).expect("fills");
+        assert_eq!(fills.len(), 1, "the one fill, once");
+        assert!(!journal.events_of_kind("killed", Mode::Live).expect("kills").is_empty());
+        let halt = journal.last_halt(Mode::Live).expect("halt").expect("a halt record");
+        assert_eq!(halt.state, HaltState::Flat);
+    }
+
+    // A restart honours the journal: HALTED from the start, nothing arms.
+    let desk = desk::start(config).await.expect("desk restarts");
+    assert!(desk.startup().started_halted.is_some(), "{:?}", desk.startup());
+    assert!(desk.is_halted());
+    let mut audits = desk.subscribe_audits();
+    let snapshot = wait_snapshot(&desk, "halted snapshot", |s| s.version > 0).await;
+    assert!(matches!(snapshot.trading, TradingState::Halted { .. }));
+    desk.send(Command::Arm { ticker: markets[1].clone() }).await.expect("sent");
+    wait_audit(&mut audits, "arm refused after restart", |e| matches!(e, AuditKind::CommandRefused { .. })).await;
+    wait_snapshot(&desk, "the restart sweep flat", |s| s.kill.phase == KillPhase::Flat).await;
     desk.shutdown().await;
     fx.sim.shutdown().await;
 }
