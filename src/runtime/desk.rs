@@ -128,6 +128,9 @@ pub struct DeskConfig {
     pub limiter: LimiterConfig,
     /// Ask the exchange for the key's real buckets and endpoint costs at start.
     pub refresh_rate_limits: bool,
+    /// Markets per orderbook subscription: a sequence gap resyncs (and HOLDs) only the
+    /// markets of its subscription.
+    pub orderbook_batch_size: usize,
 }
 
 impl DeskConfig {
@@ -158,6 +161,7 @@ impl DeskConfig {
             ws_jitter_seed: None,
             limiter: LimiterConfig::default(),
             refresh_rate_limits: true,
+            orderbook_batch_size: 25,
         }
     }
 
@@ -397,6 +401,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         let mut ws = crate::kalshi::ws::WsConfig::new(config.ws_url.clone(), signer);
         ws.markets = config.watchlist.clone();
         ws.jitter_seed = config.ws_jitter_seed;
+        ws.orderbook_batch_size = config.orderbook_batch_size.max(1);
         ws
     });
 

@@ -487,3 +487,91 @@ async fn kill_goes_flat_is_journaled_and_a_restart_stays_halted() {
     desk.shutdown().await;
     fx.sim.shutdown().await;
 }
+
+/// Add one contract to a far YES bid of every market in `tickers` at the exchange and wait
+/// until the desk's book of `watch` (a market whose feed still flows) shows it grow.
+async fn touch_book(fx: &Fixture, desk: &DeskHandle, tickers: &[Ticker], watch: &Ticker) {
+    let level = Price::parse("0.10").expect("price");
+    let size_of = |s: &DeskSnapshot| {
+        s.market(watch.as_str())
+            .and_then(|m| m.yes_bids.iter().find(|l| l.price == level).map(|l| l.size))
+            .unwrap_or(Count::ZERO)
+    };
+    let before = size_of(&desk.snapshot());
+    for ticker in tickers {
+        fx.cross(LIQUIDITY, ticker, BookSide::Bid, "0.10", 1, false);
+    }
+    wait_snapshot(desk, "the touched book", |s| size_of(s) > before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_book_pauses_its_market_and_a_gap_holds_then_resyncs_only_its_market() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let (frozen, live) = (markets[0].clone(), markets[1].clone());
+    let mut config = fx.config(markets.clone());
+    // Long enough for the gap phase, where only the live book moves.
+    config.engine.stale_book_ms = 3_000;
+    config.orderbook_batch_size = 1;
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(1))).collect();
+    let desk = desk::start(config).await.expect("desk starts");
+    let mut audits = desk.subscribe_audits();
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+    for ticker in &markets {
+        desk.send(Command::Arm { ticker: ticker.clone() }).await.expect("sent");
+    }
+    wait_snapshot(&desk, "quotes", |s| markets.iter().all(|t| quoting(s, t))).await;
+
+    // Sequence gaps on the live market's subscription: HOLD, resync, back to ARMED.
+    let _ = drain(&mut audits);
+    fx.sim.faults().update(|f| f.ws.skip_seq_every_n = 2).expect("fault set");
+    let mut held = false;
+    for _ in 0..6 {
+        fx.cross(LIQUIDITY, &live, BookSide::Bid, "0.10", 1, false);
+        let seen = drain(&mut audits);
+        if seen.iter().any(|a| matches!(&a.event, AuditKind::ControlChanged { ticker, to: MarketState::Hold, .. } if *ticker == live)) {
+            held = true;
+            break;
+        }
+    }
+    if !held {
+        wait_audit(&mut audits, "the live market holding", |e| {
+            matches!(e, AuditKind::ControlChanged { ticker, to: MarketState::Hold, .. } if *ticker == live)
+        })
+        .await;
+    }
+    fx.sim.faults().update(|f| f.ws.skip_seq_every_n = 0).expect("fault cleared");
+    wait_snapshot(&desk, "the live market resynced and armed", |s| {
+        s.market(live.as_str()).is_some_and(|m| !m.resyncing && m.state == MarketState::Armed)
+    })
+    .await;
+    let during = drain(&mut audits);
+    assert!(
+        !during.iter().any(|a| matches!(&a.event, AuditKind::ControlChanged { ticker, .. } if *ticker == frozen)),
+        "the other market never left ARMED: {during:?}"
+    );
+
+    // Freeze the first market's feed; keep the live one moving until the frozen one pauses.
+    fx.sim
+        .faults()
+        .update(|f| {
+            f.market.frozen_books.insert(frozen.to_string());
+        })
+        .expect("fault set");
+    let mut paused = false;
+    for _ in 0..3_000 {
+        touch_book(&fx, &desk, &markets, &live).await;
+        let snapshot = desk.snapshot();
+        let frozen_view = snapshot.market(frozen.as_str()).expect("frozen market");
+        if matches!(&frozen_view.state, MarketState::Paused(r) if r.contains(&PauseReason::StaleBook)) {
+            let live_view = snapshot.market(live.as_str()).expect("live market");
+            assert_eq!(live_view.state, MarketState::Armed, "the live market keeps quoting");
+            paused = true;
+            break;
+        }
+    }
+    assert!(paused, "the frozen market paused for a stale book");
+    wait_snapshot(&desk, "the frozen market's quotes cancelled", |s| strategy_orders(s, &frozen).is_empty()).await;
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
