@@ -370,6 +370,10 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
     config.engine.order_group_id = startup.order_group_id.clone();
 
     let halt = HaltFlag::new();
+    if startup.started_halted.is_some() {
+        // Halted from the first instant: nothing but cancels leaves before the engine knows.
+        halt.set();
+    }
     let (command_tx, command_rx) = mpsc::channel(1024);
     let (kill_tx, kill_rx) = mpsc::unbounded_channel();
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(DeskSnapshot::empty()));

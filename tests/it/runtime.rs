@@ -520,7 +520,12 @@ async fn a_frozen_book_pauses_its_market_and_a_gap_holds_then_resyncs_only_its_m
     for ticker in &markets {
         desk.send(Command::Arm { ticker: ticker.clone() }).await.expect("sent");
     }
-    wait_snapshot(&desk, "quotes", |s| markets.iter().all(|t| quoting(s, t))).await;
+    wait_snapshot(&desk, "quotes and both markets ARMED", |s| {
+        markets.iter().all(|t| {
+            quoting(s, t) && s.market(t.as_str()).is_some_and(|m| m.state == MarketState::Armed && !m.resyncing)
+        })
+    })
+    .await;
 
     // Sequence gaps on the live market's subscription: HOLD, resync, back to ARMED.
     let _ = drain(&mut audits);
@@ -547,7 +552,10 @@ async fn a_frozen_book_pauses_its_market_and_a_gap_holds_then_resyncs_only_its_m
     .await;
     let during = drain(&mut audits);
     assert!(
-        !during.iter().any(|a| matches!(&a.event, AuditKind::ControlChanged { ticker, .. } if *ticker == frozen)),
+        !during.iter().any(|a| matches!(
+            &a.event,
+            AuditKind::ControlChanged { ticker, to, .. } if *ticker == frozen && *to != MarketState::Armed
+        )),
         "the other market never left ARMED: {during:?}"
     );
 
@@ -572,6 +580,73 @@ async fn a_frozen_book_pauses_its_market_and_a_gap_holds_then_resyncs_only_its_m
     }
     assert!(paused, "the frozen market paused for a stale book");
     wait_snapshot(&desk, "the frozen market's quotes cancelled", |s| strategy_orders(s, &frozen).is_empty()).await;
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+impl Fixture {
+    fn exchange_position(&self, ticker: &Ticker) -> Count {
+        let user = self.sim.user_id.clone();
+        self.sim.with_exchange(|exchange| {
+            exchange
+                .account(&user)
+                .and_then(|a| a.subaccounts.get(&0))
+                .map(|s| s.position(ticker))
+                .unwrap_or(Count::ZERO)
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ws_drop_while_quoting_ends_with_orders_and_positions_equal_to_the_exchange() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let mut config = fx.config(markets.clone());
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(2))).collect();
+    let desk = desk::start(config).await.expect("desk starts");
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+    for ticker in &markets {
+        desk.send(Command::Arm { ticker: ticker.clone() }).await.expect("sent");
+    }
+    let snapshot = wait_snapshot(&desk, "quotes", |s| markets.iter().all(|t| quoting(s, t))).await;
+    let bid = strategy_orders(&snapshot, &markets[1])
+        .into_iter()
+        .find(|o| o.side == OrderSide::Bid)
+        .map(|o| o.yes_price.to_dollars())
+        .expect("bid quote");
+
+    // Connections now die every few frames; a fill and book changes happen meanwhile.
+    let reconnects_before = snapshot.health.reconnects;
+    fx.sim.faults().update(|f| f.ws.drop_every_n_messages = 3).expect("fault set");
+    fx.cross(TAKER, &markets[1], BookSide::Ask, &bid, 2, true);
+    for _ in 0..20 {
+        fx.cross(LIQUIDITY, &markets[0], BookSide::Bid, "0.10", 1, false);
+        if desk.snapshot().health.reconnects > reconnects_before {
+            break;
+        }
+    }
+    wait_snapshot(&desk, "a reconnect", |s| s.health.reconnects > reconnects_before).await;
+    fx.sim.faults().update(|f| f.ws.drop_every_n_messages = 0).expect("fault cleared");
+
+    let expected_position = fx.exchange_position(&markets[1]);
+    assert_eq!(expected_position, Count::from_contracts(2), "the taker filled our bid");
+    let settled = |s: &DeskSnapshot| {
+        let mut ours: Vec<String> = s.orders.iter().map(|o| o.client_order_id.as_str().to_string()).collect();
+        let mut theirs: Vec<String> = fx.exchange_resting().into_iter().map(|(id, _, _)| id).collect();
+        ours.sort();
+        theirs.sort();
+        s.health.connected
+            && ours == theirs
+            && s.orders.iter().all(|o| o.state == OrderState::Resting)
+            && markets.iter().all(|t| {
+                s.market(t.as_str()).map(|m| m.position.count) == Some(fx.exchange_position(t))
+            })
+    };
+    let snapshot = wait_snapshot(&desk, "orders and positions equal to the exchange's", settled).await;
+    assert_eq!(
+        snapshot.market(markets[1].as_str()).map(|m| m.position.count),
+        Some(Count::from_contracts(2))
+    );
     desk.shutdown().await;
     fx.sim.shutdown().await;
 }
