@@ -7,7 +7,9 @@ use crate::core::engine::{
 };
 use crate::core::market::{MarketStatus, PriceRange, Ticker};
 use crate::core::num::{Count, Money};
-use crate::core::order::{ClientOrderId, ExchangeStatus, Fill, OrderId, OrderReport, OrderSide, TradeId};
+use crate::core::order::{
+    ClientOrderId, ExchangeStatus, Fill, OrderId, OrderReport, OrderSide, TradeId,
+};
 use crate::core::risk::TimeInForce;
 use crate::kalshi::wire;
 use crate::kalshi::ws::{BookUpdate, MarketEvent, PrivateEvent, ResyncCause};
@@ -277,7 +279,7 @@ pub fn private_inputs(event: &PrivateEvent, order_groups: &[String]) -> Vec<Inpu
         }
         PrivateEvent::OrderGroupUpdate { update, .. } => {
             if update.event_type == wire::OrderGroupEventType::Triggered
-                && order_groups.iter().any(|g| *g == update.order_group_id)
+                && order_groups.contains(&update.order_group_id)
             {
                 vec![Input::Exchange(ExchangeInput::OrderGroupTriggered {
                     order_group_id: update.order_group_id.clone(),
@@ -291,7 +293,10 @@ pub fn private_inputs(event: &PrivateEvent, order_groups: &[String]) -> Vec<Inpu
 }
 
 /// The V2 create body for a place intent; `None` for any other intent.
-pub fn create_request(intent: &OrderIntent, subaccount: Option<u32>) -> Option<wire::CreateOrderV2Request> {
+pub fn create_request(
+    intent: &OrderIntent,
+    subaccount: Option<u32>,
+) -> Option<wire::CreateOrderV2Request> {
     let OrderIntent::Place {
         client_order_id,
         ticker,
@@ -309,7 +314,8 @@ pub fn create_request(intent: &OrderIntent, subaccount: Option<u32>) -> Option<w
     else {
         return None;
     };
-    let mut request = wire::CreateOrderV2Request::limit(ticker.clone(), wire_side(*side), *price, *count);
+    let mut request =
+        wire::CreateOrderV2Request::limit(ticker.clone(), wire_side(*side), *price, *count);
     request.client_order_id = Some(client_order_id.as_str().to_string());
     request.time_in_force = wire_tif(*time_in_force);
     request.post_only = post_only.then_some(true);
@@ -353,9 +359,16 @@ mod tests {
     #[test]
     fn ws_fill_takes_direction_from_outcome_and_keeps_post_position() {
         let fill: wire::WsFill =
-            serde_json::from_str(&fill_json(r#","outcome_side":"no","fee_cost":"0.0100""#)).unwrap();
+            serde_json::from_str(&fill_json(r#","outcome_side":"no","fee_cost":"0.0100""#))
+                .unwrap();
         let inputs = private_inputs(&PrivateEvent::Fill(fill), &[]);
-        let [Input::Private(PrivateInput::Fill { fill, post_position })] = inputs.as_slice() else {
+        let [
+            Input::Private(PrivateInput::Fill {
+                fill,
+                post_position,
+            }),
+        ] = inputs.as_slice()
+        else {
             panic!("one fill input expected, got {inputs:?}");
         };
         assert_eq!(fill.side, OrderSide::Ask);
@@ -379,7 +392,11 @@ mod tests {
             contracts_limit_fp: None,
             ts_ms: None,
         };
-        let event = PrivateEvent::OrderGroupUpdate { sid: 1, seq: 1, update };
+        let event = PrivateEvent::OrderGroupUpdate {
+            sid: 1,
+            seq: 1,
+            update,
+        };
         assert!(private_inputs(&event, &["other".into()]).is_empty());
         assert_eq!(
             private_inputs(&event, &["g1".into()]),
@@ -394,13 +411,22 @@ mod tests {
         let tickers = vec![Ticker::from("A")];
         let gap = MarketEvent::ResyncStarted {
             tickers: tickers.clone(),
-            cause: ResyncCause::Gap { sid: 1, expected: 3, got: 5 },
+            cause: ResyncCause::Gap {
+                sid: 1,
+                expected: 3,
+                got: 5,
+            },
         };
         assert_eq!(
             market_inputs(&gap, PriceConvention::YesPrices),
-            vec![Input::Market(MarketInput::ResyncNeeded { tickers: tickers.clone() })]
+            vec![Input::Market(MarketInput::ResyncNeeded {
+                tickers: tickers.clone()
+            })]
         );
-        let reconnect = MarketEvent::ResyncStarted { tickers, cause: ResyncCause::Reconnect };
+        let reconnect = MarketEvent::ResyncStarted {
+            tickers,
+            cause: ResyncCause::Reconnect,
+        };
         assert!(market_inputs(&reconnect, PriceConvention::YesPrices).is_empty());
     }
 

@@ -52,7 +52,9 @@ use crate::runtime::lock::{AccountId, DeskLock};
 use crate::runtime::startup::{self, StartupReport};
 use crate::store::journal::{self, JournalHandle, Mode};
 
-pub use crate::runtime::snapshot::{DeskSnapshot, Health, KillPhase, KillProgress, MarketView, PnlView};
+pub use crate::runtime::snapshot::{
+    DeskSnapshot, Health, KillPhase, KillProgress, MarketView, PnlView,
+};
 
 /// Operator commands are the engine's commands.
 pub type OperatorCommand = Command;

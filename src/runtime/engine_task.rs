@@ -610,10 +610,9 @@ impl Task {
             writes_in_flight: self.gateway.in_flight(),
             last_reconcile_wall_ms: self.last_reconcile_wall_ms,
             reconcile_failures: self.reconcile_failures,
-            journal_dropped: self
-                .journal
-                .as_ref()
-                .map_or(0, |j| j.stats().dropped.load(std::sync::atomic::Ordering::Relaxed)),
+            journal_dropped: self.journal.as_ref().map_or(0, |j| {
+                j.stats().dropped.load(std::sync::atomic::Ordering::Relaxed)
+            }),
             exchange_trading_active: self.exchange_trading_active,
         };
         let mut kill = self.kill.progress.clone();

@@ -27,7 +27,8 @@ impl FeedClock {
         if self.samples.len() == WINDOW {
             self.samples.pop_front();
         }
-        self.samples.push_back(ts_ms.saturating_sub(received_wall_ms));
+        self.samples
+            .push_back(ts_ms.saturating_sub(received_wall_ms));
         let offset = self.offset_ms()?;
         let moved = self
             .reported_offset_ms
@@ -80,9 +81,17 @@ mod tests {
         }
         assert_eq!(clock.offset_ms(), Some(490));
         assert_eq!(reported.first(), Some(&(500 - 10)));
-        assert_eq!(reported.len(), 1, "small moves are not re-reported: {reported:?}");
+        assert_eq!(
+            reported.len(),
+            1,
+            "small moves are not re-reported: {reported:?}"
+        );
         assert!(clock.lag_percentile_ms(50).is_some());
-        assert_eq!(clock.lag_percentile_ms(100), Some(0), "ahead clocks show no lag");
+        assert_eq!(
+            clock.lag_percentile_ms(100),
+            Some(0),
+            "ahead clocks show no lag"
+        );
     }
 
     #[test]

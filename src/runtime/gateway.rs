@@ -224,7 +224,12 @@ impl Gateway {
             self.resolve_market(&ticker).await;
             if self.unresolved.iter().any(|u| u.ticker == ticker) {
                 if let Some((id, write)) = write_of(&intent) {
-                    self.refuse(id, write, UNRESOLVED_CODE, "an earlier write's outcome is unknown");
+                    self.refuse(
+                        id,
+                        write,
+                        UNRESOLVED_CODE,
+                        "an earlier write's outcome is unknown",
+                    );
                 }
                 return;
             }
@@ -341,7 +346,12 @@ impl Gateway {
         // The last look before a non-cancel write leaves: a kill may have landed meanwhile.
         if self.halt.is_set() && !is_flatten_request(&request) {
             self.stats.dropped_halted.fetch_add(1, Ordering::SeqCst);
-            self.refuse(client_order_id, WriteKind::Place, HALTED_CODE, "trading is halted");
+            self.refuse(
+                client_order_id,
+                WriteKind::Place,
+                HALTED_CODE,
+                "trading is halted",
+            );
             return;
         }
         self.stats.begin();
@@ -395,10 +405,8 @@ impl Gateway {
                 return;
             }
         };
-        let (mine, others): (Vec<Unresolved>, Vec<Unresolved>) = self
-            .unresolved
-            .drain(..)
-            .partition(|u| u.ticker == *ticker);
+        let (mine, others): (Vec<Unresolved>, Vec<Unresolved>) =
+            self.unresolved.drain(..).partition(|u| u.ticker == *ticker);
         self.unresolved = others;
         for unresolved in mine {
             let found = orders

@@ -11,7 +11,9 @@ use crate::core::market::Ticker;
 use crate::core::num::Count;
 use crate::core::order::OrderId;
 use crate::kalshi::rest::RestClient;
-use crate::kalshi::wire::{GetBalanceParams, GetFillsParams, GetOrdersParams, GetPositionsParams, OrderStatus};
+use crate::kalshi::wire::{
+    GetBalanceParams, GetFillsParams, GetOrdersParams, GetPositionsParams, OrderStatus,
+};
 use crate::runtime::clock;
 use crate::runtime::convert;
 
@@ -135,13 +137,17 @@ pub async fn read(rest: &RestClient, request: ReadRequest) -> ReadOutcome {
                         }
                     }
                     Err(error) => {
-                        outcome.error.get_or_insert(format!("order {order_id}: {error}"));
+                        outcome
+                            .error
+                            .get_or_insert(format!("order {order_id}: {error}"));
                     }
                 }
             }
         }
         Err(error) => {
-            outcome.error.get_or_insert(format!("resting orders: {error}"));
+            outcome
+                .error
+                .get_or_insert(format!("resting orders: {error}"));
         }
     }
 

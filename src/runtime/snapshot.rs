@@ -148,7 +148,9 @@ impl DeskSnapshot {
 
     /// Open orders of one market.
     pub fn orders_in<'a>(&'a self, ticker: &'a str) -> impl Iterator<Item = &'a Order> + 'a {
-        self.orders.iter().filter(move |o| o.ticker.as_str() == ticker)
+        self.orders
+            .iter()
+            .filter(move |o| o.ticker.as_str() == ticker)
     }
 }
 

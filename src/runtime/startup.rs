@@ -70,7 +70,9 @@ pub async fn prepare(
             .map_err(|e| format!("market {ticker}: {e}"))?;
         report
             .inputs
-            .push(Input::Market(MarketInput::Info(convert::market_info(&market))));
+            .push(Input::Market(MarketInput::Info(convert::market_info(
+                &market,
+            ))));
     }
 
     let resting = rest
@@ -115,11 +117,13 @@ pub async fn prepare(
         }
     }
     for order in &kept {
-        report.kept_orders.push(if order.client_order_id.is_empty() {
-            order.order_id.clone()
-        } else {
-            order.client_order_id.clone()
-        });
+        report
+            .kept_orders
+            .push(if order.client_order_id.is_empty() {
+                order.order_id.clone()
+            } else {
+                order.client_order_id.clone()
+            });
         if let Some(order_report) = convert::order_report(order) {
             report
                 .inputs
@@ -168,7 +172,9 @@ pub async fn prepare(
         };
         match rest.create_order_group(&request).await {
             Ok(created) => report.order_group_id = Some(created.order_group_id),
-            Err(error) => tracing::warn!(%error, "no order group: the exchange-side backstop is off"),
+            Err(error) => {
+                tracing::warn!(%error, "no order group: the exchange-side backstop is off")
+            }
         }
     }
     Ok(report)
