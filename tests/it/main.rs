@@ -6,6 +6,7 @@ mod cli;
 mod kill;
 mod replay;
 mod rest;
+mod runtime;
 mod schema;
 mod sim;
 mod wire;
