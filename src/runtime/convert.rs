@@ -275,6 +275,7 @@ pub fn private_inputs(event: &PrivateEvent, order_groups: &[String]) -> Vec<Inpu
             vec![Input::Private(PrivateInput::MarketPosition {
                 ticker: position.market_ticker.clone(),
                 position: position.position_fp,
+                cost: Some(position.position_cost_dollars),
             })]
         }
         PrivateEvent::OrderGroupUpdate { update, .. } => {

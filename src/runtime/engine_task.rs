@@ -416,10 +416,10 @@ impl Task {
             .collect();
         let positioned = self
             .engine
+            .portfolio()
             .positions()
-            .iter()
-            .filter(|(_, p)| !p.count.is_zero())
-            .map(|(t, _)| t.clone())
+            .filter(|p| !p.contracts.is_zero())
+            .map(|p| p.ticker.clone())
             .collect();
         let request = ReadRequest {
             purpose,

@@ -167,6 +167,7 @@ pub async fn read(rest: &RestClient, request: ReadRequest) -> ReadOutcome {
                     .push(Input::Private(PrivateInput::MarketPosition {
                         ticker: position.ticker.clone(),
                         position: position.position_fp,
+                        cost: None,
                     }));
             }
             // A market the exchange no longer lists holds nothing there.
@@ -176,6 +177,7 @@ pub async fn read(rest: &RestClient, request: ReadRequest) -> ReadOutcome {
                     .push(Input::Private(PrivateInput::MarketPosition {
                         ticker: ticker.clone(),
                         position: Count::ZERO,
+                        cost: None,
                     }));
             }
         }
@@ -192,6 +194,7 @@ pub async fn read(rest: &RestClient, request: ReadRequest) -> ReadOutcome {
     {
         outcome.inputs.push(Input::Private(PrivateInput::Balance {
             available: balance.balance_dollars,
+            as_of_ms: Some(balance.updated_ts.saturating_mul(1000)),
         }));
     }
     outcome

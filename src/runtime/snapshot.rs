@@ -4,10 +4,11 @@
 
 use crate::core::book::Level;
 use crate::core::control::{MarketState, PauseReason, TradingState};
-use crate::core::engine::{Engine, Position};
+use crate::core::engine::Engine;
 use crate::core::market::Ticker;
 use crate::core::num::Money;
 use crate::core::order::Order;
+use crate::core::portfolio::Position;
 
 /// One market row: book top-N, control state, position.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -162,9 +163,9 @@ pub fn build(engine: &Engine, markets: &[Ticker], depth: usize, mono_ns: u64) ->
             tickers.push(ticker.clone());
         }
     }
-    for (ticker, _) in engine.positions().iter() {
-        if !tickers.contains(ticker) {
-            tickers.push(ticker.clone());
+    for position in engine.portfolio().positions() {
+        if !tickers.contains(&position.ticker) {
+            tickers.push(position.ticker.clone());
         }
     }
     let markets = tickers
@@ -183,7 +184,11 @@ pub fn build(engine: &Engine, markets: &[Ticker], depth: usize, mono_ns: u64) ->
                     .unwrap_or_default(),
                 book_age_ms: book.map(|b| b.age_ms(mono_ns)),
                 resyncing: book.is_some_and(|b| b.is_resync_needed()),
-                position: engine.positions().get(ticker.as_str()),
+                position: engine
+                    .portfolio()
+                    .position(ticker.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| Position::new(ticker.clone())),
                 strategy: engine.strategy_kind(ticker.as_str()),
                 ticker,
             }
@@ -193,11 +198,8 @@ pub fn build(engine: &Engine, markets: &[Ticker], depth: usize, mono_ns: u64) ->
     orders.extend(engine.orders().unknown_orders().cloned());
     orders.sort_by(|a, b| a.client_order_id.cmp(&b.client_order_id));
     orders.dedup_by(|a, b| a.client_order_id == b.client_order_id);
-    let realized = engine.positions().total_realized();
-    let fees = engine
-        .positions()
-        .iter()
-        .fold(Money::ZERO, |sum, (_, p)| sum.saturating_add(p.fees));
+    let realized = engine.portfolio().realized_net_of_fees();
+    let fees = engine.portfolio().fees_paid();
     DeskSnapshot {
         version: 0,
         wall_ms: 0,
@@ -207,11 +209,13 @@ pub fn build(engine: &Engine, markets: &[Ticker], depth: usize, mono_ns: u64) ->
         orders,
         pnl: PnlView {
             realized,
-            unrealized: engine.unrealized_pnl(),
+            unrealized: engine
+                .portfolio()
+                .unrealized_at_mid(|t| engine.books().mid(t.as_str())),
             daily: engine.daily_pnl(),
             fees,
         },
-        balance: engine.balance(),
+        balance: Some(engine.portfolio().available_balance()),
         health: Health::default(),
         kill: KillProgress::default(),
     }

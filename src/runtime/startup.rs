@@ -145,6 +145,7 @@ pub async fn prepare(
             .push(Input::Private(PrivateInput::MarketPosition {
                 ticker: position.ticker.clone(),
                 position: position.position_fp,
+                cost: None,
             }));
     }
     match rest
@@ -156,6 +157,7 @@ pub async fn prepare(
     {
         Ok(balance) => report.inputs.push(Input::Private(PrivateInput::Balance {
             available: balance.balance_dollars,
+            as_of_ms: Some(balance.updated_ts.saturating_mul(1000)),
         })),
         Err(error) => tracing::warn!(%error, "balance unreadable at start"),
     }
