@@ -2,5 +2,14 @@
 
 pub mod clock;
 pub mod control_socket;
+pub mod convert;
+pub mod desk;
+pub mod engine_task;
+pub mod feed_clock;
+pub mod gateway;
+pub mod halt;
 pub mod lock;
 pub mod metrics;
+pub mod reconcile;
+pub mod snapshot;
+pub mod startup;

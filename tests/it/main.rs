@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod rest;
+mod runtime;
 mod schema;
 mod sim;
 mod wire;

@@ -1,0 +1,417 @@
+//! The live desk: `start(DeskConfig) -> DeskHandle`.
+//!
+//! # Using the handle (the TUI, scripts, tests)
+//!
+//! ```text
+//! let desk = runtime::desk::start(config).await?;     // reconciled, maybe HALTED, never armed
+//! desk.kill("operator hotkey");                        // sync, never blocks: the kill switch
+//! desk.send(Command::Arm { ticker }).await?;           // operator commands (priority lane)
+//! let snapshot = desk.snapshot();                      // Arc<DeskSnapshot>, newest
+//! let mut snaps = desk.watch_snapshots();              // watch::Receiver<Arc<DeskSnapshot>>
+//! let mut audits = desk.subscribe_audits();            // broadcast::Receiver<AuditEvent>
+//! desk.startup()                                       // &StartupReport: orphans, kept orders, halt
+//! desk.shutdown().await                                // cancels nothing; stops the tasks
+//! ```
+//!
+//! * `kill(reason)` is the one function behind the hotkey, the control socket and `on_ui_exit`:
+//!   it sets the shared [`HaltFlag`] itself (the gateway refuses every new non-cancel write from
+//!   that instant and drops queued ones), then queues `Command::Kill` on an unbounded lane the
+//!   engine task reads before anything else. The engine disarms every market, emits the
+//!   exchange cancel-all, the order-group trigger and a cancel per known open order; the desk
+//!   then sweeps (reads resting orders from the exchange, cancels what is left) until flat as
+//!   DESIGN.md §5 defines it, and reports the time to flat in `snapshot.kill`.
+//! * `send(command)` queues any [`Command`] (arm, pause, resume, disarm, override, reducing,
+//!   set strategy/limits, manual orders, cancel, confirmations, reset, flatten). Refusals come
+//!   back as `AuditKind::CommandRefused` / `OrderRefused` on the audit stream.
+//! * Snapshots are conflated: at most one every `DeskTiming::snapshot_every_ms`, only when
+//!   something changed; `last_audit_seq` says which audits they include.
+//! * The audit stream is the engine's ordered `AuditEvent`s (seq strictly increasing from 1).
+//!   A receiver that falls more than `AUDIT_BUFFER` behind gets `RecvError::Lagged`: rebuild
+//!   from the next snapshot and carry on.
+//! * Health (feed lag p50/p99, reconnects, resyncs, rejects, rate-limit budget, clock offset)
+//!   and kill progress (phase, cancels pending → 0, time to flat) are in every snapshot.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::core::engine::{AuditEvent, Command, EngineConfig};
+use crate::core::market::Ticker;
+use crate::core::strategy::StrategyParams;
+use crate::kalshi::auth::Signer;
+use crate::kalshi::rest::{RestClient, RestConfig};
+use crate::runtime::control_socket;
+use crate::runtime::engine_task::{self, EngineTaskParts};
+use crate::runtime::gateway::{self, GatewayStats};
+use crate::runtime::halt::HaltFlag;
+use crate::runtime::lock::{AccountId, DeskLock};
+use crate::runtime::startup::{self, StartupReport};
+use crate::store::journal::{self, JournalHandle, Mode};
+
+pub use crate::runtime::snapshot::{DeskSnapshot, Health, KillPhase, KillProgress, MarketView, PnlView};
+
+/// Operator commands are the engine's commands.
+pub type OperatorCommand = Command;
+
+/// Audits a subscriber may fall behind by before it sees `Lagged`.
+pub const AUDIT_BUFFER: usize = 65_536;
+
+/// Timers of the desk. Defaults suit a live desk; tests shorten them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskTiming {
+    /// Engine `Tick` (ages, holds, sweeps while halted).
+    pub tick_ms: u64,
+    /// REST reconciliation while running.
+    pub reconcile_every_ms: u64,
+    /// `GET /exchange/status`.
+    pub status_every_ms: u64,
+    /// Shortest interval between two published snapshots.
+    pub snapshot_every_ms: u64,
+    /// Exchange reads while a kill is not yet flat.
+    pub sweep_every_ms: u64,
+    /// Sweeps before the kill gives up with a loud alarm (reads continue on the slow timer).
+    pub max_sweeps: u32,
+    /// Consecutive reconciliations with a position drift in one market that halt the desk.
+    pub drift_halt_after: u32,
+}
+
+impl Default for DeskTiming {
+    fn default() -> DeskTiming {
+        DeskTiming {
+            tick_ms: 100,
+            reconcile_every_ms: 30_000,
+            status_every_ms: 10_000,
+            snapshot_every_ms: 50,
+            sweep_every_ms: 250,
+            max_sweeps: 40,
+            drift_halt_after: 3,
+        }
+    }
+}
+
+/// Everything a desk is started with.
+#[derive(Debug, Clone)]
+pub struct DeskConfig {
+    /// `sim`, `demo` or `prod`: names the lock and the journal.
+    pub environment: String,
+    /// `…/trade-api/v2`.
+    pub rest_base_url: String,
+    /// `…/trade-api/ws/v2`.
+    pub ws_url: String,
+    pub key_id: String,
+    pub key_file: PathBuf,
+    pub allow_insecure_key_permissions: bool,
+    pub subaccount: Option<u32>,
+    /// Markets subscribed and shown.
+    pub watchlist: Vec<Ticker>,
+    /// Strategy per market (set, not armed: nothing arms at start).
+    pub strategies: Vec<(Ticker, StrategyParams)>,
+    /// `session_nonce` 0 is replaced by a random one.
+    pub engine: EngineConfig,
+    /// Lock file, control socket and (unless `journal_path` is set) the journal live here.
+    /// `None`: no lock, no control socket.
+    pub state_dir: Option<PathBuf>,
+    /// `None` with a `state_dir`: `<state_dir>/journal-<account>.sqlite`.
+    pub journal_path: Option<PathBuf>,
+    /// Create an order group for automated orders (the exchange-side kill backstop).
+    pub use_order_group: bool,
+    pub timing: DeskTiming,
+    /// Book levels per side in snapshots.
+    pub book_depth: usize,
+    /// Seed for the WS reconnect jitter (tests); `None` seeds from the OS.
+    pub ws_jitter_seed: Option<u64>,
+}
+
+impl DeskConfig {
+    /// A desk on `rest_base_url`/`ws_url` with the given key and defaults elsewhere.
+    pub fn new(
+        environment: &str,
+        rest_base_url: &str,
+        ws_url: &str,
+        key_id: &str,
+        key_file: PathBuf,
+    ) -> DeskConfig {
+        DeskConfig {
+            environment: environment.to_string(),
+            rest_base_url: rest_base_url.to_string(),
+            ws_url: ws_url.to_string(),
+            key_id: key_id.to_string(),
+            key_file,
+            allow_insecure_key_permissions: false,
+            subaccount: None,
+            watchlist: Vec::new(),
+            strategies: Vec::new(),
+            engine: EngineConfig::default(),
+            state_dir: None,
+            journal_path: None,
+            use_order_group: true,
+            timing: DeskTiming::default(),
+            book_depth: 10,
+            ws_jitter_seed: None,
+        }
+    }
+
+    pub fn account(&self) -> AccountId {
+        AccountId {
+            environment: self.environment.clone(),
+            key_id: self.key_id.clone(),
+            subaccount: self.subaccount.unwrap_or(0),
+        }
+    }
+
+    fn journal_file(&self) -> Option<PathBuf> {
+        self.journal_path.clone().or_else(|| {
+            self.state_dir
+                .as_ref()
+                .map(|dir| dir.join(format!("journal-{}.sqlite", self.account().slug())))
+        })
+    }
+}
+
+/// Why the desk could not start or take a command.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error("key: {0}")]
+    Key(#[from] crate::kalshi::auth::AuthError),
+    #[error("REST client: {0}")]
+    Rest(#[from] crate::kalshi::rest::RestError),
+    #[error(transparent)]
+    Lock(#[from] crate::runtime::lock::LockError),
+    #[error("journal: {0}")]
+    Journal(#[from] crate::store::journal::JournalError),
+    #[error(transparent)]
+    Control(#[from] crate::runtime::control_socket::ControlError),
+    #[error("start-up reconciliation failed, nothing was armed: {0}")]
+    Reconcile(String),
+    #[error("the desk has stopped")]
+    Stopped,
+}
+
+/// A running desk. Dropping it without `shutdown` leaves the tasks running until the runtime
+/// ends.
+pub struct DeskHandle {
+    commands: mpsc::Sender<Command>,
+    kills: mpsc::UnboundedSender<String>,
+    halt: HaltFlag,
+    snapshots: watch::Receiver<Arc<DeskSnapshot>>,
+    audits: broadcast::Sender<AuditEvent>,
+    startup: StartupReport,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    control_socket: Option<JoinHandle<()>>,
+    journal: Option<(JournalHandle, std::thread::JoinHandle<()>)>,
+    gateway_stats: Arc<GatewayStats>,
+    rest: RestClient,
+    order_group_id: Option<String>,
+    _lock: Option<DeskLock>,
+}
+
+impl std::fmt::Debug for DeskHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeskHandle")
+            .field("halted", &self.halt.is_set())
+            .field("startup", &self.startup)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeskHandle {
+    /// The kill switch. Never blocks and never fails: the flag is set before this returns.
+    pub fn kill(&self, reason: &str) {
+        self.halt.set();
+        let _ = self.kills.send(reason.to_string());
+    }
+
+    /// Queue an operator command for the engine (ahead of market data).
+    pub async fn send(&self, command: Command) -> Result<(), DeskError> {
+        if let Command::Kill { reason } = &command {
+            self.kill(reason);
+            return Ok(());
+        }
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| DeskError::Stopped)
+    }
+
+    /// The sender for operator commands (for a UI loop that owns its own copy).
+    pub fn commands(&self) -> mpsc::Sender<Command> {
+        self.commands.clone()
+    }
+
+    /// The newest snapshot.
+    pub fn snapshot(&self) -> Arc<DeskSnapshot> {
+        self.snapshots.borrow().clone()
+    }
+
+    pub fn watch_snapshots(&self) -> watch::Receiver<Arc<DeskSnapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// The ordered audit stream from now on.
+    pub fn subscribe_audits(&self) -> broadcast::Receiver<AuditEvent> {
+        self.audits.subscribe()
+    }
+
+    pub fn halt_flag(&self) -> HaltFlag {
+        self.halt.clone()
+    }
+
+    pub fn is_halted(&self) -> bool {
+        self.halt.is_set()
+    }
+
+    /// What start-up reconciliation found.
+    pub fn startup(&self) -> &StartupReport {
+        &self.startup
+    }
+
+    /// The desk's order group at the exchange, if it made one.
+    pub fn order_group_id(&self) -> Option<&str> {
+        self.order_group_id.as_deref()
+    }
+
+    /// The REST client (shared limiter and latency counters), for the health panel.
+    pub fn rest(&self) -> &RestClient {
+        &self.rest
+    }
+
+    /// Writes sent and answered so far.
+    pub fn writes_sent(&self) -> u64 {
+        self.gateway_stats.sent()
+    }
+
+    /// Stop every task, flush the journal. Resting orders stay (quotes carry a TTL and
+    /// `cancel_order_on_pause`); a desk that must leave nothing behind kills first.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(socket) = self.control_socket.take() {
+            socket.abort();
+        }
+        for task in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        if let Some((journal, thread)) = self.journal.take() {
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = journal.flush_blocking();
+                drop(journal);
+                let _ = thread.join();
+            })
+            .await;
+        }
+    }
+}
+
+/// Start a desk: lock, journal, REST, start-up reconciliation (orphans cancelled, operator
+/// orders kept, HALTED again if the journal says the last run ended halted), then the engine
+/// task, gateway, WS intake, reconciler and control socket.
+pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
+    let account = config.account();
+    let lock = match &config.state_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| crate::runtime::lock::LockError::Io {
+                path: dir.clone(),
+                reason: e.to_string(),
+            })?;
+            Some(DeskLock::acquire(dir, &account)?)
+        }
+        None => None,
+    };
+    let journal_file = config.journal_file();
+    let last_halt = match &journal_file {
+        Some(path) => journal::Journal::open(path)?.last_halt(Mode::Live)?,
+        None => None,
+    };
+    let journal = match &journal_file {
+        Some(path) => Some(journal::spawn_writer(path, 65_536)?),
+        None => None,
+    };
+
+    let signer = Signer::from_key_file(
+        config.key_id.clone(),
+        &config.key_file,
+        config.allow_insecure_key_permissions,
+    )?;
+    let rest = RestClient::new(RestConfig::new(config.rest_base_url.clone()), Some(signer.clone()))?;
+    if config.engine.session_nonce == 0 {
+        config.engine.session_nonce = rand::random::<u32>().max(1);
+    }
+
+    let startup = startup::prepare(&rest, &config, last_halt.as_ref())
+        .await
+        .map_err(DeskError::Reconcile)?;
+    config.engine.order_group_id = startup.order_group_id.clone();
+
+    let halt = HaltFlag::new();
+    let (command_tx, command_rx) = mpsc::channel(1024);
+    let (kill_tx, kill_rx) = mpsc::unbounded_channel();
+    let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(DeskSnapshot::empty()));
+    let (audit_tx, _) = broadcast::channel(AUDIT_BUFFER);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (intent_tx, intent_rx) = mpsc::unbounded_channel();
+    let (result_tx, result_rx) = mpsc::unbounded_channel();
+    let gateway_stats = Arc::new(GatewayStats::default());
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(gateway::run(gateway::GatewayParts {
+        rest: rest.clone(),
+        intents: intent_rx,
+        results: result_tx,
+        halt: halt.clone(),
+        subaccount: config.subaccount,
+        order_group_id: startup.order_group_id.clone(),
+        stats: gateway_stats.clone(),
+        shutdown: shutdown_rx.clone(),
+    })));
+
+    let (control_tx, control_rx) = mpsc::channel(16);
+    let control_socket = match &lock {
+        Some(lock) => Some(control_socket::serve(lock.socket_path(), control_tx)?),
+        None => None,
+    };
+
+    let ws = crate::kalshi::ws::WsClient::spawn({
+        let mut ws = crate::kalshi::ws::WsConfig::new(config.ws_url.clone(), signer);
+        ws.markets = config.watchlist.clone();
+        ws.jitter_seed = config.ws_jitter_seed;
+        ws
+    });
+
+    tasks.push(tokio::spawn(engine_task::run(EngineTaskParts {
+        config: config.clone(),
+        startup: startup.clone(),
+        rest: rest.clone(),
+        ws,
+        commands: command_rx,
+        kills: kill_rx,
+        control: control_rx,
+        intents: intent_tx,
+        results: result_rx,
+        halt: halt.clone(),
+        snapshots: snapshot_tx,
+        audits: audit_tx.clone(),
+        journal: journal.as_ref().map(|(handle, _)| handle.clone()),
+        gateway: gateway_stats.clone(),
+        shutdown: shutdown_rx,
+    })));
+
+    Ok(DeskHandle {
+        commands: command_tx,
+        kills: kill_tx,
+        halt,
+        snapshots: snapshot_rx,
+        audits: audit_tx,
+        order_group_id: startup.order_group_id.clone(),
+        startup,
+        shutdown: shutdown_tx,
+        tasks,
+        control_socket,
+        journal,
+        gateway_stats,
+        rest,
+        _lock: lock,
+    })
+}

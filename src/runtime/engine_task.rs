@@ -1,0 +1,674 @@
+//! The engine task: the one owner of the engine. It reads, most urgent first (`biased`), the
+//! kill lane, the control socket, operator commands, private events, gateway answers and REST
+//! reads, then the timers, and market data last; every output goes on at once (intents to the
+//! gateway, audits to the journal writer and the audit stream). It also runs the kill's sweeps
+//! until flat, reconciles after reconnects and on a timer, and publishes conflated snapshots.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::time::{Interval, MissedTickBehavior};
+
+use crate::core::book::PriceConvention;
+use crate::core::control::{PauseReason, TradingState};
+use crate::core::engine::{
+    AuditEvent, AuditKind, Command, Engine, GatewayResult, Input, OrderIntent, Outputs,
+};
+use crate::core::market::Ticker;
+use crate::core::order::OrderId;
+use crate::kalshi::rest::RestClient;
+use crate::kalshi::ws::{MarketEvent, PrivateEvent, WsClient};
+use crate::runtime::clock;
+use crate::runtime::control_socket::{ControlCommand, ControlReply, ControlRequest};
+use crate::runtime::convert;
+use crate::runtime::desk::DeskConfig;
+use crate::runtime::feed_clock::FeedClock;
+use crate::runtime::gateway::GatewayStats;
+use crate::runtime::halt::HaltFlag;
+use crate::runtime::reconcile::{self, ReadOutcome, ReadPurpose, ReadRequest};
+use crate::runtime::snapshot::{self, DeskSnapshot, KillPhase, KillProgress};
+use crate::runtime::startup::StartupReport;
+use crate::store::journal::{HaltRecord, HaltState, JournalHandle, JournalRecord, Mode};
+
+pub struct EngineTaskParts {
+    pub config: DeskConfig,
+    pub startup: StartupReport,
+    pub rest: RestClient,
+    pub ws: WsClient,
+    pub commands: mpsc::Receiver<Command>,
+    pub kills: mpsc::UnboundedReceiver<String>,
+    pub control: mpsc::Receiver<ControlRequest>,
+    pub intents: mpsc::UnboundedSender<OrderIntent>,
+    pub results: mpsc::UnboundedReceiver<GatewayResult>,
+    pub halt: HaltFlag,
+    pub snapshots: watch::Sender<Arc<DeskSnapshot>>,
+    pub audits: broadcast::Sender<AuditEvent>,
+    pub journal: Option<JournalHandle>,
+    pub gateway: Arc<GatewayStats>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The kill as the desk tracks it beyond the engine's single step.
+#[derive(Debug, Default)]
+struct KillTrack {
+    progress: KillProgress,
+    started_mono_ns: u64,
+    last_sweep_mono_ns: u64,
+}
+
+struct Task {
+    engine: Engine,
+    config: DeskConfig,
+    rest: RestClient,
+    intents: mpsc::UnboundedSender<OrderIntent>,
+    halt: HaltFlag,
+    snapshots: watch::Sender<Arc<DeskSnapshot>>,
+    audits: broadcast::Sender<AuditEvent>,
+    journal: Option<JournalHandle>,
+    gateway: Arc<GatewayStats>,
+    ws_stats: Arc<crate::kalshi::ws::WsStats>,
+    order_groups: Vec<String>,
+    convention: PriceConvention,
+    feed_clock: FeedClock,
+    reads: mpsc::UnboundedSender<ReadOutcome>,
+    read_in_flight: bool,
+    /// A reconcile asked for while another read was running.
+    reconcile_wanted: bool,
+    fills_since_ms: i64,
+    drift_rounds: HashMap<Ticker, u32>,
+    kill: KillTrack,
+    dirty: bool,
+    version: u64,
+    last_reconcile_wall_ms: Option<i64>,
+    reconcile_failures: u64,
+    exchange_trading_active: Option<bool>,
+    disconnected: bool,
+}
+
+fn interval(ms: u64) -> Interval {
+    let mut interval = tokio::time::interval(Duration::from_millis(ms.max(1)));
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    interval
+}
+
+pub async fn run(parts: EngineTaskParts) {
+    let EngineTaskParts {
+        config,
+        startup,
+        rest,
+        ws,
+        mut commands,
+        mut kills,
+        mut control,
+        intents,
+        mut results,
+        halt,
+        snapshots,
+        audits,
+        journal,
+        gateway,
+        mut shutdown,
+    } = parts;
+    let WsClient {
+        handle: ws_handle,
+        market: mut market_rx,
+        private: mut private_rx,
+        stats: ws_stats,
+        task: ws_task,
+    } = ws;
+    let (reads_tx, mut reads_rx) = mpsc::unbounded_channel();
+    let mut task = Task {
+        engine: Engine::new(config.engine.clone()),
+        order_groups: startup.order_group_id.iter().cloned().collect(),
+        convention: PriceConvention::from_use_yes_price(true),
+        rest,
+        intents,
+        halt,
+        snapshots,
+        audits,
+        journal,
+        gateway,
+        ws_stats,
+        feed_clock: FeedClock::new(),
+        reads: reads_tx,
+        read_in_flight: false,
+        reconcile_wanted: false,
+        fills_since_ms: startup.read_wall_ms,
+        drift_rounds: HashMap::new(),
+        kill: KillTrack::default(),
+        dirty: true,
+        version: 0,
+        last_reconcile_wall_ms: Some(startup.read_wall_ms),
+        reconcile_failures: 0,
+        exchange_trading_active: startup.exchange_trading_active,
+        disconnected: false,
+        config,
+    };
+    task.prime(&startup);
+
+    let timing = task.config.timing.clone();
+    let mut tick = interval(timing.tick_ms);
+    let mut publish = interval(timing.snapshot_every_ms);
+    let mut reconcile_timer = interval(timing.reconcile_every_ms);
+    let mut status_timer = interval(timing.status_every_ms);
+    let mut sweep_timer = interval(timing.sweep_every_ms);
+    let mut market_open = true;
+    let mut private_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            Some(reason) = kills.recv() => task.kill(&reason),
+            Some(request) = control.recv() => task.control(request),
+            Some(command) = commands.recv() => task.command(command),
+            event = private_rx.recv(), if private_open => match event {
+                Some(event) => task.private(event),
+                None => private_open = false,
+            },
+            Some(result) = results.recv() => task.handle(Input::Gateway(result)),
+            Some(outcome) = reads_rx.recv() => task.read_done(outcome),
+            _ = tick.tick() => {
+                task.handle(Input::Tick);
+                task.maybe_read_again();
+            }
+            _ = sweep_timer.tick() => task.sweep_if_due(),
+            _ = publish.tick() => task.publish(),
+            _ = reconcile_timer.tick() => task.start_read(ReadPurpose::Reconcile),
+            _ = status_timer.tick() => task.start_read(ReadPurpose::Status),
+            event = market_rx.recv(), if market_open => match event {
+                Some(event) => task.market(event),
+                None => market_open = false,
+            },
+        }
+    }
+    let _ = ws_handle.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), ws_task).await;
+    task.publish();
+}
+
+impl Task {
+    /// Start-up inputs, the configured strategies, and the halt the last run ended in.
+    fn prime(&mut self, startup: &StartupReport) {
+        for input in startup.inputs.clone() {
+            self.handle(input);
+        }
+        for (ticker, params) in self.config.strategies.clone() {
+            self.handle(Input::Command(Command::SetStrategy { ticker, params }));
+        }
+        if let Some(reason) = &startup.started_halted {
+            self.halt.set();
+            self.handle(Input::Command(Command::Kill {
+                reason: reason.clone(),
+            }));
+        }
+    }
+
+    fn now(&self) -> crate::core::time::Now {
+        clock::now(self.feed_clock.reported_offset_ms())
+    }
+
+    /// One input through the engine and every output on its way.
+    fn handle(&mut self, input: Input) {
+        let now = self.now();
+        let outputs = self.engine.handle(input, now);
+        self.dispatch(outputs);
+    }
+
+    fn dispatch(&mut self, outputs: Outputs) {
+        if outputs.is_empty() {
+            return;
+        }
+        self.dirty = true;
+        for intent in outputs.intents {
+            let _ = self.intents.send(intent);
+        }
+        for audit in outputs.audits {
+            self.observe_audit(&audit);
+            if let Some(journal) = &self.journal {
+                journal.record(journal_record(&audit));
+            }
+            let _ = self.audits.send(audit);
+        }
+    }
+
+    /// Audits the desk acts on itself: halts and resets.
+    fn observe_audit(&mut self, audit: &AuditEvent) {
+        match &audit.event {
+            AuditKind::Killed { reason, .. } => {
+                self.halt.set();
+                self.begin_kill_tracking(reason);
+            }
+            AuditKind::TradingChanged {
+                state: TradingState::Active,
+            } => {
+                self.halt.clear();
+                self.kill.progress.phase = KillPhase::Idle;
+                self.record_halt(HaltState::Reset, "operator reset", serde_json::json!({}));
+            }
+            _ => {}
+        }
+    }
+
+    fn begin_kill_tracking(&mut self, reason: &str) {
+        if matches!(
+            self.kill.progress.phase,
+            KillPhase::Sweeping | KillPhase::Pending
+        ) {
+            return;
+        }
+        let now = self.now();
+        self.kill = KillTrack {
+            progress: KillProgress {
+                phase: KillPhase::Sweeping,
+                reason: Some(reason.to_string()),
+                started_wall_ms: Some(now.wall_ms),
+                ..KillProgress::default()
+            },
+            started_mono_ns: now.mono_ns,
+            last_sweep_mono_ns: 0,
+        };
+        self.record_halt(HaltState::Pending, reason, serde_json::json!({}));
+    }
+
+    fn record_halt(&self, state: HaltState, reason: &str, payload: serde_json::Value) {
+        if let Some(journal) = &self.journal {
+            let _ = journal.record_halt(HaltRecord {
+                ts_ms: clock::wall_ms(),
+                mode: Mode::Live,
+                state,
+                reason: reason.to_string(),
+                payload,
+            });
+        }
+    }
+
+    fn kill(&mut self, reason: &str) {
+        self.halt.set();
+        self.handle(Input::Command(Command::Kill {
+            reason: reason.to_string(),
+        }));
+        // Sweep at once rather than on the next timer tick.
+        self.sweep_if_due();
+    }
+
+    fn command(&mut self, command: Command) {
+        if let Command::Kill { reason } = &command {
+            let reason = reason.clone();
+            self.kill(&reason);
+        } else {
+            self.handle(Input::Command(command));
+        }
+    }
+
+    fn control(&mut self, request: ControlRequest) {
+        let reply = match request.command {
+            ControlCommand::Kill { reason } => {
+                self.kill(&reason);
+                ControlReply {
+                    ok: true,
+                    state: self.state_word().to_string(),
+                    message: format!("halted: {reason}"),
+                }
+            }
+            ControlCommand::Status => ControlReply {
+                ok: true,
+                state: self.state_word().to_string(),
+                message: match self.engine.control().trading() {
+                    TradingState::Active => "trading".to_string(),
+                    TradingState::Halted { reason, .. } => format!("halted: {reason}"),
+                },
+            },
+        };
+        let _ = request.reply.send(reply);
+    }
+
+    fn state_word(&self) -> &'static str {
+        match (self.engine.is_halted(), self.kill.progress.phase) {
+            (false, _) => "active",
+            (true, KillPhase::Pending) => "kill_pending",
+            (true, KillPhase::Sweeping) => "halted_sweeping",
+            (true, KillPhase::Failed) => "halted_not_flat",
+            (true, _) => "halted",
+        }
+    }
+
+    fn private(&mut self, event: PrivateEvent) {
+        if let PrivateEvent::ReconciliationNeeded { .. } = &event {
+            self.start_read(ReadPurpose::Reconcile);
+            return;
+        }
+        if let PrivateEvent::Fill(fill) = &event {
+            self.fills_since_ms = self.fills_since_ms.max(fill.ts_ms);
+            self.observe_ts(fill.ts_ms);
+        }
+        for input in convert::private_inputs(&event, &self.order_groups) {
+            self.handle(input);
+        }
+    }
+
+    fn market(&mut self, event: MarketEvent) {
+        match &event {
+            MarketEvent::Connected { connection } => {
+                let reconnect = *connection > 1 || self.disconnected;
+                self.disconnected = false;
+                self.dirty = true;
+                if reconnect && self.engine.is_halted() && self.kill_unfinished() {
+                    // The kill runs first on reconnect.
+                    let _ = self.intents.send(OrderIntent::CancelAll);
+                    self.kill.last_sweep_mono_ns = 0;
+                    self.sweep_if_due();
+                }
+            }
+            MarketEvent::Disconnected { .. } => {
+                self.disconnected = true;
+                self.dirty = true;
+            }
+            MarketEvent::Ticker(ticker) => self.observe_ts(ticker.ts_ms),
+            MarketEvent::Trade(trade) => self.observe_ts(trade.ts_ms),
+            MarketEvent::Book { update, .. } => {
+                if let crate::kalshi::ws::BookUpdate::Delta(delta) = update
+                    && let Some(ts) = delta.ts_ms
+                {
+                    self.observe_ts(ts);
+                }
+            }
+            _ => {}
+        }
+        for input in convert::market_inputs(&event, self.convention) {
+            self.handle(input);
+        }
+    }
+
+    fn observe_ts(&mut self, ts_ms: i64) {
+        if let Some(offset_ms) = self.feed_clock.observe(ts_ms, clock::wall_ms()) {
+            self.handle(Input::ClockOffset { offset_ms });
+        }
+    }
+
+    fn kill_unfinished(&self) -> bool {
+        matches!(
+            self.kill.progress.phase,
+            KillPhase::Sweeping | KillPhase::Pending | KillPhase::Failed
+        )
+    }
+
+    // ---- REST reads ----
+
+    fn start_read(&mut self, purpose: ReadPurpose) {
+        if self.read_in_flight {
+            if purpose != ReadPurpose::Status {
+                self.reconcile_wanted = true;
+            }
+            return;
+        }
+        self.read_in_flight = true;
+        let open_orders: Vec<OrderId> = self
+            .engine
+            .orders()
+            .open_orders()
+            .filter_map(|o| o.order_id.clone())
+            .collect();
+        let positioned = self
+            .engine
+            .positions()
+            .iter()
+            .filter(|(_, p)| !p.count.is_zero())
+            .map(|(t, _)| t.clone())
+            .collect();
+        let request = ReadRequest {
+            purpose,
+            subaccount: self.config.subaccount,
+            open_orders,
+            positioned,
+            // A little overlap: fills are deduplicated by trade id.
+            fills_since_ms: self.fills_since_ms.saturating_sub(5_000),
+        };
+        let rest = self.rest.clone();
+        let reads = self.reads.clone();
+        tokio::spawn(async move {
+            let outcome = reconcile::read(&rest, request).await;
+            let _ = reads.send(outcome);
+        });
+    }
+
+    fn maybe_read_again(&mut self) {
+        if self.reconcile_wanted && !self.read_in_flight {
+            self.reconcile_wanted = false;
+            self.start_read(ReadPurpose::Reconcile);
+        }
+    }
+
+    fn sweep_if_due(&mut self) {
+        if !self.engine.is_halted() || !self.kill_unfinished() || self.read_in_flight {
+            return;
+        }
+        if self.kill.progress.phase == KillPhase::Failed {
+            return;
+        }
+        let now = clock::mono_ns();
+        let every = self.config.timing.sweep_every_ms.saturating_mul(1_000_000);
+        if self.kill.last_sweep_mono_ns != 0
+            && now.saturating_sub(self.kill.last_sweep_mono_ns) < every
+        {
+            return;
+        }
+        self.kill.last_sweep_mono_ns = now;
+        self.start_read(ReadPurpose::Sweep);
+    }
+
+    fn read_done(&mut self, outcome: ReadOutcome) {
+        self.read_in_flight = false;
+        self.dirty = true;
+        if let Some(newest) = outcome.newest_fill_ms {
+            self.fills_since_ms = self.fills_since_ms.max(newest);
+        }
+        for input in outcome.inputs.iter().cloned() {
+            if let Input::Exchange(crate::core::engine::ExchangeInput::TradingActive { active }) =
+                &input
+            {
+                self.exchange_trading_active = Some(*active);
+            }
+            self.handle(input);
+        }
+        if outcome.purpose == ReadPurpose::Status {
+            return;
+        }
+        match &outcome.error {
+            Some(error) => {
+                self.reconcile_failures += 1;
+                tracing::warn!(%error, "reconciliation read failed");
+            }
+            None => self.last_reconcile_wall_ms = Some(clock::wall_ms()),
+        }
+        self.check_drift();
+        if self.engine.is_halted() && self.kill_unfinished() {
+            // Cancel whatever the read found still resting, now rather than on the next tick.
+            self.handle(Input::Tick);
+            self.judge_kill(&outcome);
+        }
+    }
+
+    /// Repeated drift in a market halts the desk (one round only pauses it, in the engine).
+    fn check_drift(&mut self) {
+        let drifting: Vec<Ticker> = self
+            .engine
+            .control()
+            .markets()
+            .filter(|(_, c)| c.reasons.contains(&PauseReason::PositionDrift))
+            .map(|(t, _)| t.clone())
+            .collect();
+        self.drift_rounds.retain(|t, _| drifting.contains(t));
+        let mut halt_for = None;
+        for ticker in drifting {
+            let rounds = self.drift_rounds.entry(ticker.clone()).or_insert(0);
+            *rounds += 1;
+            if *rounds >= self.config.timing.drift_halt_after {
+                halt_for = Some((ticker, *rounds));
+            }
+        }
+        if let Some((ticker, rounds)) = halt_for
+            && !self.engine.is_halted()
+        {
+            self.kill(&format!(
+                "{ticker}: position differs from the exchange's in {rounds} reconciliations"
+            ));
+        }
+    }
+
+    /// Flat when no write is in flight, nothing is unknown, and a resting-orders read sent
+    /// after the last write finished shows none.
+    fn judge_kill(&mut self, outcome: &ReadOutcome) {
+        self.kill.progress.sweeps += 1;
+        self.kill.progress.exchange_resting = outcome.resting;
+        let Some(resting) = outcome.resting else {
+            self.kill.progress.phase = KillPhase::Pending;
+            return;
+        };
+        let read_after_writes = outcome.read_started_ns > self.gateway.last_write_done_ns();
+        let unknown = self.engine.orders().unknown_orders().count();
+        let flat = resting == 0
+            && read_after_writes
+            && self.gateway.in_flight() == 0
+            && self.gateway.unresolved() == 0
+            && unknown == 0;
+        if flat {
+            let elapsed_ms = clock::mono_ns().saturating_sub(self.kill.started_mono_ns) / 1_000_000;
+            self.kill.progress.phase = KillPhase::Flat;
+            self.kill.progress.time_to_flat_ms = Some(elapsed_ms);
+            let reason = self.kill.progress.reason.clone().unwrap_or_default();
+            self.record_halt(
+                HaltState::Flat,
+                &reason,
+                serde_json::json!({ "time_to_flat_ms": elapsed_ms, "sweeps": self.kill.progress.sweeps }),
+            );
+            tracing::warn!(elapsed_ms, "kill: flat at the exchange");
+        } else if self.kill.progress.sweeps >= self.config.timing.max_sweeps {
+            self.kill.progress.phase = KillPhase::Failed;
+            tracing::error!(
+                resting,
+                sweeps = self.kill.progress.sweeps,
+                "KILL NOT FLAT: orders still rest at the exchange after every sweep"
+            );
+            if let Some(journal) = &self.journal {
+                journal.record(JournalRecord::new(
+                    clock::wall_ms(),
+                    Mode::Live,
+                    "kill_not_flat",
+                    serde_json::json!({ "resting": resting, "sweeps": self.kill.progress.sweeps }),
+                ));
+            }
+        } else {
+            self.kill.progress.phase = KillPhase::Sweeping;
+        }
+    }
+
+    // ---- snapshots ----
+
+    fn publish(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        self.version += 1;
+        let mut snap = snapshot::build(
+            &self.engine,
+            &self.config.watchlist,
+            self.config.book_depth,
+            clock::mono_ns(),
+        );
+        snap.version = self.version;
+        snap.wall_ms = clock::wall_ms();
+        let ws = self.ws_stats.snapshot();
+        let budget = self.rest.limiter().snapshot();
+        snap.health = snapshot::Health {
+            connected: ws.connected,
+            reconnects: ws.reconnects,
+            resyncs: ws.resyncs,
+            gaps: ws.gaps,
+            ws_frames: ws.frames,
+            feed_lag_p50_ms: self.feed_clock.lag_percentile_ms(50),
+            feed_lag_p99_ms: self.feed_clock.lag_percentile_ms(99),
+            clock_offset_ms: self.feed_clock.reported_offset_ms(),
+            rejects: self.gateway.rejects(),
+            business_reject_streak: self.engine.business_reject_streak(),
+            read_tokens: budget.read_available,
+            read_capacity: budget.read.capacity,
+            write_tokens: budget.write_available,
+            write_capacity: budget.write.capacity,
+            cancels_waiting: budget.cancels_waiting,
+            writes_in_flight: self.gateway.in_flight(),
+            last_reconcile_wall_ms: self.last_reconcile_wall_ms,
+            reconcile_failures: self.reconcile_failures,
+            journal_dropped: self
+                .journal
+                .as_ref()
+                .map_or(0, |j| j.stats().dropped.load(std::sync::atomic::Ordering::Relaxed)),
+            exchange_trading_active: self.exchange_trading_active,
+        };
+        let mut kill = self.kill.progress.clone();
+        kill.cancels_pending = snap.orders.len();
+        snap.kill = kill;
+        let _ = self.snapshots.send(Arc::new(snap));
+    }
+}
+
+/// An audit as a journal row: its kind, the ids it names for lookups, and itself as JSON.
+pub fn journal_record(audit: &AuditEvent) -> JournalRecord {
+    let payload = serde_json::to_value(audit).unwrap_or(serde_json::Value::Null);
+    let event = payload.get("event");
+    let kind = event
+        .and_then(|e| e.get("kind"))
+        .and_then(|k| k.as_str())
+        .unwrap_or("audit")
+        .to_string();
+    let find = |key: &str| -> Option<String> {
+        let event = event?;
+        event
+            .get(key)
+            .or_else(|| event.get("intent").and_then(|i| i.get(key)))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    JournalRecord {
+        ts_ms: audit.wall_ms,
+        mode: Mode::Live,
+        kind,
+        ticker: find("ticker"),
+        client_order_id: find("client_order_id"),
+        order_id: find("order_id"),
+        trade_id: find("trade_id"),
+        payload,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::order::ClientOrderId;
+
+    #[test]
+    fn audits_become_journal_rows_with_their_ids() {
+        let audit = AuditEvent {
+            seq: 7,
+            mono_ns: 1,
+            wall_ms: 1_700_000_000_000,
+            event: AuditKind::IntentEmitted {
+                origin: crate::core::engine::Origin::Strategy,
+                intent: OrderIntent::Cancel {
+                    order_id: Some(OrderId::new("o-1")),
+                    client_order_id: ClientOrderId::new("c-1"),
+                    ticker: Ticker::from("MKT"),
+                },
+            },
+        };
+        let row = journal_record(&audit);
+        assert_eq!(row.kind, "intent_emitted");
+        assert_eq!(row.ticker.as_deref(), Some("MKT"));
+        assert_eq!(row.client_order_id.as_deref(), Some("c-1"));
+        assert_eq!(row.order_id.as_deref(), Some("o-1"));
+        assert_eq!(row.ts_ms, 1_700_000_000_000);
+        assert_eq!(row.payload["seq"], 7);
+    }
+}
