@@ -60,7 +60,6 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
     if state.bell {
         spans.push(styled(" bell ", bar));
     }
-    spans.push(styled(format!(" {} UTC ", fmt::clock(state.now_ms)), bar));
     let help = first_key(&state.keymap, Layer::Global, Action::Help);
     let kill = state
         .keymap
@@ -68,7 +67,8 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
         .first()
         .map(|k| k.to_string())
         .unwrap_or_default();
-    spans.push(styled(format!(" {help} help · {kill} KILL "), theme.style(Role::KeyHint)));
+    spans.push(styled(format!(" {kill} KILL · {help} help "), theme.style(Role::KeyHint)));
+    spans.push(styled(format!(" {} UTC ", fmt::clock(state.now_ms)), bar));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
 }
 

@@ -86,13 +86,23 @@ fn watchlist(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     frame.render_widget(block, area);
     let replica = state.view();
     let wide = inner.width >= 100;
+    // Below 76 columns the last price and volume give way to the control badge and book age.
+    let compact = inner.width < 76;
     let ticker_w = if inner.width >= 90 { 24 } else { 17 };
     let mut lines = Vec::new();
-    let mut header = format!(
-        "{:<tw$} {:>5} {:>5} {:>5} {:>7} {:>5} {:>8} {:<10} {:>5}",
-        "market", "bid", "ask", "last", "24h vol", "pos", "P&L", "control", "age",
-        tw = ticker_w
-    );
+    let mut header = if compact {
+        format!(
+            "{:<tw$} {:>5} {:>5} {:>5} {:>8} {:<10} {:>5}",
+            "market", "bid", "ask", "pos", "P&L", "control", "age",
+            tw = ticker_w
+        )
+    } else {
+        format!(
+            "{:<tw$} {:>5} {:>5} {:>5} {:>7} {:>5} {:>8} {:<10} {:>5}",
+            "market", "bid", "ask", "last", "24h vol", "pos", "P&L", "control", "age",
+            tw = ticker_w
+        )
+    };
     if wide {
         header.push_str("  title");
     }
@@ -140,7 +150,11 @@ fn watchlist(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             styled(format!("{marker}{:<tw$}", fit(ticker.as_str(), ticker_w - 1), tw = ticker_w - 1), base),
             styled(format!(" {bid:>5}"), base.patch(theme.style(Role::BookBid))),
             styled(format!(" {ask:>5}"), base.patch(theme.style(Role::BookAsk))),
-            styled(format!(" {last:>5} {vol:>7} {:>5}", fmt::signed_count(facts.contracts)), base),
+            if compact {
+                styled(format!(" {:>5}", fmt::signed_count(facts.contracts)), base)
+            } else {
+                styled(format!(" {last:>5} {vol:>7} {:>5}", fmt::signed_count(facts.contracts)), base)
+            },
             styled(format!(" {:>8}", fmt::pnl(pnl)), base.patch(theme.style(pnl_role(pnl)))),
             styled(format!(" {:<10}", fit(&badge, 10)), base.patch(theme.style(badge_role))),
             styled(
@@ -328,7 +342,7 @@ fn positions(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let replica = state.view();
     let mut lines = vec![Line::from(styled(
         format!(
-            "{:<18} {:>6} {:>6} {:>6} {:>9} {:>9} {:>7}",
+            "{:<17} {:>5} {:>6} {:>5} {:>8} {:>8} {:>6}",
             "market", "qty", "avg", "mark", "unreal", "real", "fees"
         ),
         theme.style(Role::Header),
@@ -358,17 +372,17 @@ fn positions(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         lines.push(Line::from(vec![
             styled(
                 format!(
-                    "{:<18} {:>6} {:>6} {:>6} ",
-                    fit(market.ticker.as_str(), 18),
+                    "{:<17} {:>5} {:>6} {:>5} ",
+                    fit(market.ticker.as_str(), 17),
                     fmt::signed_count(f.contracts),
                     avg,
                     mark
                 ),
                 theme.style(Role::Text),
             ),
-            styled(format!("{:>9}", fmt::pnl(unreal)), theme.style(pnl_role(unreal))),
-            styled(format!(" {:>9}", fmt::pnl(f.realized)), theme.style(pnl_role(f.realized))),
-            styled(format!(" {:>7}", fmt::money(f.fees)), theme.style(Role::TextMuted)),
+            styled(format!("{:>8}", fmt::pnl(unreal)), theme.style(pnl_role(unreal))),
+            styled(format!(" {:>8}", fmt::pnl(f.realized)), theme.style(pnl_role(f.realized))),
+            styled(format!(" {:>6}", fmt::money(f.fees)), theme.style(Role::TextMuted)),
         ]));
     }
     if held.is_empty() {
@@ -484,7 +498,7 @@ fn pnl(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     if inner.height > used + 1 {
         let data = shifted(replica.pnl_history.iter().copied());
         let area = Rect { y: inner.y + used + 1, height: inner.height - used - 1, ..inner };
-        frame.render_widget(Sparkline::default().data(&data).style(theme.style(Role::Chart)), area);
+        frame.render_widget(sparkline(&data).style(theme.style(Role::Chart)), area);
     }
 }
 
@@ -516,7 +530,13 @@ fn chart(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     };
     let width = inner.width as usize;
     let data = shifted(series.iter().copied().skip(series.len().saturating_sub(width)));
-    frame.render_widget(Sparkline::default().data(&data).style(theme.style(Role::Chart)), inner);
+    frame.render_widget(sparkline(&data).style(theme.style(Role::Chart)), inner);
+}
+
+/// A sparkline whose scale leaves a flat series near the bottom instead of filling the box.
+fn sparkline(data: &[u64]) -> Sparkline<'_> {
+    let top = data.iter().copied().max().unwrap_or(1);
+    Sparkline::default().data(data).max(top.max(1) * 2)
 }
 
 fn tape(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
