@@ -34,7 +34,10 @@ pub fn flat_position(ticker: &crate::core::market::Ticker) -> SnapshotPosition {
 }
 
 /// Builds a position with these facts, for snapshots built in tests.
-pub fn position_with(ticker: &crate::core::market::Ticker, facts: PositionFacts) -> SnapshotPosition {
+pub fn position_with(
+    ticker: &crate::core::market::Ticker,
+    facts: PositionFacts,
+) -> SnapshotPosition {
     let mut p = flat_position(ticker);
     p.contracts = facts.contracts;
     p.cost_basis = facts.cost;

@@ -41,7 +41,9 @@ pub fn start_desk(common: &CommonArgs, args: &DeskArgs, paths: &Paths) -> anyhow
         }
         Err(report) => {
             eprintln!("{report}");
-            eprintln!("kdesk: not starting with a keymap that has errors (fix it or run `kdesk check-config`)");
+            eprintln!(
+                "kdesk: not starting with a keymap that has errors (fix it or run `kdesk check-config`)"
+            );
             return Ok(CONFIG_ERROR);
         }
     };
@@ -52,7 +54,8 @@ pub fn start_desk(common: &CommonArgs, args: &DeskArgs, paths: &Paths) -> anyhow
         );
         return Ok(CONFIG_ERROR);
     }
-    if environment != Environment::Sim && (settings.key_id.is_none() || settings.key_file.is_none()) {
+    if environment != Environment::Sim && (settings.key_id.is_none() || settings.key_file.is_none())
+    {
         eprintln!(
             "kdesk: --env {} needs a key: --key-id and --key-file (or KALSHI_KEY_ID / KALSHI_KEY_FILE, or key_id / key_file in the config)",
             environment.name()
@@ -130,7 +133,11 @@ async fn run_desk(
     paths: Paths,
 ) -> anyhow::Result<i32> {
     let (mut strategies, strategy_errors) = configured_strategies(&settings);
-    let mut watchlist: Vec<Ticker> = settings.watchlist.iter().map(|t| Ticker::from(t.as_str())).collect();
+    let mut watchlist: Vec<Ticker> = settings
+        .watchlist
+        .iter()
+        .map(|t| Ticker::from(t.as_str()))
+        .collect();
     let mut sim = None;
     let config = match settings.environment {
         Environment::Sim => {
@@ -155,10 +162,19 @@ async fn run_desk(
             // the first minute; the config's strategies win.
             for ticker in &watchlist {
                 if !strategies.iter().any(|(t, _)| t == ticker) {
-                    strategies.push((ticker.clone(), StrategyParams::Maker(MakerParams::default())));
+                    strategies.push((
+                        ticker.clone(),
+                        StrategyParams::Maker(MakerParams::default()),
+                    ));
                 }
             }
-            let mut config = DeskConfig::new("sim", &handle.rest_base_url, &handle.ws_url, &handle.key_id, handle.key_file.clone());
+            let mut config = DeskConfig::new(
+                "sim",
+                &handle.rest_base_url,
+                &handle.ws_url,
+                &handle.key_id,
+                handle.key_file.clone(),
+            );
             // A fresh exchange each run: no lock, journal or control socket to carry over.
             config.state_dir = None;
             sim = Some(handle);
@@ -166,13 +182,20 @@ async fn run_desk(
         }
         Environment::Demo | Environment::Prod => {
             let (rest, ws) = if settings.environment == Environment::Prod {
-                (crate::kalshi::rest::PROD_BASE_URL, "wss://external-api.kalshi.com/trade-api/ws/v2")
+                (
+                    crate::kalshi::rest::PROD_BASE_URL,
+                    "wss://external-api.kalshi.com/trade-api/ws/v2",
+                )
             } else {
-                (crate::kalshi::rest::DEMO_BASE_URL, "wss://external-api.demo.kalshi.co/trade-api/ws/v2")
+                (
+                    crate::kalshi::rest::DEMO_BASE_URL,
+                    "wss://external-api.demo.kalshi.co/trade-api/ws/v2",
+                )
             };
             let key_id = settings.key_id.clone().unwrap_or_default();
             let key_file = settings.key_file.clone().unwrap_or_default();
-            let mut config = DeskConfig::new(settings.environment.name(), rest, ws, &key_id, key_file);
+            let mut config =
+                DeskConfig::new(settings.environment.name(), rest, ws, &key_id, key_file);
             config.allow_insecure_key_permissions = settings.allow_insecure_key;
             config.subaccount = (settings.subaccount != 0).then_some(settings.subaccount);
             config.state_dir = Some(paths.state_dir.clone());
@@ -186,7 +209,11 @@ async fn run_desk(
     let account = format!(
         "{}{}",
         crate::tui::fmt::fit(&config.key_id, 12),
-        if settings.subaccount != 0 { format!("/{}", settings.subaccount) } else { String::new() }
+        if settings.subaccount != 0 {
+            format!("/{}", settings.subaccount)
+        } else {
+            String::new()
+        }
     );
     let desk = match desk::start(config).await {
         Ok(desk) => Arc::new(desk),
@@ -209,22 +236,58 @@ async fn run_desk(
             collar: Money::from_micros(settings.risk.collar.micros()),
         },
         max_daily_loss: settings.risk.max_daily_loss,
-        watchlist: if settings.watchlist.is_empty() { Vec::new() } else { watchlist },
+        watchlist: if settings.watchlist.is_empty() {
+            Vec::new()
+        } else {
+            watchlist
+        },
     };
     let mut state = AppState::new(app_config, keymap);
     let now = crate::runtime::clock::wall_ms();
     for diagnostic in &theme_load.diagnostics {
-        crate::tui::app::update(&mut state, Msg::Notice { level: LogLevel::Warn, text: format!("theme: {}", diagnostic.message) }, now);
+        crate::tui::app::update(
+            &mut state,
+            Msg::Notice {
+                level: LogLevel::Warn,
+                text: format!("theme: {}", diagnostic.message),
+            },
+            now,
+        );
     }
     if theme_load.fell_back {
-        crate::tui::app::update(&mut state, Msg::Notice { level: LogLevel::Warn, text: format!("theme '{}' has errors: using the default", settings.theme) }, now);
+        crate::tui::app::update(
+            &mut state,
+            Msg::Notice {
+                level: LogLevel::Warn,
+                text: format!("theme '{}' has errors: using the default", settings.theme),
+            },
+            now,
+        );
     }
     for error in strategy_errors {
-        crate::tui::app::update(&mut state, Msg::Notice { level: LogLevel::Warn, text: error }, now);
+        crate::tui::app::update(
+            &mut state,
+            Msg::Notice {
+                level: LogLevel::Warn,
+                text: error,
+            },
+            now,
+        );
     }
     let report = desk.startup();
-    crate::tui::app::update(&mut state, Msg::Notice { level: LogLevel::Info, text: format!("desk started: {report:?}").chars().take(200).collect() }, now);
-    let outcome = crate::tui::run::run(desk.clone(), state, theme_load.theme, settings.max_fps).await;
+    crate::tui::app::update(
+        &mut state,
+        Msg::Notice {
+            level: LogLevel::Info,
+            text: format!("desk started: {report:?}")
+                .chars()
+                .take(200)
+                .collect(),
+        },
+        now,
+    );
+    let outcome =
+        crate::tui::run::run(desk.clone(), state, theme_load.theme, settings.max_fps).await;
     if let Ok(desk) = Arc::try_unwrap(desk) {
         desk.shutdown().await;
     }

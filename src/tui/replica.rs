@@ -234,9 +234,15 @@ impl Replica {
                 ));
             }
             AuditKind::ConfirmationIssued { action, .. } => {
-                self.log_line(at, LogLevel::Info, format!("confirmation issued: {action:?}"));
+                self.log_line(
+                    at,
+                    LogLevel::Info,
+                    format!("confirmation issued: {action:?}"),
+                );
             }
-            AuditKind::OrderAcked { client_order_id, .. } => {
+            AuditKind::OrderAcked {
+                client_order_id, ..
+            } => {
                 self.log_line(at, LogLevel::Info, format!("acked {client_order_id}"));
             }
             AuditKind::OrderRejected {
@@ -263,7 +269,10 @@ impl Replica {
                 self.log_line(
                     at,
                     LogLevel::Info,
-                    format!("canceled {client_order_id} (-{})", crate::tui::fmt::count(*reduced_by)),
+                    format!(
+                        "canceled {client_order_id} (-{})",
+                        crate::tui::fmt::count(*reduced_by)
+                    ),
                 );
             }
             AuditKind::OrderUnknown { client_order_id } => {
@@ -318,7 +327,11 @@ impl Replica {
                 ));
             }
             AuditKind::DuplicateFill { trade_id } => {
-                self.log_line(at, LogLevel::Info, format!("duplicate fill {trade_id:?} ignored"));
+                self.log_line(
+                    at,
+                    LogLevel::Info,
+                    format!("duplicate fill {trade_id:?} ignored"),
+                );
             }
             AuditKind::PositionDrift {
                 ticker,
@@ -336,7 +349,11 @@ impl Replica {
                 ));
             }
             AuditKind::StrategySet { ticker, strategy } => {
-                self.log_line(at, LogLevel::Info, format!("{ticker}: strategy {strategy} set"));
+                self.log_line(
+                    at,
+                    LogLevel::Info,
+                    format!("{ticker}: strategy {strategy} set"),
+                );
             }
             AuditKind::Alarm(alarm) => {
                 let level = match alarm.level {
@@ -434,7 +451,12 @@ fn describe_intent(intent: &OrderIntent) -> String {
             price: p,
             count: c,
             ..
-        } => format!("place {ticker} {} {} @ {}", side_word(*side), count(*c), price(*p)),
+        } => format!(
+            "place {ticker} {} {} @ {}",
+            side_word(*side),
+            count(*c),
+            price(*p)
+        ),
         OrderIntent::Amend {
             ticker,
             price: p,

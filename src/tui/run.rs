@@ -47,7 +47,12 @@ pub fn anything_armed(desk: &DeskHandle) -> bool {
 
 /// Run the desk screen until quit. The terminal is restored on return, on panic and on Ctrl-C;
 /// with `halt_on_exit`, the desk is halted first if anything is armed.
-pub async fn run(desk: Arc<DeskHandle>, state: AppState, theme: Theme, max_fps: u32) -> anyhow::Result<Exit> {
+pub async fn run(
+    desk: Arc<DeskHandle>,
+    state: AppState,
+    theme: Theme,
+    max_fps: u32,
+) -> anyhow::Result<Exit> {
     let halt_on_exit = state.config.halt_on_exit;
     let on_panic = {
         let desk = desk.clone();
@@ -92,12 +97,21 @@ async fn run_loop(
     let frame_ns = 1_000_000_000 / u64::from(max_fps.clamp(1, 240));
     let mut last_frame_ns = 0u64;
     let size = terminal.size()?;
-    app::update(&mut state, Msg::Resize { width: size.width, height: size.height }, clock::wall_ms());
+    app::update(
+        &mut state,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+        clock::wall_ms(),
+    );
     app::update(&mut state, Msg::Snapshot(desk.snapshot()), clock::wall_ms());
     let mut exit = None;
     while exit.is_none() {
         let wait = if state.dirty {
-            Duration::from_nanos(frame_ns.saturating_sub(clock::mono_ns().saturating_sub(last_frame_ns)))
+            Duration::from_nanos(
+                frame_ns.saturating_sub(clock::mono_ns().saturating_sub(last_frame_ns)),
+            )
         } else {
             Duration::from_secs(3600)
         };
@@ -141,7 +155,10 @@ async fn run_loop(
                         if let Err(e) = commands.try_send(command) {
                             app::update(
                                 &mut state,
-                                Msg::Notice { level: LogLevel::Error, text: format!("command not queued: {e}") },
+                                Msg::Notice {
+                                    level: LogLevel::Error,
+                                    text: format!("command not queued: {e}"),
+                                },
                                 clock::wall_ms(),
                             );
                         }

@@ -38,11 +38,17 @@ pub enum Msg {
     AuditsLagged(u64),
     Catalog(Vec<MarketMeta>),
     Trades(Vec<TapeRow>),
-    Resize { width: u16, height: u16 },
+    Resize {
+        width: u16,
+        height: u16,
+    },
     /// A periodic tick (clocks, countdowns, ages).
     Tick,
     /// A text notice from the shell (start-up, theme fallback, …).
-    Notice { level: LogLevel, text: String },
+    Notice {
+        level: LogLevel,
+        text: String,
+    },
 }
 
 /// What the shell must do.
@@ -121,12 +127,24 @@ impl SortKey {
 pub enum Modal {
     Ticket(Ticket),
     Confirm(ConfirmDialog),
-    Search { query: String, selected: usize },
+    Search {
+        query: String,
+        selected: usize,
+    },
     /// Typing the watchlist filter.
     Filter,
-    Params { ticker: Ticker, text: String, error: Option<String> },
-    Help { scroll: u16 },
-    Event { ticker: Ticker, scroll: u16 },
+    Params {
+        ticker: Ticker,
+        text: String,
+        error: Option<String>,
+    },
+    Help {
+        scroll: u16,
+    },
+    Event {
+        ticker: Ticker,
+        scroll: u16,
+    },
 }
 
 impl Modal {
@@ -252,13 +270,17 @@ impl AppState {
             let market = replica.market(t.as_str());
             match self.sort {
                 SortKey::Ticker => 0,
-                SortKey::Volume => -replica
-                    .meta(t.as_str())
-                    .map_or(0, |m| m.volume_24h.centi()),
-                SortKey::Position => -market.map_or(0, |m| adapt::position(m).contracts.centi().abs()),
+                SortKey::Volume => -replica.meta(t.as_str()).map_or(0, |m| m.volume_24h.centi()),
+                SortKey::Position => {
+                    -market.map_or(0, |m| adapt::position(m).contracts.centi().abs())
+                }
                 SortKey::Pnl => -market.map_or(0, |m| adapt::position(m).realized.micros()),
                 SortKey::Spread => market
-                    .and_then(|m| Some(m.yes_asks.first()?.price.micros() - m.yes_bids.first()?.price.micros()))
+                    .and_then(|m| {
+                        Some(
+                            m.yes_asks.first()?.price.micros() - m.yes_bids.first()?.price.micros(),
+                        )
+                    })
                     .unwrap_or(i64::MAX),
             }
         };
@@ -292,9 +314,11 @@ impl AppState {
     }
 
     fn any_armed(&self) -> bool {
-        self.replica.snapshot.markets.iter().any(|m| {
-            !matches!(m.state, MarketState::Disarmed | MarketState::Manual)
-        })
+        self.replica
+            .snapshot
+            .markets
+            .iter()
+            .any(|m| !matches!(m.state, MarketState::Disarmed | MarketState::Manual))
     }
 }
 
@@ -343,9 +367,11 @@ pub fn update(state: &mut AppState, msg: Msg, now_ms: i64) -> Vec<Effect> {
         }
         Msg::AuditsLagged(n) => {
             state.replica.audits_lagged += n;
-            state
-                .replica
-                .log_line(now_ms, LogLevel::Warn, format!("screen fell behind: {n} audit events skipped"));
+            state.replica.log_line(
+                now_ms,
+                LogLevel::Warn,
+                format!("screen fell behind: {n} audit events skipped"),
+            );
             state.dirty = true;
         }
         Msg::Catalog(markets) => {
@@ -484,7 +510,11 @@ fn on_action(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
             let panels = state.visible_panels();
             if let Some(i) = panels.iter().position(|p| *p == state.focus) {
                 let n = panels.len();
-                let j = if action == A::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+                let j = if action == A::FocusNext {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
                 state.focus = panels[j];
             } else if let Some(first) = panels.first() {
                 state.focus = *first;
@@ -574,7 +604,11 @@ fn on_action(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
         }
         A::ToggleBell => {
             state.bell = !state.bell;
-            let text = if state.bell { "alert bell on" } else { "alert bell off" };
+            let text = if state.bell {
+                "alert bell on"
+            } else {
+                "alert bell off"
+            };
             state.push_notice(LogLevel::Info, text.into());
         }
         A::DismissNotice => {
@@ -649,7 +683,11 @@ fn on_action(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
                 ticker
             };
             if let Some(ticker) = ticker {
-                let outcome = if action == A::BuyNo { Outcome::No } else { Outcome::Yes };
+                let outcome = if action == A::BuyNo {
+                    Outcome::No
+                } else {
+                    Outcome::Yes
+                };
                 let market = state.replica.market(ticker.as_str());
                 state.modal = Some(Modal::Ticket(Ticket::new(ticker, outcome, market)));
             }
@@ -738,7 +776,9 @@ fn default_params_text() -> String {
 
 /// Parse and validate strategy parameters typed as TOML.
 pub fn parse_params(text: &str) -> Result<StrategyParams, String> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
     let mut merged = match table.get("strategy").and_then(|s| s.as_str()) {
         Some("maker") => toml::Table::try_from(StrategyParams::Maker(Default::default()))
             .map_err(|e| e.to_string())?,
@@ -800,7 +840,9 @@ fn on_modal_action(state: &mut AppState, action: Action, effects: &mut Vec<Effec
             A::Accept => {
                 let confirm = dialog.action;
                 state.awaiting_token = Some(confirm);
-                effects.push(Effect::Engine(Command::RequestConfirmation { action: confirm }));
+                effects.push(Effect::Engine(Command::RequestConfirmation {
+                    action: confirm,
+                }));
                 state.modal = None;
             }
             A::Reject => state.modal = None,
@@ -840,7 +882,11 @@ fn on_modal_action(state: &mut AppState, action: Action, effects: &mut Vec<Effec
             }
             _ => return global_only(action),
         },
-        Modal::Params { ticker, text, error } => match action {
+        Modal::Params {
+            ticker,
+            text,
+            error,
+        } => match action {
             A::Accept => match parse_params(text) {
                 Ok(params) => {
                     effects.push(Effect::Engine(Command::SetStrategy {
@@ -884,7 +930,8 @@ pub fn search_matches(replica: &Replica, query: &str) -> Vec<Ticker> {
         .filter(|t| {
             let meta = replica.meta(t.as_str());
             let open = meta.is_none_or(|m| {
-                m.status.is_empty() || matches!(m.status.as_str(), "active" | "open" | "initialized")
+                m.status.is_empty()
+                    || matches!(m.status.as_str(), "active" | "open" | "initialized")
             });
             open && (needle.is_empty()
                 || t.as_str().to_lowercase().contains(&needle)

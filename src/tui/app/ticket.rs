@@ -262,10 +262,15 @@ impl Ticket {
     ) -> Preview {
         let (side, yes_price) = self.side_and_yes_price();
         let empty: Vec<Level> = Vec::new();
-        let (levels, crosses): (&Vec<Level>, fn(Price, Price) -> bool) = match (side, market) {
-            (Side::Bid, Some(m)) => (&m.yes_asks, |level, limit| level <= limit),
-            (Side::Ask, Some(m)) => (&m.yes_bids, |level, limit| level >= limit),
-            (_, None) => (&empty, |_, _| false),
+        let levels: &Vec<Level> = match (side, market) {
+            (Side::Bid, Some(m)) => &m.yes_asks,
+            (Side::Ask, Some(m)) => &m.yes_bids,
+            (_, None) => &empty,
+        };
+        // A buy takes asks at or below its limit, a sell takes bids at or above it.
+        let crosses = |level: Price, limit: Price| match side {
+            Side::Bid => level <= limit,
+            Side::Ask => level >= limit,
         };
         let mut left = self.count.centi();
         let mut filled = 0i64;
@@ -321,10 +326,15 @@ impl Ticket {
         max_cost: Money,
     ) -> Result<(), String> {
         if let TradingState::Halted { reason, .. } = trading {
-            return Err(format!("halted ({reason}): only cancels and confirmed flattens leave"));
+            return Err(format!(
+                "halted ({reason}): only cancels and confirmed flattens leave"
+            ));
         }
         if !self.count.is_positive() {
-            return Err(format!("count: must be positive (got {})", fmt::count(self.count)));
+            return Err(format!(
+                "count: must be positive (got {})",
+                fmt::count(self.count)
+            ));
         }
         if self.count > limits.max_order_contracts {
             return Err(format!(
@@ -365,7 +375,7 @@ impl Ticket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     fn p(cents: i64) -> Price {
         Price::from_cents(cents).expect("price")
     }
@@ -376,12 +386,24 @@ mod tests {
             state: MarketState::Disarmed,
             reasons: vec![],
             yes_bids: vec![
-                Level { price: p(44), size: Count::from_contracts(5) },
-                Level { price: p(43), size: Count::from_contracts(10) },
+                Level {
+                    price: p(44),
+                    size: Count::from_contracts(5),
+                },
+                Level {
+                    price: p(43),
+                    size: Count::from_contracts(10),
+                },
             ],
             yes_asks: vec![
-                Level { price: p(46), size: Count::from_contracts(3) },
-                Level { price: p(47), size: Count::from_contracts(10) },
+                Level {
+                    price: p(46),
+                    size: Count::from_contracts(3),
+                },
+                Level {
+                    price: p(47),
+                    size: Count::from_contracts(10),
+                },
             ],
             book_age_ms: Some(10),
             resyncing: false,
@@ -425,14 +447,23 @@ mod tests {
         let m = market();
         let mut t = Ticket::new(Ticker::from("T"), Outcome::Yes, Some(&m));
         t.price = p(90);
-        let v = t.preview(Some(&m), &TradingState::Active, &TicketLimits::default()).verdict;
+        let v = t
+            .preview(Some(&m), &TradingState::Active, &TicketLimits::default())
+            .verdict;
         assert!(v.unwrap_err().starts_with("collar"));
         t.price = p(46);
         t.count = Count::from_contracts(500);
-        let v = t.preview(Some(&m), &TradingState::Active, &TicketLimits::default()).verdict;
+        let v = t
+            .preview(Some(&m), &TradingState::Active, &TicketLimits::default())
+            .verdict;
         assert!(v.unwrap_err().starts_with("max order"));
-        let halted = TradingState::Halted { reason: "k".into(), at_wall_ms: 0 };
-        let v = t.preview(Some(&m), &halted, &TicketLimits::default()).verdict;
+        let halted = TradingState::Halted {
+            reason: "k".into(),
+            at_wall_ms: 0,
+        };
+        let v = t
+            .preview(Some(&m), &halted, &TicketLimits::default())
+            .verdict;
         assert!(v.unwrap_err().starts_with("halted"));
     }
 
@@ -449,6 +480,9 @@ mod tests {
         t.type_digit('2');
         assert_eq!(t.count, Count::from_contracts(12));
         t.toggle_outcome();
-        assert_eq!((t.outcome, t.action, t.price), (Outcome::No, TradeAction::Sell, p(63)));
+        assert_eq!(
+            (t.outcome, t.action, t.price),
+            (Outcome::No, TradeAction::Sell, p(63))
+        );
     }
 }

@@ -25,7 +25,10 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
     };
     let bar = theme.style(Role::StatusBar);
     let mut spans = vec![
-        styled(format!(" {} ", state.config.environment), env_role_style(theme, env_role)),
+        styled(
+            format!(" {} ", state.config.environment),
+            env_role_style(theme, env_role),
+        ),
         styled(format!(" {} ", state.config.account), bar),
     ];
     let (conn, conn_role) = if snapshot.version == 0 {
@@ -55,7 +58,10 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
         _ => spans.push(styled(" HALTED ", theme.style(Role::StatusHalted))),
     }
     if state.frozen.is_some() {
-        spans.push(styled(" ❄ FROZEN (display only) ", theme.style(Role::Frozen)));
+        spans.push(styled(
+            " ❄ FROZEN (display only) ",
+            theme.style(Role::Frozen),
+        ));
     }
     if state.bell {
         spans.push(styled(" bell ", bar));
@@ -67,7 +73,10 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
         .first()
         .map(|k| k.to_string())
         .unwrap_or_default();
-    spans.push(styled(format!(" {kill} KILL · {help} help "), theme.style(Role::KeyHint)));
+    spans.push(styled(
+        format!(" {kill} KILL · {help} help "),
+        theme.style(Role::KeyHint),
+    ));
     spans.push(styled(format!(" {} UTC ", fmt::clock(state.now_ms)), bar));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
 }
@@ -92,7 +101,9 @@ pub fn halt_banner(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
             "sweeping: cancels pending {} → 0 (sweep {})",
             kill.cancels_pending, kill.sweeps
         ),
-        KillPhase::Pending => "exchange unreachable: kill PENDING, runs first on reconnect".to_string(),
+        KillPhase::Pending => {
+            "exchange unreachable: kill PENDING, runs first on reconnect".to_string()
+        }
         KillPhase::Flat => match kill.time_to_flat_ms {
             Some(ms) => format!("FLAT: cancels pending 0, time to flat {}", fmt::age_ms(ms)),
             None => "FLAT: cancels pending 0".to_string(),
@@ -107,10 +118,14 @@ pub fn halt_banner(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let lines = vec![
         Line::from(format!("■■ HALTED ■■  {reason}")),
         Line::from(progress),
-        Line::from(format!("only cancels leave · {reset} resets (asks to confirm)")),
+        Line::from(format!(
+            "only cancels leave · {reset} resets (asks to confirm)"
+        )),
     ];
     frame.render_widget(
-        Paragraph::new(lines).style(style).alignment(Alignment::Center),
+        Paragraph::new(lines)
+            .style(style)
+            .alignment(Alignment::Center),
         area,
     );
 }
@@ -125,9 +140,16 @@ pub fn notice_line(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         LogLevel::Error => (Role::NoticeError, "!!"),
     };
     let more = if state.notices.len() > 1 {
-        format!("  (+{} · {} dismiss)", state.notices.len() - 1, first_key(&state.keymap, Layer::Global, Action::DismissNotice))
+        format!(
+            "  (+{} · {} dismiss)",
+            state.notices.len() - 1,
+            first_key(&state.keymap, Layer::Global, Action::DismissNotice)
+        )
     } else {
-        format!("  ({} dismiss)", first_key(&state.keymap, Layer::Global, Action::DismissNotice))
+        format!(
+            "  ({} dismiss)",
+            first_key(&state.keymap, Layer::Global, Action::DismissNotice)
+        )
     };
     let line = Line::from(vec![
         Span::styled(format!(" {tag} {}", notice.text), theme.style(role)),
@@ -162,14 +184,22 @@ pub fn keys_table_markdown(keymap: &Keymap) -> String {
         if bindings.is_empty() {
             continue;
         }
-        out.push_str(&format!("\n**{}** — {}\n\n| keys | action | what it does |\n|---|---|---|\n", layer.name(), layer.describe()));
+        out.push_str(&format!(
+            "\n**{}** — {}\n\n| keys | action | what it does |\n|---|---|---|\n",
+            layer.name(),
+            layer.describe()
+        ));
         for (action, keys) in bindings {
             let keys = keys
                 .iter()
                 .map(|k| format!("`{k}`"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            out.push_str(&format!("| {keys} | {} | {} |\n", action.name(), action.description()));
+            out.push_str(&format!(
+                "| {keys} | {} | {} |\n",
+                action.name(),
+                action.description()
+            ));
         }
     }
     out

@@ -6,8 +6,8 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::styled;
 use super::chrome::first_key;
+use super::styled;
 use crate::tui::app::{AppState, Modal, Outcome, Ticket, TicketField, TradeAction, search_matches};
 use crate::tui::fmt::{self, fit};
 use crate::tui::keymap::{Action, Layer};
@@ -34,7 +34,15 @@ pub fn render_modal(frame: &mut Frame, area: Rect, state: &AppState, theme: &The
                 ),
                 theme.style(Role::KeyHint),
             )));
-            boxed(frame, area, theme, "Confirm", 70, lines.len() as u16 + 2, lines);
+            boxed(
+                frame,
+                area,
+                theme,
+                "Confirm",
+                70,
+                lines.len() as u16 + 2,
+                lines,
+            );
         }
         Modal::Search { query, selected } => {
             let matches = search_matches(&state.replica, query);
@@ -46,8 +54,16 @@ pub fn render_modal(frame: &mut Frame, area: Rect, state: &AppState, theme: &The
             let first = selected.saturating_sub(height.saturating_sub(1));
             for (i, ticker) in matches.iter().enumerate().skip(first).take(height) {
                 let meta = state.replica.meta(ticker.as_str());
-                let watched = if state.watchlist.contains(ticker) { "✓" } else { " " };
-                let style = if i == *selected { theme.style(Role::Selection) } else { theme.style(Role::Text) };
+                let watched = if state.watchlist.contains(ticker) {
+                    "✓"
+                } else {
+                    " "
+                };
+                let style = if i == *selected {
+                    theme.style(Role::Selection)
+                } else {
+                    theme.style(Role::Text)
+                };
                 lines.push(Line::from(styled(
                     format!(
                         "{}{watched} {:<26} {}",
@@ -59,48 +75,100 @@ pub fn render_modal(frame: &mut Frame, area: Rect, state: &AppState, theme: &The
                 )));
             }
             if matches.is_empty() {
-                lines.push(Line::from(styled("no open market matches", theme.style(Role::TextMuted))));
+                lines.push(Line::from(styled(
+                    "no open market matches",
+                    theme.style(Role::TextMuted),
+                )));
             }
             lines.push(Line::from(styled(
-                format!("{} add to watchlist · {} close", first_key(&state.keymap, Layer::Search, Action::Accept), first_key(&state.keymap, Layer::Search, Action::Close)),
+                format!(
+                    "{} add to watchlist · {} close",
+                    first_key(&state.keymap, Layer::Search, Action::Accept),
+                    first_key(&state.keymap, Layer::Search, Action::Close)
+                ),
                 theme.style(Role::KeyHint),
             )));
-            boxed(frame, area, theme, "Market search", 76, lines.len() as u16 + 2, lines);
+            boxed(
+                frame,
+                area,
+                theme,
+                "Market search",
+                76,
+                lines.len() as u16 + 2,
+                lines,
+            );
         }
         Modal::Filter => {
             let lines = vec![
                 Line::from(vec![
                     styled("filter: ", theme.style(Role::TextMuted)),
-                    styled(format!("{}▏", state.filter), theme.style(Role::InputFocused)),
+                    styled(
+                        format!("{}▏", state.filter),
+                        theme.style(Role::InputFocused),
+                    ),
                 ]),
                 Line::from(styled("enter keep · esc clear", theme.style(Role::KeyHint))),
             ];
             boxed(frame, area, theme, "Filter watchlist", 50, 4, lines);
         }
-        Modal::Params { ticker, text, error } => {
+        Modal::Params {
+            ticker,
+            text,
+            error,
+        } => {
             let mut lines: Vec<Line> = text
                 .lines()
                 .map(|l| Line::from(styled(l.to_string(), theme.style(Role::Input))))
                 .collect();
             lines.push(Line::from(styled("▏", theme.style(Role::InputFocused))));
             match error {
-                Some(e) => lines.push(Line::from(styled(format!("invalid: {e}"), theme.style(Role::NoticeError)))),
-                None => lines.push(Line::from(styled("TOML; unnamed fields keep the maker defaults", theme.style(Role::TextMuted)))),
+                Some(e) => lines.push(Line::from(styled(
+                    format!("invalid: {e}"),
+                    theme.style(Role::NoticeError),
+                ))),
+                None => lines.push(Line::from(styled(
+                    "TOML; unnamed fields keep the maker defaults",
+                    theme.style(Role::TextMuted),
+                ))),
             }
-            lines.push(Line::from(styled("enter validate & set · esc close", theme.style(Role::KeyHint))));
-            boxed(frame, area, theme, &format!("Strategy parameters: {ticker}"), 70, lines.len() as u16 + 2, lines);
+            lines.push(Line::from(styled(
+                "enter validate & set · esc close",
+                theme.style(Role::KeyHint),
+            )));
+            boxed(
+                frame,
+                area,
+                theme,
+                &format!("Strategy parameters: {ticker}"),
+                70,
+                lines.len() as u16 + 2,
+                lines,
+            );
         }
         Modal::Help { scroll } => help(frame, area, state, theme, *scroll),
-        Modal::Event { ticker, scroll } => event_view(frame, area, state, theme, ticker.as_str(), *scroll),
+        Modal::Event { ticker, scroll } => {
+            event_view(frame, area, state, theme, ticker.as_str(), *scroll)
+        }
     }
 }
 
 /// A centred box of `width`x`height` (clamped to the screen) with `lines` inside.
-fn boxed(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, width: u16, height: u16, lines: Vec<Line>) {
+fn boxed(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: &str,
+    width: u16,
+    height: u16,
+    lines: Vec<Line>,
+) {
     let rect = centred(area, width.min(area.width), height.min(area.height));
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
-        .title(Line::from(styled(format!(" {title} "), theme.style(Role::TitleFocused))))
+        .title(Line::from(styled(
+            format!(" {title} "),
+            theme.style(Role::TitleFocused),
+        )))
         .border_style(theme.style(Role::BorderFocused))
         .style(theme.style(Role::Text));
     let inner = block.inner(rect);
@@ -109,19 +177,37 @@ fn boxed(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, width: u16, 
 }
 
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
-    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    let [cell] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
+    let [row] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(row);
     cell
 }
 
 fn ticket_dialog(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, ticket: &Ticket) {
     let market = state.replica.market(ticket.ticker.as_str());
-    let preview = ticket.preview(market, &state.replica.snapshot.trading, &state.config.limits);
+    let preview = ticket.preview(
+        market,
+        &state.replica.snapshot.trading,
+        &state.config.limits,
+    );
     let field = |f: TicketField, label: &str, value: String| -> Line<'static> {
         let focused = ticket.field == f;
         Line::from(vec![
-            styled(format!("{}{label:<10}", if focused { "›" } else { " " }), theme.style(Role::TextMuted)),
-            styled(value, theme.style(if focused { Role::InputFocused } else { Role::Input })),
+            styled(
+                format!("{}{label:<10}", if focused { "›" } else { " " }),
+                theme.style(Role::TextMuted),
+            ),
+            styled(
+                value,
+                theme.style(if focused {
+                    Role::InputFocused
+                } else {
+                    Role::Input
+                }),
+            ),
         ])
     };
     let outcome = match ticket.outcome {
@@ -143,11 +229,24 @@ fn ticket_dialog(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme,
         field(
             TicketField::Price,
             "price",
-            format!("{} {outcome}  (= YES {} / NO {})", fmt::price(ticket.price), fmt::price(preview.yes_price), fmt::no_price(preview.yes_price)),
+            format!(
+                "{} {outcome}  (= YES {} / NO {})",
+                fmt::price(ticket.price),
+                fmt::price(preview.yes_price),
+                fmt::no_price(preview.yes_price)
+            ),
         ),
-        field(TicketField::Count, "count", format!("{} contracts", fmt::count(ticket.count))),
+        field(
+            TicketField::Count,
+            "count",
+            format!("{} contracts", fmt::count(ticket.count)),
+        ),
         field(TicketField::TimeInForce, "tif", tif.to_string()),
-        field(TicketField::PostOnly, "post-only", if ticket.post_only { "yes" } else { "no" }.to_string()),
+        field(
+            TicketField::PostOnly,
+            "post-only",
+            if ticket.post_only { "yes" } else { "no" }.to_string(),
+        ),
         Line::from(""),
         Line::from(styled(
             format!(
@@ -165,15 +264,24 @@ fn ticket_dialog(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme,
                     "visible book fills {} now, avg {} {outcome}, slippage {} vs best",
                     fmt::count(preview.fillable),
                     fmt::price(avg),
-                    fmt::price(crate::core::num::Price::from_micros(slip.max(0)).unwrap_or(crate::core::num::Price::ZERO))
+                    fmt::price(
+                        crate::core::num::Price::from_micros(slip.max(0))
+                            .unwrap_or(crate::core::num::Price::ZERO)
+                    )
                 ),
                 _ => "rests on the book: nothing in the visible book crosses".to_string(),
             },
             theme.style(Role::Text),
         )),
         match &preview.verdict {
-            Ok(()) => Line::from(styled("risk pre-check: ✓ passes (the engine's gate decides)", theme.style(Role::PnlPositive))),
-            Err(why) => Line::from(styled(format!("risk pre-check: ✗ {why}"), theme.style(Role::PnlNegative))),
+            Ok(()) => Line::from(styled(
+                "risk pre-check: ✓ passes (the engine's gate decides)",
+                theme.style(Role::PnlPositive),
+            )),
+            Err(why) => Line::from(styled(
+                format!("risk pre-check: ✗ {why}"),
+                theme.style(Role::PnlNegative),
+            )),
         },
         Line::from(""),
         Line::from(styled(
@@ -197,16 +305,36 @@ fn ticket_dialog(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme,
         None => format!("Order ticket: {}", ticket.ticker),
     };
     if state.is_halted() {
-        lines.insert(0, Line::from(styled("HALTED: this order will be refused", theme.style(Role::HaltBanner))));
+        lines.insert(
+            0,
+            Line::from(styled(
+                "HALTED: this order will be refused",
+                theme.style(Role::HaltBanner),
+            )),
+        );
     }
-    boxed(frame, area, theme, &title, 74, lines.len() as u16 + 2, lines);
+    boxed(
+        frame,
+        area,
+        theme,
+        &title,
+        74,
+        lines.len() as u16 + 2,
+        lines,
+    );
 }
 
 fn help(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, scroll: u16) {
     let mut lines = vec![Line::from(styled(
         format!(
             "KILL SWITCH: {} (always, before every other key; no confirmation)",
-            state.keymap.kill_keys().iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
+            state
+                .keymap
+                .kill_keys()
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         theme.style(Role::HaltBanner),
     ))];
@@ -216,9 +344,16 @@ fn help(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, scroll: 
             continue;
         }
         lines.push(Line::from(""));
-        lines.push(Line::from(styled(format!("{} — {}", layer.name(), layer.describe()), theme.style(Role::Header))));
+        lines.push(Line::from(styled(
+            format!("{} — {}", layer.name(), layer.describe()),
+            theme.style(Role::Header),
+        )));
         for (action, keys) in bindings {
-            let keys = keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(" ");
+            let keys = keys
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
             lines.push(Line::from(vec![
                 styled(format!("  {keys:<18}"), theme.style(Role::KeyHint)),
                 styled(action.description().to_string(), theme.style(Role::Text)),
@@ -230,7 +365,10 @@ fn help(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, scroll: 
     let rect = centred(area, width, height);
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
-        .title(Line::from(styled(" Help (from the live keymap) ", theme.style(Role::TitleFocused))))
+        .title(Line::from(styled(
+            " Help (from the live keymap) ",
+            theme.style(Role::TitleFocused),
+        )))
         .border_style(theme.style(Role::BorderFocused))
         .style(theme.style(Role::Text));
     let inner = block.inner(rect);
@@ -238,7 +376,14 @@ fn help(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, scroll: 
     frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
 }
 
-fn event_view(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, ticker: &str, scroll: u16) {
+fn event_view(
+    frame: &mut Frame,
+    area: Rect,
+    state: &AppState,
+    theme: &Theme,
+    ticker: &str,
+    scroll: u16,
+) {
     let replica = &state.replica;
     let meta = replica.meta(ticker);
     let event = meta.map(|m| m.event_ticker.clone()).unwrap_or_default();
@@ -249,7 +394,10 @@ fn event_view(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, ti
         .collect();
     siblings.sort_by(|a, b| a.ticker.cmp(&b.ticker));
     let mut lines = vec![
-        Line::from(styled(meta.map_or(ticker.to_string(), |m| m.title.clone()), theme.style(Role::Title))),
+        Line::from(styled(
+            meta.map_or(ticker.to_string(), |m| m.title.clone()),
+            theme.style(Role::Title),
+        )),
         Line::from(styled(
             format!(
                 "event {} · closes in {}",
@@ -261,17 +409,30 @@ fn event_view(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, ti
         )),
         Line::from(""),
         Line::from(styled(
-            format!(" {:<28} {:<22} {:>5} {:>5} {:>5} {:>10}", "market", "outcome", "bid", "ask", "pos", "control"),
+            format!(
+                " {:<28} {:<22} {:>5} {:>5} {:>5} {:>10}",
+                "market", "outcome", "bid", "ask", "pos", "control"
+            ),
             theme.style(Role::Header),
         )),
     ];
     for m in &siblings {
         let view = replica.market(&m.ticker);
-        let bid = view.and_then(|v| v.yes_bids.first()).map_or("--".into(), |l| fmt::price(l.price));
-        let ask = view.and_then(|v| v.yes_asks.first()).map_or("--".into(), |l| fmt::price(l.price));
-        let pos = view.map_or("--".into(), |v| fmt::signed_count(crate::tui::adapt::position(v).contracts));
+        let bid = view
+            .and_then(|v| v.yes_bids.first())
+            .map_or("--".into(), |l| fmt::price(l.price));
+        let ask = view
+            .and_then(|v| v.yes_asks.first())
+            .map_or("--".into(), |l| fmt::price(l.price));
+        let pos = view.map_or("--".into(), |v| {
+            fmt::signed_count(crate::tui::adapt::position(v).contracts)
+        });
         let badge = view.map_or("no feed".into(), |v| v.state.badge());
-        let style = if m.ticker == ticker { theme.style(Role::Selection) } else { theme.style(Role::Text) };
+        let style = if m.ticker == ticker {
+            theme.style(Role::Selection)
+        } else {
+            theme.style(Role::Text)
+        };
         lines.push(Line::from(styled(
             format!(
                 "{}{:<28} {:<22} {bid:>5} {ask:>5} {pos:>5} {:>10}",
@@ -286,7 +447,10 @@ fn event_view(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, ti
     lines.push(Line::from(""));
     lines.push(Line::from(styled("rules", theme.style(Role::Header))));
     lines.push(Line::from(styled(
-        meta.map_or("(no rules text: the market list has not arrived)".to_string(), |m| m.rules.clone()),
+        meta.map_or(
+            "(no rules text: the market list has not arrived)".to_string(),
+            |m| m.rules.clone(),
+        ),
         theme.style(Role::Text),
     )));
     let width = area.width.saturating_sub(4).min(100);
@@ -294,10 +458,18 @@ fn event_view(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, ti
     let rect = centred(area, width, height);
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
-        .title(Line::from(styled(format!(" Event view: {ticker} "), theme.style(Role::TitleFocused))))
+        .title(Line::from(styled(
+            format!(" Event view: {ticker} "),
+            theme.style(Role::TitleFocused),
+        )))
         .border_style(theme.style(Role::BorderFocused))
         .style(theme.style(Role::Text));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((scroll, 0)), inner);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        inner,
+    );
 }

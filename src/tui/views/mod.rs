@@ -64,11 +64,17 @@ pub fn place_panels(area: Rect, state: &AppState) -> Vec<(Panel, Rect)> {
         vec![
             (45, vec![(Watchlist, 50), (Orders, 25), (Positions, 25)]),
             (30, vec![(Ladder, 45), (Chart, 25), (Pnl, 30)]),
-            (25, vec![(Strategies, 25), (Health, 25), (Tape, 25), (Log, 25)]),
+            (
+                25,
+                vec![(Strategies, 25), (Health, 25), (Tape, 25), (Log, 25)],
+            ),
         ]
     } else if area.width >= 100 {
         vec![
-            (55, vec![(Watchlist, 45), (Orders, 20), (Positions, 20), (Log, 15)]),
+            (
+                55,
+                vec![(Watchlist, 45), (Orders, 20), (Positions, 20), (Log, 15)],
+            ),
             (45, vec![(Ladder, 50), (Pnl, 25), (Strategies, 25)]),
         ]
     } else {
@@ -87,13 +93,16 @@ pub fn place_panels(area: Rect, state: &AppState) -> Vec<(Panel, Rect)> {
         })
         .filter(|(_, panels)| !panels.is_empty())
         .collect();
-    let placed = columns.iter().flat_map(|(_, ps)| ps.iter().map(|(p, _)| *p)).any(|p| p == state.focus);
-    if !placed && !state.hidden.contains(&state.focus) {
-        if let Some((_, last_column)) = columns.last_mut()
-            && let Some(last) = last_column.last_mut()
-        {
-            last.0 = state.focus;
-        }
+    let placed = columns
+        .iter()
+        .flat_map(|(_, ps)| ps.iter().map(|(p, _)| *p))
+        .any(|p| p == state.focus);
+    if !placed
+        && !state.hidden.contains(&state.focus)
+        && let Some((_, last_column)) = columns.last_mut()
+        && let Some(last) = last_column.last_mut()
+    {
+        last.0 = state.focus;
     }
     if area.width < 100 && columns.len() == 1 {
         // Stacked: the watchlist on top, the rest side by side below.
@@ -104,7 +113,8 @@ pub fn place_panels(area: Rect, state: &AppState) -> Vec<(Panel, Rect)> {
             return vec![(panels[0].0, top), (panels[1].0, bottom)];
         }
     }
-    let col_rects = Layout::horizontal(columns.iter().map(|(w, _)| Constraint::Fill(*w))).split(area);
+    let col_rects =
+        Layout::horizontal(columns.iter().map(|(w, _)| Constraint::Fill(*w))).split(area);
     let mut out = Vec::new();
     for ((_, panels), col) in columns.iter().zip(col_rects.iter()) {
         let rows = Layout::vertical(panels.iter().map(|(_, h)| Constraint::Fill(*h))).split(*col);
@@ -120,14 +130,23 @@ pub fn place_panels(area: Rect, state: &AppState) -> Vec<(Panel, Rect)> {
 fn panel_block<'a>(panel: Panel, extra: &str, state: &AppState, theme: &Theme) -> Block<'a> {
     let focused = state.focus == panel;
     let (border, title_style) = if focused {
-        (theme.style(Role::BorderFocused), theme.style(Role::TitleFocused))
+        (
+            theme.style(Role::BorderFocused),
+            theme.style(Role::TitleFocused),
+        )
     } else {
         (theme.style(Role::Border), theme.style(Role::Title))
     };
     let marker = if focused { "▶ " } else { "" };
-    let mut spans = vec![Span::styled(format!("{marker}{}", panel.title()), title_style)];
+    let mut spans = vec![Span::styled(
+        format!("{marker}{}", panel.title()),
+        title_style,
+    )];
     if !extra.is_empty() {
-        spans.push(Span::styled(format!(" {extra}"), theme.style(Role::TextMuted)));
+        spans.push(Span::styled(
+            format!(" {extra}"),
+            theme.style(Role::TextMuted),
+        ));
     }
     Block::bordered()
         .border_style(border)

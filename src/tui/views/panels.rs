@@ -58,7 +58,9 @@ fn window(len: usize, selected: usize, height: usize) -> (usize, usize) {
     if height == 0 || len == 0 {
         return (0, 0);
     }
-    let first = selected.saturating_sub(height - 1).min(len.saturating_sub(height));
+    let first = selected
+        .saturating_sub(height - 1)
+        .min(len.saturating_sub(height));
     (first, (first + height).min(len))
 }
 
@@ -69,7 +71,11 @@ pub fn unrealized(market: &MarketView) -> Option<Money> {
         return Some(Money::ZERO);
     }
     let mid = mid_of(market)?;
-    let per_contract = if facts.contracts.is_positive() { mid } else { 1_000_000 - mid };
+    let per_contract = if facts.contracts.is_positive() {
+        mid
+    } else {
+        1_000_000 - mid
+    };
     let value = Price::from_micros(per_contract)?.cost_of(facts.contracts.abs());
     Some(value.saturating_sub(facts.cost))
 }
@@ -93,13 +99,27 @@ fn watchlist(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let mut header = if compact {
         format!(
             "{:<tw$} {:>5} {:>5} {:>5} {:>8} {:<10} {:>5}",
-            "market", "bid", "ask", "pos", "P&L", "control", "age",
+            "market",
+            "bid",
+            "ask",
+            "pos",
+            "P&L",
+            "control",
+            "age",
             tw = ticker_w
         )
     } else {
         format!(
             "{:<tw$} {:>5} {:>5} {:>5} {:>7} {:>5} {:>8} {:<10} {:>5}",
-            "market", "bid", "ask", "last", "24h vol", "pos", "P&L", "control", "age",
+            "market",
+            "bid",
+            "ask",
+            "last",
+            "24h vol",
+            "pos",
+            "P&L",
+            "control",
+            "age",
             tw = ticker_w
         )
     };
@@ -147,25 +167,51 @@ fn watchlist(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         };
         let marker = if is_selected { "›" } else { " " };
         let mut spans = vec![
-            styled(format!("{marker}{:<tw$}", fit(ticker.as_str(), ticker_w - 1), tw = ticker_w - 1), base),
+            styled(
+                format!(
+                    "{marker}{:<tw$}",
+                    fit(ticker.as_str(), ticker_w - 1),
+                    tw = ticker_w - 1
+                ),
+                base,
+            ),
             styled(format!(" {bid:>5}"), base.patch(theme.style(Role::BookBid))),
             styled(format!(" {ask:>5}"), base.patch(theme.style(Role::BookAsk))),
             if compact {
                 styled(format!(" {:>5}", fmt::signed_count(facts.contracts)), base)
             } else {
-                styled(format!(" {last:>5} {vol:>7} {:>5}", fmt::signed_count(facts.contracts)), base)
+                styled(
+                    format!(
+                        " {last:>5} {vol:>7} {:>5}",
+                        fmt::signed_count(facts.contracts)
+                    ),
+                    base,
+                )
             },
-            styled(format!(" {:>8}", fmt::pnl(pnl)), base.patch(theme.style(pnl_role(pnl)))),
-            styled(format!(" {:<10}", fit(&badge, 10)), base.patch(theme.style(badge_role))),
+            styled(
+                format!(" {:>8}", fmt::pnl(pnl)),
+                base.patch(theme.style(pnl_role(pnl))),
+            ),
+            styled(
+                format!(" {:<10}", fit(&badge, 10)),
+                base.patch(theme.style(badge_role)),
+            ),
             styled(
                 format!(" {age:>5}"),
-                if stale { base.patch(theme.style(Role::Stale)) } else { base },
+                if stale {
+                    base.patch(theme.style(Role::Stale))
+                } else {
+                    base
+                },
             ),
         ];
         if wide {
             let title = meta.map_or(String::new(), |m| m.title.clone());
             let room = inner.width.saturating_sub(84) as usize;
-            spans.push(styled(format!("  {}", fit(&title, room)), base.patch(theme.style(Role::TextMuted))));
+            spans.push(styled(
+                format!("  {}", fit(&title, room)),
+                base.patch(theme.style(Role::TextMuted)),
+            ));
         }
         lines.push(Line::from(spans));
     }
@@ -192,7 +238,10 @@ fn ladder(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     frame.render_widget(block, area);
     let Some(market) = market else {
         frame.render_widget(
-            Paragraph::new(styled("no book for the selected market", theme.style(Role::TextMuted))),
+            Paragraph::new(styled(
+                "no book for the selected market",
+                theme.style(Role::TextMuted),
+            )),
             inner,
         );
         return;
@@ -210,7 +259,10 @@ fn ladder(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         .max(1);
     let bar_w = inner.width.saturating_sub(36) as usize;
     let mut lines = vec![Line::from(vec![
-        styled(format!("{:<9}", market.state.badge()), theme.style(badge_role(&market.state))),
+        styled(
+            format!("{:<9}", market.state.badge()),
+            theme.style(badge_role(&market.state)),
+        ),
         styled(
             format!("{:>6} {:>6} {:>8} {:<12}", "NO", "YES", "size", "mine"),
             theme.style(Role::Header),
@@ -243,10 +295,22 @@ fn ladder(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         };
         Line::from(vec![
             styled(format!("{label:<9}"), theme.style(Role::TextMuted)),
-            styled(format!("{:>6}", fmt::no_price(level.price)), theme.style(Role::No)),
-            styled(format!(" {:>6}", fmt::price(level.price)), theme.style(price_role)),
-            styled(format!(" {:>8}", fmt::count(level.size)), theme.style(Role::Text)),
-            styled(format!(" {:<12}", mine_text), theme.style(Role::BookOwnOrder)),
+            styled(
+                format!("{:>6}", fmt::no_price(level.price)),
+                theme.style(Role::No),
+            ),
+            styled(
+                format!(" {:>6}", fmt::price(level.price)),
+                theme.style(price_role),
+            ),
+            styled(
+                format!(" {:>8}", fmt::count(level.size)),
+                theme.style(Role::Text),
+            ),
+            styled(
+                format!(" {:<12}", mine_text),
+                theme.style(Role::BookOwnOrder),
+            ),
             styled("█".repeat(bar.min(bar_w)), theme.style(depth_role)),
         ])
     };
@@ -260,8 +324,13 @@ fn ladder(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let spread = match (market.yes_bids.first(), market.yes_asks.first()) {
         (Some(b), Some(a)) => format!(
             "── spread {} · mid {} ──",
-            fmt::price(Price::from_micros(a.price.micros() - b.price.micros()).unwrap_or(Price::ZERO)),
-            fmt::price(Price::from_micros((a.price.micros() + b.price.micros()) / 2).unwrap_or(Price::ZERO))
+            fmt::price(
+                Price::from_micros(a.price.micros() - b.price.micros()).unwrap_or(Price::ZERO)
+            ),
+            fmt::price(
+                Price::from_micros((a.price.micros() + b.price.micros()) / 2)
+                    .unwrap_or(Price::ZERO)
+            )
         ),
         _ => "── one-sided book ──".to_string(),
     };
@@ -269,7 +338,14 @@ fn ladder(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let resync = if market.resyncing { " RESYNCING" } else { "" };
     lines.push(Line::from(vec![
         styled(spread, theme.style(Role::BookSpread)),
-        styled(format!(" age {age}{resync}"), theme.style(if market.resyncing { Role::Stale } else { Role::TextMuted })),
+        styled(
+            format!(" age {age}{resync}"),
+            theme.style(if market.resyncing {
+                Role::Stale
+            } else {
+                Role::TextMuted
+            }),
+        ),
     ]));
     for level in market.yes_bids.iter().take(rows_each) {
         lines.push(level_line(level, Side::Bid));
@@ -302,7 +378,11 @@ fn orders(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let (first, last) = window(rows.len(), selected, height);
     for (i, order) in rows[first..last].iter().enumerate() {
         let is_selected = state.focus == Panel::Orders && first + i == selected;
-        let base = if is_selected { theme.style(Role::Selection) } else { theme.style(Role::Text) };
+        let base = if is_selected {
+            theme.style(Role::Selection)
+        } else {
+            theme.style(Role::Text)
+        };
         let side_role = match order.side {
             Side::Bid => Role::BookBid,
             Side::Ask => Role::BookAsk,
@@ -320,7 +400,11 @@ fn orders(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                     " {:>5} {:>5} {:>9} {:<10} {:<8} {}",
                     fmt::price(order.yes_price),
                     fmt::no_price(order.yes_price),
-                    format!("{}/{}", fmt::count(order.remaining_count), fmt::count(order.initial_count)),
+                    format!(
+                        "{}/{}",
+                        fmt::count(order.remaining_count),
+                        fmt::count(order.initial_count)
+                    ),
                     fit(&format!("{:?}", order.state), 10),
                     fit(&owner_label(&order.owner), 8),
                     short_id(&order.client_order_id)
@@ -330,7 +414,10 @@ fn orders(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         ]));
     }
     if rows.is_empty() {
-        lines.push(Line::from(styled("no working orders", theme.style(Role::TextMuted))));
+        lines.push(Line::from(styled(
+            "no working orders",
+            theme.style(Role::TextMuted),
+        )));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
@@ -363,7 +450,10 @@ fn positions(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         } else {
             let per = f.cost.micros() * 100 / f.contracts.centi().abs();
             let side = if f.contracts.is_positive() { "Y" } else { "N" };
-            format!("{side}{}", Price::from_micros(per).map_or("?".to_string(), fmt::price))
+            format!(
+                "{side}{}",
+                Price::from_micros(per).map_or("?".to_string(), fmt::price)
+            )
         };
         let mark = mid_of(market)
             .and_then(Price::from_micros)
@@ -380,13 +470,25 @@ fn positions(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 ),
                 theme.style(Role::Text),
             ),
-            styled(format!("{:>8}", fmt::pnl(unreal)), theme.style(pnl_role(unreal))),
-            styled(format!(" {:>8}", fmt::pnl(f.realized)), theme.style(pnl_role(f.realized))),
-            styled(format!(" {:>6}", fmt::money(f.fees)), theme.style(Role::TextMuted)),
+            styled(
+                format!("{:>8}", fmt::pnl(unreal)),
+                theme.style(pnl_role(unreal)),
+            ),
+            styled(
+                format!(" {:>8}", fmt::pnl(f.realized)),
+                theme.style(pnl_role(f.realized)),
+            ),
+            styled(
+                format!(" {:>6}", fmt::money(f.fees)),
+                theme.style(Role::TextMuted),
+            ),
         ]));
     }
     if held.is_empty() {
-        lines.push(Line::from(styled("flat everywhere", theme.style(Role::TextMuted))));
+        lines.push(Line::from(styled(
+            "flat everywhere",
+            theme.style(Role::TextMuted),
+        )));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
@@ -397,19 +499,35 @@ fn strategies(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     frame.render_widget(block, area);
     let replica = state.view();
     let mut lines = Vec::new();
-    for market in replica.snapshot.markets.iter().filter(|m| m.strategy.is_some()) {
+    for market in replica
+        .snapshot
+        .markets
+        .iter()
+        .filter(|m| m.strategy.is_some())
+    {
         let activity = replica.strategies.get(&market.ticker);
         let reasons = if market.reasons.is_empty() {
             String::new()
         } else {
             format!(
                 " [{}]",
-                market.reasons.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")
+                market
+                    .reasons
+                    .iter()
+                    .map(|r| r.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         lines.push(Line::from(vec![
-            styled(format!("{:<16} ", fit(market.ticker.as_str(), 16)), theme.style(Role::Text)),
-            styled(format!("{:<6} ", market.strategy.unwrap_or("-")), theme.style(Role::TextMuted)),
+            styled(
+                format!("{:<16} ", fit(market.ticker.as_str(), 16)),
+                theme.style(Role::Text),
+            ),
+            styled(
+                format!("{:<6} ", market.strategy.unwrap_or("-")),
+                theme.style(Role::TextMuted),
+            ),
             styled(market.state.badge(), theme.style(badge_role(&market.state))),
             styled(reasons, theme.style(Role::TextMuted)),
         ]));
@@ -420,7 +538,11 @@ fn strategies(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 None => String::new(),
             };
             lines.push(Line::from(styled(
-                format!("  {}{}", fit(&last, inner.width.saturating_sub(4) as usize), refusals),
+                format!(
+                    "  {}{}",
+                    fit(&last, inner.width.saturating_sub(4) as usize),
+                    refusals
+                ),
                 theme.style(Role::TextMuted),
             )));
         }
@@ -456,13 +578,22 @@ fn pnl(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let mut lines = vec![
         Line::from(vec![
             styled("realized ", theme.style(Role::TextMuted)),
-            styled(format!("{:<10}", fmt::pnl(p.realized)), theme.style(pnl_role(p.realized))),
+            styled(
+                format!("{:<10}", fmt::pnl(p.realized)),
+                theme.style(pnl_role(p.realized)),
+            ),
             styled("unrealized ", theme.style(Role::TextMuted)),
-            styled(format!("{:<10}", fmt::pnl(p.unrealized)), theme.style(pnl_role(p.unrealized))),
+            styled(
+                format!("{:<10}", fmt::pnl(p.unrealized)),
+                theme.style(pnl_role(p.unrealized)),
+            ),
         ]),
         Line::from(vec![
             styled("fees     ", theme.style(Role::TextMuted)),
-            styled(format!("{:<10}", fmt::money(p.fees)), theme.style(Role::Text)),
+            styled(
+                format!("{:<10}", fmt::money(p.fees)),
+                theme.style(Role::Text),
+            ),
             styled("daily      ", theme.style(Role::TextMuted)),
             styled(fmt::pnl(p.daily), theme.style(pnl_role(p.daily))),
         ]),
@@ -474,7 +605,9 @@ fn pnl(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             ),
             styled("buying pwr ", theme.style(Role::TextMuted)),
             styled(
-                balance.map_or("--".to_string(), |b| fmt::money(b.saturating_sub(Money::from_micros(open_cost)))),
+                balance.map_or("--".to_string(), |b| {
+                    fmt::money(b.saturating_sub(Money::from_micros(open_cost)))
+                }),
                 theme.style(Role::Text),
             ),
         ]),
@@ -484,7 +617,11 @@ fn pnl(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines), inner);
     if inner.height > used {
         let headroom = replica.loss_headroom(state.config.max_daily_loss);
-        let role = if headroom < 0.25 { Role::GaugeDanger } else { Role::GaugeOk };
+        let role = if headroom < 0.25 {
+            Role::GaugeDanger
+        } else {
+            Role::GaugeOk
+        };
         let gauge = Gauge::default()
             .ratio(headroom.clamp(0.0, 1.0))
             .label(format!(
@@ -493,11 +630,22 @@ fn pnl(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 fmt::money(state.config.max_daily_loss)
             ))
             .gauge_style(theme.style(role));
-        frame.render_widget(gauge, Rect { y: inner.y + used, height: 1, ..inner });
+        frame.render_widget(
+            gauge,
+            Rect {
+                y: inner.y + used,
+                height: 1,
+                ..inner
+            },
+        );
     }
     if inner.height > used + 1 {
         let data = shifted(replica.pnl_history.iter().copied());
-        let area = Rect { y: inner.y + used + 1, height: inner.height - used - 1, ..inner };
+        let area = Rect {
+            y: inner.y + used + 1,
+            height: inner.height - used - 1,
+            ..inner
+        };
         frame.render_widget(sparkline(&data).style(theme.style(Role::Chart)), area);
     }
 }
@@ -529,7 +677,12 @@ fn chart(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         return;
     };
     let width = inner.width as usize;
-    let data = shifted(series.iter().copied().skip(series.len().saturating_sub(width)));
+    let data = shifted(
+        series
+            .iter()
+            .copied()
+            .skip(series.len().saturating_sub(width)),
+    );
     frame.render_widget(sparkline(&data).style(theme.style(Role::Chart)), inner);
 }
 
@@ -559,13 +712,26 @@ fn tape(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 Side::Ask => "↓",
             };
             Line::from(vec![
-                styled(format!("{} ", fmt::clock(row.wall_ms)), theme.style(Role::TextMuted)),
-                styled(format!("{:<14} ", fit(row.ticker.as_str(), 14)), theme.style(Role::Text)),
                 styled(
-                    format!("{arrow}{:>5} ×{:<5}", fmt::price(row.yes_price), fmt::count(row.count)),
+                    format!("{} ", fmt::clock(row.wall_ms)),
+                    theme.style(Role::TextMuted),
+                ),
+                styled(
+                    format!("{:<14} ", fit(row.ticker.as_str(), 14)),
+                    theme.style(Role::Text),
+                ),
+                styled(
+                    format!(
+                        "{arrow}{:>5} ×{:<5}",
+                        fmt::price(row.yes_price),
+                        fmt::count(row.count)
+                    ),
                     theme.style(role),
                 ),
-                styled(if row.ours { " mine" } else { "" }, theme.style(Role::BookOwnOrder)),
+                styled(
+                    if row.ours { " mine" } else { "" },
+                    theme.style(Role::BookOwnOrder),
+                ),
             ])
         })
         .collect();
@@ -579,15 +745,31 @@ fn health(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let h = &state.view().snapshot.health;
     let opt = |v: Option<i64>| v.map_or("--".to_string(), |v| format!("{v}ms"));
     let text = [
-        format!("feed lag p50 {} p99 {}", opt(h.feed_lag_p50_ms), opt(h.feed_lag_p99_ms)),
-        format!("reconnects {} resyncs {} gaps {}", h.reconnects, h.resyncs, h.gaps),
-        format!("rejects {} (streak {})", h.rejects, h.business_reject_streak),
+        format!(
+            "feed lag p50 {} p99 {}",
+            opt(h.feed_lag_p50_ms),
+            opt(h.feed_lag_p99_ms)
+        ),
+        format!(
+            "reconnects {} resyncs {} gaps {}",
+            h.reconnects, h.resyncs, h.gaps
+        ),
+        format!(
+            "rejects {} (streak {})",
+            h.rejects, h.business_reject_streak
+        ),
         format!(
             "budget read {}/{} write {}/{}",
             h.read_tokens, h.read_capacity, h.write_tokens, h.write_capacity
         ),
-        format!("writes in flight {} cancels waiting {}", h.writes_in_flight, h.cancels_waiting),
-        format!("clock offset {}ms · frames {}", h.clock_offset_ms, h.ws_frames),
+        format!(
+            "writes in flight {} cancels waiting {}",
+            h.writes_in_flight, h.cancels_waiting
+        ),
+        format!(
+            "clock offset {}ms · frames {}",
+            h.clock_offset_ms, h.ws_frames
+        ),
         format!(
             "exchange {} · reconcile fails {} · journal drops {}",
             match h.exchange_trading_active {
@@ -624,7 +806,10 @@ fn log(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
                 LogLevel::Error => Role::LogError,
             };
             Line::from(vec![
-                Span::styled(format!("{} ", fmt::clock(line.wall_ms)), theme.style(Role::TextMuted)),
+                Span::styled(
+                    format!("{} ", fmt::clock(line.wall_ms)),
+                    theme.style(Role::TextMuted),
+                ),
                 Span::styled(line.text.clone(), theme.style(role)),
             ])
         })

@@ -18,13 +18,13 @@ fn screen(session: &str) -> String {
 
 /// Poll the pane until `ok` holds (tmux has no event to wait on); fails after a generous timeout.
 fn wait_for(session: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = std::time::Instant::now() + WAIT;
+    let deadline = kalshi_desk::runtime::clock::instant() + WAIT;
     loop {
         let s = screen(session);
         if ok(&s) {
             return s;
         }
-        if std::time::Instant::now() > deadline {
+        if kalshi_desk::runtime::clock::instant() > deadline {
             let _ = tmux(&["kill-session", "-t", session]);
             panic!("timed out waiting for {what}; screen:\n{s}");
         }
@@ -34,11 +34,14 @@ fn wait_for(session: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
 
 fn working_orders(s: &str) -> Option<usize> {
     let at = s.find("Working orders ")? + "Working orders ".len();
-    s[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    s[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[test]
-#[allow(clippy::disallowed_methods)]
 fn desk_on_the_simulator_arm_order_kill_quit() {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("SKIPPED: tmux is not installed; the end-to-end screen test needs it");
@@ -53,29 +56,54 @@ fn desk_on_the_simulator_arm_order_kill_quit() {
         env!("CARGO_BIN_EXE_kdesk"),
         done.display()
     );
-    let _ = tmux(&["new-session", "-d", "-s", &session, "-x", "120", "-y", "40", &command]);
-    wait_for(&session, "the desk with live books", |s| s.contains("● FEED") && s.contains("DISARMED") && s.contains("spread"));
+    let _ = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    wait_for(&session, "the desk with live books", |s| {
+        s.contains("● FEED") && s.contains("DISARMED") && s.contains("spread")
+    });
     tmux(&["send-keys", "-t", &session, "a"]);
-    let s = wait_for(&session, "the armed market's quotes", |s| s.contains("ARMED") && working_orders(s).is_some_and(|n| n >= 1));
+    let s = wait_for(&session, "the armed market's quotes", |s| {
+        s.contains("ARMED") && working_orders(s).is_some_and(|n| n >= 1)
+    });
     assert!(s.contains("maker"), "{s}");
     tmux(&["send-keys", "-t", &session, "n"]);
-    wait_for(&session, "the order ticket", |s| s.contains("Order ticket") && s.contains("risk pre-check"));
+    wait_for(&session, "the order ticket", |s| {
+        s.contains("Order ticket") && s.contains("risk pre-check")
+    });
     tmux(&["send-keys", "-t", &session, "Enter"]);
-    wait_for(&session, "the manual order acted on", |s| s.contains("FILL") || s.contains("manual"));
+    wait_for(&session, "the manual order acted on", |s| {
+        s.contains("FILL") || s.contains("manual")
+    });
     tmux(&["send-keys", "-t", &session, "C-k"]);
     let s = wait_for(&session, "HALTED, flat and no working orders", |s| {
         s.contains("HALTED") && s.contains("FLAT") && working_orders(s) == Some(0)
     });
     assert!(s.contains("cancels pending 0"), "{s}");
     tmux(&["send-keys", "-t", &session, "C-q"]);
-    let deadline = std::time::Instant::now() + WAIT;
+    let deadline = kalshi_desk::runtime::clock::instant() + WAIT;
     while !done.exists() {
-        assert!(std::time::Instant::now() < deadline, "kdesk did not exit: {}", screen(&session));
+        assert!(
+            kalshi_desk::runtime::clock::instant() < deadline,
+            "kdesk did not exit: {}",
+            screen(&session)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let status = std::fs::read_to_string(&done).expect("status");
     let after = screen(&session);
     let _ = tmux(&["kill-session", "-t", &session]);
     assert_eq!(status.trim(), "0");
-    assert!(!after.contains("Watchlist") && !after.contains("HALTED"), "alternate screen left: {after}");
+    assert!(
+        !after.contains("Watchlist") && !after.contains("HALTED"),
+        "alternate screen left: {after}"
+    );
 }

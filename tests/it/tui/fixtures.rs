@@ -7,7 +7,9 @@ use kalshi_desk::core::control::{MarketState, PauseReason, TradingState};
 use kalshi_desk::core::market::Ticker;
 use kalshi_desk::core::num::{Count, Money, Price};
 use kalshi_desk::core::order::{ClientOrderId, Order, OrderId, OrderOwner, OrderSide, OrderState};
-use kalshi_desk::runtime::snapshot::{DeskSnapshot, Health, KillPhase, KillProgress, MarketView, PnlView};
+use kalshi_desk::runtime::snapshot::{
+    DeskSnapshot, Health, KillPhase, KillProgress, MarketView, PnlView,
+};
 use kalshi_desk::tui::adapt::{PositionFacts, flat_position, position_with};
 use kalshi_desk::tui::app::{AppConfig, AppState, Msg, update};
 use kalshi_desk::tui::keymap::{KeyChord, Keymap};
@@ -23,11 +25,19 @@ pub fn p(cents: i64) -> Price {
 fn levels(prices: &[(i64, i64)]) -> Vec<Level> {
     prices
         .iter()
-        .map(|(c, n)| Level { price: p(*c), size: Count::from_contracts(*n) })
+        .map(|(c, n)| Level {
+            price: p(*c),
+            size: Count::from_contracts(*n),
+        })
         .collect()
 }
 
-pub fn market(ticker: &str, state: MarketState, bids: &[(i64, i64)], asks: &[(i64, i64)]) -> MarketView {
+pub fn market(
+    ticker: &str,
+    state: MarketState,
+    bids: &[(i64, i64)],
+    asks: &[(i64, i64)],
+) -> MarketView {
     let t = Ticker::from(ticker);
     MarketView {
         position: flat_position(&t),
@@ -45,7 +55,14 @@ pub fn market(ticker: &str, state: MarketState, bids: &[(i64, i64)], asks: &[(i6
     }
 }
 
-pub fn order(id: &str, ticker: &str, side: OrderSide, cents: i64, remaining: i64, owner: OrderOwner) -> Order {
+pub fn order(
+    id: &str,
+    ticker: &str,
+    side: OrderSide,
+    cents: i64,
+    remaining: i64,
+    owner: OrderOwner,
+) -> Order {
     Order {
         client_order_id: ClientOrderId::new(id),
         current_client_order_id: ClientOrderId::new(id),
@@ -86,7 +103,12 @@ pub fn snapshot() -> DeskSnapshot {
             fees: Money::from_cents(41),
         },
     );
-    let mut cpi = market("KXCPI-26NOV-T0.3", MarketState::Manual, &[(31, 40), (30, 75)], &[(35, 20), (36, 110)]);
+    let mut cpi = market(
+        "KXCPI-26NOV-T0.3",
+        MarketState::Manual,
+        &[(31, 40), (30, 75)],
+        &[(35, 20), (36, 110)],
+    );
     cpi.position = position_with(
         &cpi.ticker,
         PositionFacts {
@@ -103,7 +125,12 @@ pub fn snapshot() -> DeskSnapshot {
         &[(15, 30)],
     );
     paused.book_age_ms = Some(42_000);
-    let disarmed = market("KXCPI-26NOV-T0.4", MarketState::Disarmed, &[(9, 50)], &[(12, 40)]);
+    let disarmed = market(
+        "KXCPI-26NOV-T0.4",
+        MarketState::Disarmed,
+        &[(9, 50)],
+        &[(12, 40)],
+    );
     DeskSnapshot {
         version: 7,
         wall_ms: NOW_MS,
@@ -111,9 +138,30 @@ pub fn snapshot() -> DeskSnapshot {
         trading: TradingState::Active,
         markets: vec![fed, cpi, paused, disarmed],
         orders: vec![
-            order("m-maker-1-1", "KXFED-26DEC-T4.25", OrderSide::Bid, 44, 20, OrderOwner::strategy("maker")),
-            order("m-maker-1-2", "KXFED-26DEC-T4.25", OrderSide::Ask, 47, 20, OrderOwner::strategy("maker")),
-            order("op-1-3", "KXCPI-26NOV-T0.3", OrderSide::Bid, 30, 5, OrderOwner::Operator),
+            order(
+                "m-maker-1-1",
+                "KXFED-26DEC-T4.25",
+                OrderSide::Bid,
+                44,
+                20,
+                OrderOwner::strategy("maker"),
+            ),
+            order(
+                "m-maker-1-2",
+                "KXFED-26DEC-T4.25",
+                OrderSide::Ask,
+                47,
+                20,
+                OrderOwner::strategy("maker"),
+            ),
+            order(
+                "op-1-3",
+                "KXCPI-26NOV-T0.3",
+                OrderSide::Bid,
+                30,
+                5,
+                OrderOwner::Operator,
+            ),
         ],
         pnl: PnlView {
             realized: Money::from_cents(217),
@@ -121,7 +169,7 @@ pub fn snapshot() -> DeskSnapshot {
             daily: Money::from_cents(-3_523),
             fees: Money::from_cents(53),
         },
-        balance: Some(Money::from_cents(98_765_43)),
+        balance: Some(Money::from_cents(9_876_543)),
         health: Health {
             connected: true,
             reconnects: 1,
@@ -151,7 +199,10 @@ pub fn snapshot() -> DeskSnapshot {
 pub fn halted_snapshot() -> DeskSnapshot {
     let mut s = snapshot();
     s.version = 8;
-    s.trading = TradingState::Halted { reason: "kill switch: operator kill switch".into(), at_wall_ms: NOW_MS - 2_000 };
+    s.trading = TradingState::Halted {
+        reason: "kill switch: operator kill switch".into(),
+        at_wall_ms: NOW_MS - 2_000,
+    };
     for m in &mut s.markets {
         m.state = MarketState::Disarmed;
     }
@@ -169,28 +220,73 @@ pub fn halted_snapshot() -> DeskSnapshot {
 }
 
 pub fn catalog() -> Vec<MarketMeta> {
-    let meta = |ticker: &str, event: &str, title: &str, sub: &str, last: i64, vol: i64| MarketMeta {
-        ticker: ticker.into(),
-        event_ticker: event.into(),
-        title: title.into(),
-        yes_subtitle: sub.into(),
-        status: "active".into(),
-        close_ms: Some(NOW_MS + 3 * 86_400_000 + 3_723_000),
-        last_price: Some(p(last)),
-        volume_24h: Count::from_contracts(vol),
-        rules: format!("If {title} resolves Yes per the source agency's first release, the market resolves to Yes."),
+    let meta = |ticker: &str, event: &str, title: &str, sub: &str, last: i64, vol: i64| {
+        MarketMeta {
+            ticker: ticker.into(),
+            event_ticker: event.into(),
+            title: title.into(),
+            yes_subtitle: sub.into(),
+            status: "active".into(),
+            close_ms: Some(NOW_MS + 3 * 86_400_000 + 3_723_000),
+            last_price: Some(p(last)),
+            volume_24h: Count::from_contracts(vol),
+            rules: format!(
+                "If {title} resolves Yes per the source agency's first release, the market resolves to Yes."
+            ),
+        }
     };
     vec![
-        meta("KXFED-26DEC-T4.25", "KXFED-26DEC", "Fed upper bound above 4.25% after December?", "Above 4.25%", 45, 12_400),
-        meta("KXCPI-26NOV-T0.3", "KXCPI-26NOV", "CPI m/m above 0.3% in November?", "Above 0.3%", 33, 3_210),
-        meta("KXCPI-26NOV-T0.4", "KXCPI-26NOV", "CPI m/m above 0.4% in November?", "Above 0.4%", 11, 950),
-        meta("KXCPI-26NOV-T0.2", "KXCPI-26NOV", "CPI m/m above 0.2% in November?", "Above 0.2%", 64, 2_020),
-        meta("KXHIGHNY-26NOV25-B60.5", "KXHIGHNY-26NOV25", "NYC high 60-61°F on Nov 25?", "60° to 61°", 13, 410),
+        meta(
+            "KXFED-26DEC-T4.25",
+            "KXFED-26DEC",
+            "Fed upper bound above 4.25% after December?",
+            "Above 4.25%",
+            45,
+            12_400,
+        ),
+        meta(
+            "KXCPI-26NOV-T0.3",
+            "KXCPI-26NOV",
+            "CPI m/m above 0.3% in November?",
+            "Above 0.3%",
+            33,
+            3_210,
+        ),
+        meta(
+            "KXCPI-26NOV-T0.4",
+            "KXCPI-26NOV",
+            "CPI m/m above 0.4% in November?",
+            "Above 0.4%",
+            11,
+            950,
+        ),
+        meta(
+            "KXCPI-26NOV-T0.2",
+            "KXCPI-26NOV",
+            "CPI m/m above 0.2% in November?",
+            "Above 0.2%",
+            64,
+            2_020,
+        ),
+        meta(
+            "KXHIGHNY-26NOV25-B60.5",
+            "KXHIGHNY-26NOV25",
+            "NYC high 60-61°F on Nov 25?",
+            "60° to 61°",
+            13,
+            410,
+        ),
     ]
 }
 
 pub fn app_at(width: u16, height: u16) -> AppState {
-    let mut state = AppState::new(AppConfig { account: "a1b2c3d4".into(), ..AppConfig::default() }, Keymap::builtin());
+    let mut state = AppState::new(
+        AppConfig {
+            account: "a1b2c3d4".into(),
+            ..AppConfig::default()
+        },
+        Keymap::builtin(),
+    );
     update(&mut state, Msg::Resize { width, height }, NOW_MS);
     update(&mut state, Msg::Snapshot(Arc::new(snapshot())), NOW_MS);
     update(&mut state, Msg::Catalog(catalog()), NOW_MS);

@@ -16,7 +16,9 @@ use super::fixtures::{NOW_MS, app_at, halted_snapshot, key};
 fn draw(state: &AppState, theme: &Theme) -> Buffer {
     let (w, h) = state.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    terminal.draw(|f| views::render(f, state, theme)).expect("draw");
+    terminal
+        .draw(|f| views::render(f, state, theme))
+        .expect("draw");
     terminal.backend().buffer().clone()
 }
 
@@ -56,7 +58,11 @@ fn main_view_at_every_size() {
 fn halted_banner_at_every_size() {
     for (w, h) in SIZES {
         let mut state = app_at(w, h);
-        update(&mut state, Msg::Snapshot(Arc::new(halted_snapshot())), NOW_MS);
+        update(
+            &mut state,
+            Msg::Snapshot(Arc::new(halted_snapshot())),
+            NOW_MS,
+        );
         state.notices.clear();
         let buffer = draw(&state, &Theme::builtin_default());
         let screen = text(&buffer);
@@ -92,7 +98,10 @@ fn event_view_lists_the_ladder_rules_and_countdown() {
         update(&mut state, key("v"), NOW_MS);
         let screen = text(&draw(&state, &Theme::builtin_default()));
         assert!(screen.contains("closes in 3d 01:02:03"), "{screen}");
-        assert!(screen.contains("KXCPI-26NOV-T0.2"), "siblings listed: {screen}");
+        assert!(
+            screen.contains("KXCPI-26NOV-T0.2"),
+            "siblings listed: {screen}"
+        );
         snap(&format!("event_{w}x{h}"), &state);
     }
 }
@@ -105,24 +114,35 @@ fn help_overlay_is_generated_from_the_live_keymap() {
         snap(&format!("help_{w}x{h}"), &state);
     }
     // A user keymap changes the help.
-    let overlay = kalshi_desk::tui::keymap::KeymapSource::new("mine.toml", "[market]\narm = [\"A\"]\n");
+    let overlay =
+        kalshi_desk::tui::keymap::KeymapSource::new("mine.toml", "[market]\narm = [\"A\"]\n");
     let (keymap, _) = Keymap::load(&[overlay]).expect("keymap");
     let mut state = app_at(120, 40);
     state.keymap = keymap;
     update(&mut state, key("?"), NOW_MS);
     let screen = text(&draw(&state, &Theme::builtin_default()));
-    assert!(screen.contains("A                 Arm the selected"), "{screen}");
+    assert!(
+        screen.contains("A                 Arm the selected"),
+        "{screen}"
+    );
 }
 
 #[test]
 fn theme_styles_reach_the_cells() {
     let theme = Theme::builtin_default();
     let mut state = app_at(120, 40);
-    update(&mut state, Msg::Snapshot(Arc::new(halted_snapshot())), NOW_MS);
+    update(
+        &mut state,
+        Msg::Snapshot(Arc::new(halted_snapshot())),
+        NOW_MS,
+    );
     let buffer = draw(&state, &theme);
     // The banner row uses the halt banner style.
     let banner = theme.style(Role::HaltBanner);
-    let row = (0..120).map(|x| &buffer[(x, 1)]).find(|c| c.symbol() == "■").expect("banner cell");
+    let row = (0..120)
+        .map(|x| &buffer[(x, 1)])
+        .find(|c| c.symbol() == "■")
+        .expect("banner cell");
     assert_eq!(row.fg, banner.fg.unwrap_or(row.fg));
     assert_eq!(row.bg, banner.bg.unwrap_or(row.bg));
     // Status bar: the environment badge uses status_sim, the trading state status_halted.
@@ -135,7 +155,10 @@ fn theme_styles_reach_the_cells() {
     assert_eq!(text(&buffer), text(&other), "themes change colour only");
     let differs = (0..120).any(|x| buffer[(x, 1)].style() != other[(x, 1)].style())
         || (0..120).any(|x| buffer[(x, 0)].style() != other[(x, 0)].style());
-    assert!(differs, "high-contrast styles the banner or status bar differently");
+    assert!(
+        differs,
+        "high-contrast styles the banner or status bar differently"
+    );
 }
 
 #[test]
@@ -149,11 +172,20 @@ fn frozen_display_is_marked_and_distinct_from_pause() {
     update(&mut state, Msg::Snapshot(Arc::new(newer)), NOW_MS);
     let screen = text(&draw(&state, &Theme::builtin_default()));
     assert!(screen.contains("FROZEN"), "{screen}");
-    assert!(screen.contains("Working orders 3"), "frozen copy still shows the old orders: {screen}");
-    assert_eq!(state.replica.snapshot.version, 9, "the live replica kept updating");
+    assert!(
+        screen.contains("Working orders 3"),
+        "frozen copy still shows the old orders: {screen}"
+    );
+    assert_eq!(
+        state.replica.snapshot.version, 9,
+        "the live replica kept updating"
+    );
     update(&mut state, key("ctrl-f"), NOW_MS);
     let screen = text(&draw(&state, &Theme::builtin_default()));
-    assert!(screen.contains("Working orders 0") && !screen.contains("FROZEN"), "{screen}");
+    assert!(
+        screen.contains("Working orders 0") && !screen.contains("FROZEN"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -175,7 +207,10 @@ fn fills_show_in_the_tape_and_as_a_notice() {
     };
     update(&mut state, Msg::Audit(Box::new(audit)), NOW_MS);
     let screen = text(&draw(&state, &Theme::builtin_default()));
-    assert!(screen.contains("FILL KXFED-26DEC-T4.25 BUY YES 5 @ 0.46"), "{screen}");
+    assert!(
+        screen.contains("FILL KXFED-26DEC-T4.25 BUY YES 5 @ 0.46"),
+        "{screen}"
+    );
     assert!(screen.contains("mine"), "{screen}");
 }
 
@@ -183,7 +218,8 @@ fn fills_show_in_the_tape_and_as_a_notice() {
 #[test]
 fn readme_keys_table_matches_the_default_keymap() {
     let table = views::keys_table_markdown(&Keymap::builtin());
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
     let begin = "<!-- keys:begin -->\n";
     let end = "<!-- keys:end -->";
     let start = readme.find(begin).map(|i| i + begin.len());
@@ -198,7 +234,8 @@ fn readme_keys_table_matches_the_default_keymap() {
                 } else {
                     out.push_str(&format!("\n## Keys\n\n{begin}{table}{end}\n"));
                 }
-                std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"), out).expect("write");
+                std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"), out)
+                    .expect("write");
             }
             panic!("README keys table is out of date: run with KDESK_WRITE_README=1 to regenerate");
         }
