@@ -42,6 +42,7 @@ use crate::core::engine::{AuditEvent, Command, EngineConfig};
 use crate::core::market::Ticker;
 use crate::core::strategy::StrategyParams;
 use crate::kalshi::auth::Signer;
+use crate::kalshi::ratelimit::{LimiterConfig, RateLimiter, SystemClock};
 use crate::kalshi::rest::{RestClient, RestConfig};
 use crate::runtime::control_socket;
 use crate::runtime::engine_task::{self, EngineTaskParts};
@@ -123,6 +124,13 @@ pub struct DeskConfig {
     pub book_depth: usize,
     /// Seed for the WS reconnect jitter (tests); `None` seeds from the OS.
     pub ws_jitter_seed: Option<u64>,
+    /// The key's rate budget until the exchange says otherwise.
+    pub limiter: LimiterConfig,
+    /// Ask the exchange for the key's real buckets and endpoint costs at start.
+    pub refresh_rate_limits: bool,
+    /// Markets per orderbook subscription: a sequence gap resyncs (and HOLDs) only the
+    /// markets of its subscription.
+    pub orderbook_batch_size: usize,
 }
 
 impl DeskConfig {
@@ -151,6 +159,9 @@ impl DeskConfig {
             timing: DeskTiming::default(),
             book_depth: 10,
             ws_jitter_seed: None,
+            limiter: LimiterConfig::default(),
+            refresh_rate_limits: true,
+            orderbook_batch_size: 25,
         }
     }
 
@@ -335,7 +346,20 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         &config.key_file,
         config.allow_insecure_key_permissions,
     )?;
-    let rest = RestClient::new(RestConfig::new(config.rest_base_url.clone()), Some(signer.clone()))?;
+    let limiter = Arc::new(RateLimiter::new(
+        Arc::new(SystemClock),
+        config.limiter.clone(),
+    ));
+    let rest = RestClient::with_limiter(
+        RestConfig::new(config.rest_base_url.clone()),
+        Some(signer.clone()),
+        limiter,
+    )?;
+    if config.refresh_rate_limits
+        && let Err(error) = rest.refresh_rate_limits().await
+    {
+        tracing::warn!(%error, "keeping the configured rate budget");
+    }
     if config.engine.session_nonce == 0 {
         config.engine.session_nonce = rand::random::<u32>().max(1);
     }
@@ -377,6 +401,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         let mut ws = crate::kalshi::ws::WsConfig::new(config.ws_url.clone(), signer);
         ws.markets = config.watchlist.clone();
         ws.jitter_seed = config.ws_jitter_seed;
+        ws.orderbook_batch_size = config.orderbook_batch_size.max(1);
         ws
     });
 

@@ -4,7 +4,7 @@
 //! gateway, audits to the journal writer and the audit stream). It also runs the kill's sweeps
 //! until flat, reconciles after reconnects and on a timer, and publishes conflated snapshots.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +77,8 @@ struct Task {
     /// A reconcile asked for while another read was running.
     reconcile_wanted: bool,
     fills_since_ms: i64,
+    /// Fills already given to the engine: a reconcile re-reads an overlap it need not repeat.
+    seen_trades: HashSet<String>,
     drift_rounds: HashMap<Ticker, u32>,
     kill: KillTrack,
     dirty: bool,
@@ -136,6 +138,7 @@ pub async fn run(parts: EngineTaskParts) {
         read_in_flight: false,
         reconcile_wanted: false,
         fills_since_ms: startup.read_wall_ms,
+        seen_trades: HashSet::new(),
         drift_rounds: HashMap::new(),
         kill: KillTrack::default(),
         dirty: true,
@@ -341,6 +344,7 @@ impl Task {
         }
         if let PrivateEvent::Fill(fill) = &event {
             self.fills_since_ms = self.fills_since_ms.max(fill.ts_ms);
+            self.seen_trades.insert(fill.trade_id.clone());
             self.observe_ts(fill.ts_ms);
         }
         for input in convert::private_inputs(&event, &self.order_groups) {
@@ -465,6 +469,11 @@ impl Task {
             self.fills_since_ms = self.fills_since_ms.max(newest);
         }
         for input in outcome.inputs.iter().cloned() {
+            if let Input::Private(crate::core::engine::PrivateInput::Fill { fill, .. }) = &input
+                && !self.seen_trades.insert(fill.trade_id.as_str().to_string())
+            {
+                continue;
+            }
             if let Input::Exchange(crate::core::engine::ExchangeInput::TradingActive { active }) =
                 &input
             {

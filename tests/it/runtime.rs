@@ -6,16 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kalshi_desk::core::control::{MarketState, PauseReason, TradingState};
-use kalshi_desk::core::engine::{AuditEvent, AuditKind, Command, ManualOrder, OrderIntent, Origin};
+use kalshi_desk::core::engine::{AuditEvent, AuditKind, Command, ManualOrder, OrderIntent};
 use kalshi_desk::core::market::Ticker;
 use kalshi_desk::core::num::{Count, Money, Price};
 use kalshi_desk::core::order::{OrderOwner, OrderSide, OrderState};
 use kalshi_desk::core::risk::TimeInForce;
 use kalshi_desk::core::strategy::{MakerParams, StrategyParams};
 use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot, DeskTiming, KillPhase};
-use kalshi_desk::sim::exchange::types::OrderStatus as SimOrderStatus;
+use kalshi_desk::sim::exchange::types::{
+    OrderStatus as SimOrderStatus, WriteKind as SimWriteKind, WriteOutcome as SimWriteOutcome,
+};
+use kalshi_desk::store::journal::{HaltState, Journal, Mode};
 use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
 use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
+use kalshi_desk::kalshi::ratelimit::{LimiterConfig, Tier};
 use tokio::sync::broadcast;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -93,6 +97,7 @@ impl Fixture {
         config.watchlist = watchlist;
         config.state_dir = Some(self.dir.path().join("state"));
         config.ws_jitter_seed = Some(5);
+        config.limiter = LimiterConfig::for_tier(Tier::Expert);
         config.timing = DeskTiming {
             tick_ms: 50,
             reconcile_every_ms: 2_000,
@@ -122,7 +127,8 @@ fn maker(size: i64) -> StrategyParams {
     StrategyParams::Maker(MakerParams {
         size: Count::from_contracts(size),
         half_spread: Money::from_cents(3),
-        requote_threshold: Money::from_cents(2),
+        // Wide enough that the maker does not chase the mid its own quotes move.
+        requote_threshold: Money::from_cents(5),
         stale_book_ms: 60_000,
         ..MakerParams::default()
     })
@@ -195,7 +201,7 @@ fn manual_bid(ticker: &Ticker) -> ManualOrder {
     ManualOrder {
         ticker: ticker.clone(),
         side: OrderSide::Bid,
-        price: Price::parse("0.02").expect("price"),
+        price: Price::parse("0.42").expect("price"),
         count: Count::from_contracts(1),
         time_in_force: TimeInForce::GoodTillCanceled,
         post_only: false,
@@ -218,6 +224,354 @@ async fn desk_starts_reconciled_and_shows_live_books() {
     for ticker in &markets {
         assert_eq!(snapshot.market(ticker.as_str()).map(|m| m.state.clone()), Some(MarketState::Disarmed));
     }
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+/// Cancel intents seen on the audit stream until `done` holds for a snapshot.
+fn cancels_in(audits: &[AuditEvent]) -> Vec<(String, Ticker)> {
+    audits
+        .iter()
+        .filter_map(|a| match &a.event {
+            AuditKind::IntentEmitted {
+                intent: OrderIntent::Cancel { client_order_id, ticker, .. },
+                ..
+            } => Some((client_order_id.as_str().to_string(), ticker.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn drain(audits: &mut broadcast::Receiver<AuditEvent>) -> Vec<AuditEvent> {
+    let mut out = Vec::new();
+    while let Ok(audit) = audits.try_recv() {
+        out.push(audit);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maker_quotes_fills_requotes_and_obeys_pause_disarm_and_override() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(3);
+    let mut config = fx.config(markets.clone());
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(2))).collect();
+    let desk = desk::start(config).await.expect("desk starts");
+    let mut audits = desk.subscribe_audits();
+    if std::env::var("RT_DEBUG").is_ok() {
+        let mut debug = desk.subscribe_audits();
+        tokio::spawn(async move {
+            while let Ok(a) = debug.recv().await {
+                eprintln!("AUDIT {} {:?}", a.seq, a.event);
+            }
+        });
+    }
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+
+    // A manual order the strategies must never touch.
+    desk.send(Command::PlaceManual(manual_bid(&markets[0]))).await.expect("sent");
+    let snapshot = wait_snapshot(&desk, "the manual order resting", |s| {
+        s.orders_in(markets[0].as_str())
+            .any(|o| o.owner == OrderOwner::Operator && o.state == OrderState::Resting)
+    })
+    .await;
+    let manual_id = snapshot
+        .orders_in(markets[0].as_str())
+        .find(|o| o.owner == OrderOwner::Operator)
+        .map(|o| o.client_order_id.as_str().to_string())
+        .expect("manual order");
+
+    for ticker in &markets {
+        desk.send(Command::Arm { ticker: ticker.clone() }).await.expect("sent");
+    }
+    let snapshot = wait_snapshot(&desk, "two-sided quotes in every market", |s| {
+        markets.iter().all(|t| quoting(s, t))
+    })
+    .await;
+    for ticker in &markets {
+        assert_eq!(snapshot.market(ticker.as_str()).map(|m| m.state.clone()), Some(MarketState::Armed));
+    }
+    // At the exchange: every strategy quote rests in the desk's order group; the manual one not.
+    let group = desk.order_group_id().map(str::to_string);
+    let resting = fx.exchange_resting();
+    for order in snapshot.orders.iter().filter(|o| matches!(o.owner, OrderOwner::Strategy { .. })) {
+        let at_exchange = resting
+            .iter()
+            .find(|(id, _, _)| id == order.client_order_id.as_str())
+            .unwrap_or_else(|| panic!("{} rests at the exchange", order.client_order_id));
+        assert_eq!(at_exchange.2, group, "strategy orders live in the desk's order group");
+    }
+    let manual_at_exchange = resting.iter().find(|(id, _, _)| *id == manual_id).expect("manual rests");
+    assert_eq!(manual_at_exchange.2, None, "manual orders are not in the group");
+
+    // A taker hits market 1's bid quote: the fill is booked and the maker quotes again.
+    let bid = strategy_orders(&snapshot, &markets[1])
+        .into_iter()
+        .find(|o| o.side == OrderSide::Bid)
+        .map(|o| (o.client_order_id.clone(), o.yes_price))
+        .expect("bid quote");
+    let price = bid.1.to_dollars();
+    fx.cross(TAKER, &markets[1], BookSide::Ask, &price, 2, true);
+    let fill = wait_audit(&mut audits, "our fill", |e| {
+        matches!(e, AuditKind::Fill { ticker, .. } if *ticker == markets[1])
+    })
+    .await;
+    let AuditKind::Fill { position, .. } = fill.event else { unreachable!() };
+    assert_eq!(position, Count::from_contracts(2), "bought 2 YES");
+    wait_snapshot(&desk, "a new bid after the fill", |s| {
+        strategy_orders(s, &markets[1]).iter().any(|o| {
+            o.side == OrderSide::Bid && o.state == OrderState::Resting && o.client_order_id != bid.0
+        })
+    })
+    .await;
+
+    // Pause market 2: its quotes and only its quotes are cancelled.
+    let _ = drain(&mut audits);
+    desk.send(Command::Pause { ticker: markets[2].clone() }).await.expect("sent");
+    let snapshot = wait_snapshot(&desk, "market 2 without quotes", |s| {
+        strategy_orders(s, &markets[2]).is_empty()
+            && matches!(s.market(markets[2].as_str()).map(|m| &m.state), Some(MarketState::Paused(r)) if r.contains(&PauseReason::Operator))
+    })
+    .await;
+    let cancels = cancels_in(&drain(&mut audits));
+    assert!(!cancels.is_empty(), "pausing cancelled the quotes");
+    assert!(cancels.iter().all(|(id, t)| *t == markets[2] && *id != manual_id), "{cancels:?}");
+    assert!(quoting(&snapshot, &markets[0]) && quoting(&snapshot, &markets[1]));
+
+    // Override market 1 (MANUAL): its quotes go, nothing else.
+    desk.send(Command::OverrideManual { ticker: markets[1].clone() }).await.expect("sent");
+    wait_snapshot(&desk, "market 1 manual without quotes", |s| {
+        strategy_orders(s, &markets[1]).is_empty()
+            && s.market(markets[1].as_str()).map(|m| &m.state) == Some(&MarketState::Manual)
+    })
+    .await;
+    let cancels = cancels_in(&drain(&mut audits));
+    assert!(cancels.iter().all(|(id, t)| *t == markets[1] && *id != manual_id), "{cancels:?}");
+
+    // Disarm market 0: its quotes go, the manual order stays (locally and at the exchange).
+    desk.send(Command::Disarm { ticker: markets[0].clone() }).await.expect("sent");
+    let snapshot = wait_snapshot(&desk, "market 0 disarmed without quotes", |s| {
+        strategy_orders(s, &markets[0]).is_empty()
+            && s.market(markets[0].as_str()).map(|m| &m.state) == Some(&MarketState::Disarmed)
+    })
+    .await;
+    let cancels = cancels_in(&drain(&mut audits));
+    assert!(cancels.iter().all(|(id, t)| *t == markets[0] && *id != manual_id), "{cancels:?}");
+    assert!(snapshot.orders.iter().any(|o| o.client_order_id.as_str() == manual_id && o.state == OrderState::Resting));
+    let resting = fx.exchange_resting();
+    assert!(resting.iter().any(|(id, _, _)| *id == manual_id), "the manual order still rests");
+    // Once the cancels are answered the exchange holds no strategy quote.
+    wait_snapshot(&desk, "cancels answered", |s| s.orders.len() == 1).await;
+    let resting = fx.exchange_resting();
+    assert_eq!(resting.len(), 1, "only the manual order rests: {resting:?}");
+
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_create_is_unknown_then_resolved_by_client_order_id_and_never_resent() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(1);
+    let desk = desk::start(fx.config(markets.clone())).await.expect("desk starts");
+    let mut audits = desk.subscribe_audits();
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+
+    // Every write is applied and its answer cut off.
+    fx.sim.faults().update(|f| f.rest.lost_answer_rate = 1.0).expect("fault set");
+    desk.send(Command::PlaceManual(manual_bid(&markets[0]))).await.expect("sent");
+    let unknown = wait_audit(&mut audits, "the order going UNKNOWN", |e| {
+        matches!(e, AuditKind::OrderUnknown { .. })
+    })
+    .await;
+    let AuditKind::OrderUnknown { client_order_id } = unknown.event else { unreachable!() };
+    let resolved = wait_audit(&mut audits, "its resolution", |e| {
+        matches!(e, AuditKind::UnknownResolved { client_order_id: id, .. } if *id == client_order_id)
+    })
+    .await;
+    assert!(matches!(resolved.event, AuditKind::UnknownResolved { found: true, .. }));
+    fx.sim.faults().update(|f| f.rest.lost_answer_rate = 0.0).expect("fault cleared");
+
+    let snapshot = wait_snapshot(&desk, "the order resting", |s| {
+        s.orders.iter().any(|o| o.client_order_id == client_order_id && o.state == OrderState::Resting && o.order_id.is_some())
+    })
+    .await;
+    assert!(snapshot.orders.iter().all(|o| o.state != OrderState::Unknown));
+    let creates = fx.sim.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .filter(|entry| entry.client_order_id.as_deref() == Some(client_order_id.as_str()))
+            .filter(|entry| matches!(entry.kind, SimWriteKind::CreateOrder | SimWriteKind::BatchCreateItem))
+            .count()
+    });
+    assert_eq!(creates, 1, "the create reached the exchange once and was never re-sent");
+    let resting = fx.exchange_resting();
+    assert_eq!(resting.iter().filter(|(id, _, _)| id == client_order_id.as_str()).count(), 1);
+
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_goes_flat_is_journaled_and_a_restart_stays_halted() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let journal_path = fx.dir.path().join("journal.sqlite");
+    let mut config = fx.config(markets.clone());
+    config.journal_path = Some(journal_path.clone());
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(2))).collect();
+    let desk = desk::start(config.clone()).await.expect("desk starts");
+    let mut audits = desk.subscribe_audits();
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+
+    desk.send(Command::PlaceManual(manual_bid(&markets[0]))).await.expect("sent");
+    wait_snapshot(&desk, "the manual order resting", |s| {
+        s.orders_in(markets[0].as_str()).any(|o| o.owner == OrderOwner::Operator && o.state == OrderState::Resting)
+    })
+    .await;
+    // Fill the manual order so the journal has a fill.
+    fx.cross(TAKER, &markets[0], BookSide::Ask, "0.42", 1, true);
+    wait_audit(&mut audits, "the manual fill", |e| matches!(e, AuditKind::Fill { .. })).await;
+    for ticker in &markets {
+        desk.send(Command::Arm { ticker: ticker.clone() }).await.expect("sent");
+    }
+    wait_snapshot(&desk, "quotes", |s| markets.iter().all(|t| quoting(s, t))).await;
+    assert!(!fx.exchange_resting().is_empty());
+
+    desk.kill("test kill switch");
+    assert!(desk.is_halted(), "the flag is set before kill returns");
+    let snapshot = wait_snapshot(&desk, "flat", |s| s.kill.phase == KillPhase::Flat).await;
+    assert!(matches!(snapshot.trading, TradingState::Halted { .. }));
+    assert!(snapshot.kill.time_to_flat_ms.is_some());
+    assert_eq!(snapshot.kill.exchange_resting, Some(0));
+    assert!(fx.exchange_resting().is_empty(), "nothing rests at the exchange");
+    let killed_at = snapshot.kill.started_wall_ms.expect("kill instant");
+    let late_writes = fx.sim.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .filter(|e| e.now_ms > killed_at)
+            .filter(|e| matches!(e.kind, SimWriteKind::CreateOrder | SimWriteKind::BatchCreateItem | SimWriteKind::AmendOrder))
+            .filter(|e| matches!(e.outcome, SimWriteOutcome::Accepted))
+            .count()
+    });
+    assert_eq!(late_writes, 0, "no non-cancel write was accepted after the kill");
+    // Nothing arms while halted.
+    desk.send(Command::Arm { ticker: markets[0].clone() }).await.expect("sent");
+    wait_audit(&mut audits, "arm refused", |e| matches!(e, AuditKind::CommandRefused { .. })).await;
+    desk.shutdown().await;
+
+    {
+        let journal = Journal::open(&journal_path).expect("journal opens");
+        let intents = journal.events_of_kind("intent_emitted", Mode::Live).expect("intents");
+        assert!(intents.iter().any(|r| r.client_order_id.as_deref().is_some_and(|id| id.starts_with("op-"))));
+        assert!(intents.iter().any(|r| r.client_order_id.as_deref().is_some_and(|id| id.starts_with("m-"))));
+        let fills = journal.events_of_kind("fill", Mode::Live).expect("fills");
+        assert_eq!(fills.len(), 1, "the one fill, once");
+        assert!(!journal.events_of_kind("killed", Mode::Live).expect("kills").is_empty());
+        let halt = journal.last_halt(Mode::Live).expect("halt").expect("a halt record");
+        assert_eq!(halt.state, HaltState::Flat);
+    }
+
+    // A restart honours the journal: HALTED from the start, nothing arms.
+    let desk = desk::start(config).await.expect("desk restarts");
+    assert!(desk.startup().started_halted.is_some(), "{:?}", desk.startup());
+    assert!(desk.is_halted());
+    let mut audits = desk.subscribe_audits();
+    let snapshot = wait_snapshot(&desk, "halted snapshot", |s| s.version > 0).await;
+    assert!(matches!(snapshot.trading, TradingState::Halted { .. }));
+    desk.send(Command::Arm { ticker: markets[1].clone() }).await.expect("sent");
+    wait_audit(&mut audits, "arm refused after restart", |e| matches!(e, AuditKind::CommandRefused { .. })).await;
+    wait_snapshot(&desk, "the restart sweep flat", |s| s.kill.phase == KillPhase::Flat).await;
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+/// Add one contract to a far YES bid of every market in `tickers` at the exchange and wait
+/// until the desk's book of `watch` (a market whose feed still flows) shows it grow.
+async fn touch_book(fx: &Fixture, desk: &DeskHandle, tickers: &[Ticker], watch: &Ticker) {
+    let level = Price::parse("0.10").expect("price");
+    let size_of = |s: &DeskSnapshot| {
+        s.market(watch.as_str())
+            .and_then(|m| m.yes_bids.iter().find(|l| l.price == level).map(|l| l.size))
+            .unwrap_or(Count::ZERO)
+    };
+    let before = size_of(&desk.snapshot());
+    for ticker in tickers {
+        fx.cross(LIQUIDITY, ticker, BookSide::Bid, "0.10", 1, false);
+    }
+    wait_snapshot(desk, "the touched book", |s| size_of(s) > before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_book_pauses_its_market_and_a_gap_holds_then_resyncs_only_its_market() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let (frozen, live) = (markets[0].clone(), markets[1].clone());
+    let mut config = fx.config(markets.clone());
+    // Long enough for the gap phase, where only the live book moves.
+    config.engine.stale_book_ms = 3_000;
+    config.orderbook_batch_size = 1;
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(1))).collect();
+    let desk = desk::start(config).await.expect("desk starts");
+    let mut audits = desk.subscribe_audits();
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+    for ticker in &markets {
+        desk.send(Command::Arm { ticker: ticker.clone() }).await.expect("sent");
+    }
+    wait_snapshot(&desk, "quotes", |s| markets.iter().all(|t| quoting(s, t))).await;
+
+    // Sequence gaps on the live market's subscription: HOLD, resync, back to ARMED.
+    let _ = drain(&mut audits);
+    fx.sim.faults().update(|f| f.ws.skip_seq_every_n = 2).expect("fault set");
+    let mut held = false;
+    for _ in 0..6 {
+        fx.cross(LIQUIDITY, &live, BookSide::Bid, "0.10", 1, false);
+        let seen = drain(&mut audits);
+        if seen.iter().any(|a| matches!(&a.event, AuditKind::ControlChanged { ticker, to: MarketState::Hold, .. } if *ticker == live)) {
+            held = true;
+            break;
+        }
+    }
+    if !held {
+        wait_audit(&mut audits, "the live market holding", |e| {
+            matches!(e, AuditKind::ControlChanged { ticker, to: MarketState::Hold, .. } if *ticker == live)
+        })
+        .await;
+    }
+    fx.sim.faults().update(|f| f.ws.skip_seq_every_n = 0).expect("fault cleared");
+    wait_snapshot(&desk, "the live market resynced and armed", |s| {
+        s.market(live.as_str()).is_some_and(|m| !m.resyncing && m.state == MarketState::Armed)
+    })
+    .await;
+    let during = drain(&mut audits);
+    assert!(
+        !during.iter().any(|a| matches!(&a.event, AuditKind::ControlChanged { ticker, .. } if *ticker == frozen)),
+        "the other market never left ARMED: {during:?}"
+    );
+
+    // Freeze the first market's feed; keep the live one moving until the frozen one pauses.
+    fx.sim
+        .faults()
+        .update(|f| {
+            f.market.frozen_books.insert(frozen.to_string());
+        })
+        .expect("fault set");
+    let mut paused = false;
+    for _ in 0..3_000 {
+        touch_book(&fx, &desk, &markets, &live).await;
+        let snapshot = desk.snapshot();
+        let frozen_view = snapshot.market(frozen.as_str()).expect("frozen market");
+        if matches!(&frozen_view.state, MarketState::Paused(r) if r.contains(&PauseReason::StaleBook)) {
+            let live_view = snapshot.market(live.as_str()).expect("live market");
+            assert_eq!(live_view.state, MarketState::Armed, "the live market keeps quoting");
+            paused = true;
+            break;
+        }
+    }
+    assert!(paused, "the frozen market paused for a stale book");
+    wait_snapshot(&desk, "the frozen market's quotes cancelled", |s| strategy_orders(s, &frozen).is_empty()).await;
     desk.shutdown().await;
     fx.sim.shutdown().await;
 }
