@@ -67,6 +67,16 @@ pub struct StrategyActivity {
     pub last_refusal: Option<String>,
 }
 
+/// REST round trips of one endpoint, for the health panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestRow {
+    pub endpoint: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub mean_us: u64,
+    pub max_us: u64,
+}
+
 /// Something worth a notice (and maybe the bell).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
@@ -85,6 +95,7 @@ pub struct Replica {
     pub tape: VecDeque<TapeRow>,
     pub log: VecDeque<LogLine>,
     pub strategies: BTreeMap<Ticker, StrategyActivity>,
+    pub rest: Vec<RestRow>,
     pub last_audit_seq: u64,
     /// Audits were lost (a slow screen): the snapshot is the truth until the next one.
     pub audits_lagged: u64,
@@ -108,6 +119,7 @@ impl Replica {
             tape: VecDeque::new(),
             log: VecDeque::new(),
             strategies: BTreeMap::new(),
+            rest: Vec::new(),
             last_audit_seq: 0,
             audits_lagged: 0,
             connected: None,

@@ -133,7 +133,10 @@ async fn run_loop(
                 Err(_) => exit = Some(Exit::DeskStopped),
             },
             Some(msg) = side_rx.recv() => msgs.push(msg),
-            _ = tick.tick() => msgs.push(Msg::Tick),
+            _ = tick.tick() => {
+                msgs.push(Msg::Tick);
+                msgs.push(Msg::RestLatency(rest_rows(desk.rest())));
+            }
             _ = tokio::time::sleep(wait) => {}
         }
         // Drain what is already queued, input first.
@@ -226,6 +229,21 @@ async fn exchange_reads(rest: RestClient, out: mpsc::Sender<Msg>) {
             }
         }
     }
+}
+
+/// The REST client's per-endpoint counters (atomics: no I/O).
+fn rest_rows(rest: &RestClient) -> Vec<crate::tui::replica::RestRow> {
+    rest.latency()
+        .snapshot()
+        .into_iter()
+        .map(|l| crate::tui::replica::RestRow {
+            endpoint: format!("{:?}", l.endpoint),
+            requests: l.requests,
+            failures: l.failures,
+            mean_us: l.mean_us,
+            max_us: l.max_us,
+        })
+        .collect()
 }
 
 pub fn market_meta(market: &Market) -> MarketMeta {

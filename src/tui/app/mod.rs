@@ -38,6 +38,8 @@ pub enum Msg {
     AuditsLagged(u64),
     Catalog(Vec<MarketMeta>),
     Trades(Vec<TapeRow>),
+    /// REST round trips per endpoint (read from the client's counters on each tick).
+    RestLatency(Vec<crate::tui::replica::RestRow>),
     Resize {
         width: u16,
         height: u16,
@@ -196,6 +198,9 @@ pub struct AppState {
     pub kill_requested: Option<String>,
     /// Waiting for the engine's token for this action.
     pub awaiting_token: Option<ConfirmAction>,
+    /// One-shot price alerts: (market, low, high) in YES micro-dollars; fires when the mid
+    /// leaves the band.
+    pub price_alerts: Vec<(Ticker, i64, i64)>,
     pub size: (u16, u16),
     pub now_ms: i64,
     pub quitting: bool,
@@ -226,6 +231,7 @@ impl AppState {
             notices: VecDeque::new(),
             kill_requested: None,
             awaiting_token: None,
+            price_alerts: Vec::new(),
             size: (120, 40),
             now_ms: 0,
             quitting: false,
@@ -343,6 +349,8 @@ pub fn update(state: &mut AppState, msg: Msg, now_ms: i64) -> Vec<Effect> {
                     .collect();
                 state.watchlist_seeded = true;
             }
+            let mut alerts = alerts;
+            alerts.extend(price_crossings(state));
             raise(state, alerts, &mut effects);
             state.dirty |= state.frozen.is_none();
         }
@@ -382,6 +390,10 @@ pub fn update(state: &mut AppState, msg: Msg, now_ms: i64) -> Vec<Effect> {
             state.replica.apply_trades(trades);
             state.dirty |= state.frozen.is_none();
         }
+        Msg::RestLatency(rows) => {
+            state.dirty |= state.frozen.is_none() && state.replica.rest != rows;
+            state.replica.rest = rows;
+        }
         Msg::Resize { width, height } => {
             state.size = (width, height);
             state.dirty = true;
@@ -394,6 +406,42 @@ pub fn update(state: &mut AppState, msg: Msg, now_ms: i64) -> Vec<Effect> {
         }
     }
     effects
+}
+
+/// Price alerts whose band the mid has left (each fires once).
+fn price_crossings(state: &mut AppState) -> Vec<Alert> {
+    let mut fired = Vec::new();
+    let replica = &state.replica;
+    state.price_alerts.retain(|(ticker, lo, hi)| {
+        let Some(mid) = replica
+            .market(ticker.as_str())
+            .and_then(crate::tui::replica::mid_of)
+        else {
+            return true;
+        };
+        if mid < *lo || mid > *hi {
+            let dir = if mid < *lo { "below" } else { "above" };
+            let edge = if mid < *lo { *lo } else { *hi };
+            let show = |m: i64| {
+                crate::tui::fmt::price(
+                    crate::core::num::Price::from_micros(m)
+                        .unwrap_or(crate::core::num::Price::ZERO),
+                )
+            };
+            fired.push(Alert {
+                level: LogLevel::Warn,
+                text: format!(
+                    "PRICE {ticker}: mid {} crossed {dir} {}",
+                    show(mid),
+                    show(edge)
+                ),
+            });
+            false
+        } else {
+            true
+        }
+    });
+    fired
 }
 
 fn raise(state: &mut AppState, alerts: Vec<Alert>, effects: &mut Vec<Effect>) {
@@ -723,6 +771,34 @@ fn on_action(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
             if let Some(ticker) = ticker {
                 state.watchlist.retain(|t| *t != ticker);
                 state.selected = None;
+            }
+        }
+        A::PriceAlert => {
+            let band = ticker.as_ref().and_then(|t| {
+                let m = state.replica.market(t.as_str())?;
+                Some((
+                    t.clone(),
+                    m.yes_bids.first()?.price.micros(),
+                    m.yes_asks.first()?.price.micros(),
+                ))
+            });
+            match band {
+                Some((ticker, lo, hi)) => {
+                    let text = format!(
+                        "alert set: {ticker} mid outside {}–{}",
+                        crate::tui::fmt::price(
+                            crate::core::num::Price::from_micros(lo)
+                                .unwrap_or(crate::core::num::Price::ZERO)
+                        ),
+                        crate::tui::fmt::price(
+                            crate::core::num::Price::from_micros(hi)
+                                .unwrap_or(crate::core::num::Price::ZERO)
+                        )
+                    );
+                    state.price_alerts.push((ticker, lo, hi));
+                    state.push_notice(LogLevel::Info, text);
+                }
+                None => state.push_notice(LogLevel::Info, "price alert: no two-sided book".into()),
             }
         }
         A::CancelOrder => {

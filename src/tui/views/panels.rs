@@ -781,10 +781,40 @@ fn health(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             h.journal_dropped
         ),
     ];
-    let lines: Vec<Line> = text
+    let mut lines: Vec<Line> = text
         .into_iter()
         .map(|t| Line::from(styled(t, theme.style(Role::Text))))
         .collect();
+    let rest = &state.view().rest;
+    if !rest.is_empty() {
+        lines.push(Line::from(styled(
+            format!(
+                "{:<22} {:>6} {:>5} {:>8} {:>8}",
+                "REST endpoint", "calls", "fail", "mean", "max"
+            ),
+            theme.style(Role::Header),
+        )));
+    }
+    let mut rows: Vec<_> = rest.iter().collect();
+    rows.sort_by(|a, b| b.requests.cmp(&a.requests));
+    for row in rows {
+        let role = if row.failures > 0 {
+            Role::LogWarn
+        } else {
+            Role::Text
+        };
+        lines.push(Line::from(styled(
+            format!(
+                "{:<22} {:>6} {:>5} {:>6}ms {:>6}ms",
+                fit(&row.endpoint, 22),
+                row.requests,
+                row.failures,
+                row.mean_us / 1_000,
+                row.max_us / 1_000
+            ),
+            theme.style(role),
+        )));
+    }
     frame.render_widget(Paragraph::new(lines), inner);
 }
 

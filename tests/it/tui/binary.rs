@@ -107,3 +107,57 @@ fn desk_on_the_simulator_arm_order_kill_quit() {
         "alternate screen left: {after}"
     );
 }
+
+fn kdesk_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kdesk"))
+        .args(["--config-dir", &dir.display().to_string()])
+        .args(args)
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env_remove("KALSHI_KEY_ID")
+        .env_remove("KALSHI_KEY_FILE")
+        .output()
+        .expect("kdesk runs")
+}
+
+#[test]
+fn a_bad_keymap_stops_start_up_before_the_screen_opens() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("keymaps")).expect("dir");
+    std::fs::write(dir.path().join("config.toml"), "keymap = [\"mine\"]\n").expect("config");
+    std::fs::write(
+        dir.path().join("keymaps/mine.toml"),
+        "[market]\narm = [\"ctrl-k\"]\n",
+    )
+    .expect("keymap");
+    let out = kdesk_in(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mine.toml"), "names the file: {stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("\u{1b}[?1049h"),
+        "no alternate screen"
+    );
+}
+
+#[test]
+fn prod_needs_the_explicit_opt_in_and_demo_needs_a_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = kdesk_in(
+        dir.path(),
+        &[
+            "--env",
+            "prod",
+            "--key-id",
+            "k",
+            "--key-file",
+            "/nonexistent.pem",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--i-understand-this-is-real-money"));
+    let out = kdesk_in(dir.path(), &["--env", "demo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a key"));
+    let out = kdesk_in(dir.path(), &["--env", "moon"]);
+    assert_eq!(out.status.code(), Some(2));
+}

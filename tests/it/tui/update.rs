@@ -367,3 +367,29 @@ fn renders_only_when_something_changed() {
         "a frozen display does not redraw for new data"
     );
 }
+
+#[test]
+fn price_alert_fires_once_when_the_mid_leaves_the_band() {
+    let mut state = app_at(120, 40);
+    update(&mut state, key("ctrl-b"), NOW_MS); // bell on
+    press(&mut state, &["j", "j", "!"]);
+    assert_eq!(state.price_alerts.len(), 1);
+    let mut moved = super::fixtures::snapshot();
+    moved.version = 20;
+    moved.markets[0].yes_bids[0].price = p(50);
+    moved.markets[0].yes_asks[0].price = p(52);
+    let effects = update(&mut state, Msg::Snapshot(Arc::new(moved.clone())), NOW_MS);
+    assert_eq!(effects, vec![Effect::Bell]);
+    assert!(
+        state.notices.front().is_some_and(|n| n
+            .text
+            .contains("PRICE KXFED-26DEC-T4.25: mid 0.51 crossed above 0.46")),
+        "{:?}",
+        state.notices
+    );
+    moved.version = 21;
+    assert!(
+        update(&mut state, Msg::Snapshot(Arc::new(moved)), NOW_MS).is_empty(),
+        "one-shot"
+    );
+}
