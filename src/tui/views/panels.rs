@@ -796,7 +796,7 @@ fn health(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         )));
     }
     let mut rows: Vec<_> = rest.iter().collect();
-    rows.sort_by(|a, b| b.requests.cmp(&a.requests));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.requests));
     for row in rows {
         let role = if row.failures > 0 {
             Role::LogWarn
