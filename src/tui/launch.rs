@@ -275,14 +275,31 @@ async fn run_desk(
         );
     }
     let report = desk.startup();
+    let mut started = format!(
+        "reconciled: {} positions, {} orphan orders cancelled, {} of your orders kept",
+        report.positions,
+        report.orphans_cancelled.len(),
+        report.kept_orders.len()
+    );
+    if !report.orphans_failed.is_empty() {
+        started.push_str(&format!(
+            ", {} orphans NOT cancelled",
+            report.orphans_failed.len()
+        ));
+    }
+    if let Some(reason) = &report.started_halted {
+        started.push_str(&format!("; HALTED from the last run: {reason}"));
+    }
+    let level = if report.started_halted.is_some() || !report.orphans_failed.is_empty() {
+        LogLevel::Warn
+    } else {
+        LogLevel::Info
+    };
     crate::tui::app::update(
         &mut state,
         Msg::Notice {
-            level: LogLevel::Info,
-            text: format!("desk started: {report:?}")
-                .chars()
-                .take(200)
-                .collect(),
+            level,
+            text: started,
         },
         now,
     );

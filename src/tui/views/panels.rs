@@ -805,17 +805,26 @@ fn health(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         };
         lines.push(Line::from(styled(
             format!(
-                "{:<22} {:>6} {:>5} {:>6}ms {:>6}ms",
+                "{:<22} {:>6} {:>5} {:>8} {:>8}",
                 fit(&row.endpoint, 22),
                 row.requests,
                 row.failures,
-                row.mean_us / 1_000,
-                row.max_us / 1_000
+                micros(row.mean_us),
+                micros(row.max_us)
             ),
             theme.style(role),
         )));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A round trip: `850µs`, `12ms`.
+fn micros(us: u64) -> String {
+    if us < 10_000 {
+        format!("{us}µs")
+    } else {
+        format!("{}ms", us / 1_000)
+    }
 }
 
 fn log(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
