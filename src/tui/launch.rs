@@ -204,6 +204,7 @@ async fn run_desk(
     };
     let mut config = config;
     config.watchlist = watchlist.clone();
+    let initial_params = strategies.clone();
     config.strategies = strategies;
     config.engine.limits = risk_limits(&settings.risk);
     let account = format!(
@@ -243,6 +244,7 @@ async fn run_desk(
         },
     };
     let mut state = AppState::new(app_config, keymap);
+    state.strategy_params.extend(initial_params);
     let now = crate::runtime::clock::wall_ms();
     for diagnostic in &theme_load.diagnostics {
         crate::tui::app::update(

@@ -201,6 +201,8 @@ pub struct AppState {
     /// One-shot price alerts: (market, low, high) in YES micro-dollars; fires when the mid
     /// leaves the band.
     pub price_alerts: Vec<(Ticker, i64, i64)>,
+    /// Parameters of each market's strategy as set from the config or this screen.
+    pub strategy_params: std::collections::BTreeMap<Ticker, StrategyParams>,
     pub size: (u16, u16),
     pub now_ms: i64,
     pub quitting: bool,
@@ -232,6 +234,7 @@ impl AppState {
             kill_requested: None,
             awaiting_token: None,
             price_alerts: Vec::new(),
+            strategy_params: std::collections::BTreeMap::new(),
             size: (120, 40),
             now_ms: 0,
             quitting: false,
@@ -850,6 +853,30 @@ fn default_params_text() -> String {
     "strategy = \"maker\"\nhalf_spread = \"0.02\"\nsize = \"10.00\"\nmax_inventory = \"100.00\"\nrequote_threshold = \"0.01\"\n".to_string()
 }
 
+/// The key parameters of a strategy in one short line.
+pub fn params_summary(params: &StrategyParams) -> String {
+    use crate::tui::fmt;
+    match params {
+        StrategyParams::Maker(m) => format!(
+            "±{} ×{} inv≤{} requote {}{}",
+            fmt::money(m.half_spread),
+            fmt::count(m.size),
+            fmt::count(m.max_inventory),
+            fmt::money(m.requote_threshold),
+            if m.post_only { " post-only" } else { "" }
+        ),
+        StrategyParams::Trigger(t) => format!(
+            "{:?} {:?} {} → take {:?} ≤{}{}",
+            t.field,
+            t.comparison,
+            fmt::price(t.threshold),
+            t.take,
+            fmt::count(t.max_count),
+            if t.repeat { " repeat" } else { " once" }
+        ),
+    }
+}
+
 /// Parse and validate strategy parameters typed as TOML.
 pub fn parse_params(text: &str) -> Result<StrategyParams, String> {
     let table: toml::Table = text
@@ -965,10 +992,9 @@ fn on_modal_action(state: &mut AppState, action: Action, effects: &mut Vec<Effec
         } => match action {
             A::Accept => match parse_params(text) {
                 Ok(params) => {
-                    effects.push(Effect::Engine(Command::SetStrategy {
-                        ticker: ticker.clone(),
-                        params,
-                    }));
+                    let ticker = ticker.clone();
+                    state.strategy_params.insert(ticker.clone(), params.clone());
+                    effects.push(Effect::Engine(Command::SetStrategy { ticker, params }));
                     state.modal = None;
                 }
                 Err(why) => *error = Some(why),

@@ -531,6 +531,18 @@ fn strategies(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             styled(market.state.badge(), theme.style(badge_role(&market.state))),
             styled(reasons, theme.style(Role::TextMuted)),
         ]));
+        if let Some(params) = state.strategy_params.get(&market.ticker) {
+            lines.push(Line::from(styled(
+                format!(
+                    "  {}",
+                    fit(
+                        &crate::tui::app::params_summary(params),
+                        inner.width.saturating_sub(2) as usize
+                    )
+                ),
+                theme.style(Role::TextMuted),
+            )));
+        }
         if let Some(activity) = activity {
             let last = activity.last_action.clone().unwrap_or_else(|| "-".into());
             let refusals = match &activity.last_refusal {

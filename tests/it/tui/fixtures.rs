@@ -290,6 +290,10 @@ pub fn app_at(width: u16, height: u16) -> AppState {
     update(&mut state, Msg::Resize { width, height }, NOW_MS);
     update(&mut state, Msg::Snapshot(Arc::new(snapshot())), NOW_MS);
     update(&mut state, Msg::Catalog(catalog()), NOW_MS);
+    state.strategy_params.insert(
+        Ticker::from("KXFED-26DEC-T4.25"),
+        kalshi_desk::core::strategy::StrategyParams::Maker(Default::default()),
+    );
     state.notices.clear();
     state
 }
