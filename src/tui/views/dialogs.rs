@@ -387,6 +387,12 @@ fn event_view(
     let replica = &state.replica;
     let meta = replica.meta(ticker);
     let event = meta.map(|m| m.event_ticker.clone()).unwrap_or_default();
+    // Narrow screens give the ticker and outcome columns less room so a row fits on one line.
+    let (ticker_w, outcome_w) = if area.width >= 100 {
+        (28, 22)
+    } else {
+        (20, 12)
+    };
     let mut siblings: Vec<_> = replica
         .catalog
         .values()
@@ -410,8 +416,15 @@ fn event_view(
         Line::from(""),
         Line::from(styled(
             format!(
-                " {:<28} {:<22} {:>5} {:>5} {:>5} {:>10}",
-                "market", "outcome", "bid", "ask", "pos", "control"
+                " {:<tw$} {:<ow$} {:>5} {:>5} {:>5} {:>10}",
+                "market",
+                "outcome",
+                "bid",
+                "ask",
+                "pos",
+                "control",
+                tw = ticker_w,
+                ow = outcome_w
             ),
             theme.style(Role::Header),
         )),
@@ -435,11 +448,13 @@ fn event_view(
         };
         lines.push(Line::from(styled(
             format!(
-                "{}{:<28} {:<22} {bid:>5} {ask:>5} {pos:>5} {:>10}",
+                "{}{:<tw$} {:<ow$} {bid:>5} {ask:>5} {pos:>5} {:>10}",
                 if m.ticker == ticker { "›" } else { " " },
-                fit(&m.ticker, 28),
-                fit(&m.yes_subtitle, 22),
-                fit(&badge, 10)
+                fit(&m.ticker, ticker_w),
+                fit(&m.yes_subtitle, outcome_w),
+                fit(&badge, 10),
+                tw = ticker_w,
+                ow = outcome_w
             ),
             style,
         )));

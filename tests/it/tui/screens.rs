@@ -92,7 +92,7 @@ fn order_ticket_shows_verdict_fill_and_slippage() {
 
 #[test]
 fn event_view_lists_the_ladder_rules_and_countdown() {
-    for (w, h) in [(120, 40), (200, 60)] {
+    for (w, h) in SIZES {
         let mut state = app_at(w, h);
         update(&mut state, key("j"), NOW_MS);
         update(&mut state, key("v"), NOW_MS);
