@@ -14,6 +14,8 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub desk: DeskArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -27,6 +29,29 @@ pub struct CommonArgs {
     /// Config directory (default: $XDG_CONFIG_HOME/kalshi-desk).
     #[arg(long, global = true, value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
+}
+
+/// Options of the desk itself (`kdesk` with no subcommand).
+#[derive(Debug, Args, Clone, Default)]
+pub struct DeskArgs {
+    /// Exchange: the embedded simulator (default), Kalshi's demo, or production.
+    #[arg(long = "env", value_name = "sim|demo|prod")]
+    pub environment: Option<String>,
+    /// API key id (also `KALSHI_KEY_ID`).
+    #[arg(long, value_name = "ID")]
+    pub key_id: Option<String>,
+    /// Private key file, PEM (also `KALSHI_KEY_FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Accept a key file other users can read.
+    #[arg(long)]
+    pub allow_insecure_key: bool,
+    /// Required for `--env prod` unless `real_money = true` is in the config.
+    #[arg(long = "i-understand-this-is-real-money")]
+    pub real_money: bool,
+    /// Theme name or file (overrides the config).
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
 }
 
 // Parsed once at start-up; boxing the big variant would buy nothing.
@@ -155,11 +180,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Paper(args)) => {
             crate::replay::cli::paper_command(&args, cli.common.config.as_deref())
         }
-        None => {
-            println!("kalshi-desk {}", env!("CARGO_PKG_VERSION"));
-            println!("The desk screen is being built; `kdesk --help` lists what works today.");
-            Ok(0)
-        }
+        None => crate::tui::launch::start_desk(&cli.common, &cli.desk, &paths),
     }
 }
 

@@ -9,5 +9,6 @@ mod rest;
 mod runtime;
 mod schema;
 mod sim;
+mod tui;
 mod wire;
 mod ws;

@@ -128,6 +128,7 @@ actions! {
     EditParams = "edit_params", [Market], "Edit the selected market's strategy parameters";
     EventView = "event_view", [Market], "Show the selected market's event (brackets, ladder, rules)";
     RemoveMarket = "remove_market", [Market], "Remove the selected market from the watchlist";
+    PriceAlert = "price_alert", [Market], "Alert once when the selected market's mid leaves its current bid-ask band";
     CancelOrder = "cancel_order", [Orders], "Cancel the selected order";
     AmendOrder = "amend_order", [Orders], "Amend the selected order's price or size";
     Submit = "submit", [Ticket], "Send the order (after the risk gate's verdict)";
