@@ -47,7 +47,7 @@ use crate::kalshi::rest::{RestClient, RestConfig};
 use crate::runtime::control_socket;
 use crate::runtime::engine_task::{self, EngineTaskParts};
 use crate::runtime::gateway::{self, GatewayStats};
-use crate::runtime::halt::HaltFlag;
+use crate::runtime::kill::HaltFlag;
 use crate::runtime::lock::{AccountId, DeskLock};
 use crate::runtime::startup::{self, StartupReport};
 use crate::store::journal::{self, JournalHandle, Mode};
@@ -225,7 +225,7 @@ pub struct DeskHandle {
 impl std::fmt::Debug for DeskHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeskHandle")
-            .field("halted", &self.halt.is_set())
+            .field("halted", &self.halt.is_halted())
             .field("startup", &self.startup)
             .finish_non_exhaustive()
     }
@@ -234,7 +234,7 @@ impl std::fmt::Debug for DeskHandle {
 impl DeskHandle {
     /// The kill switch. Never blocks and never fails: the flag is set before this returns.
     pub fn kill(&self, reason: &str) {
-        self.halt.set();
+        self.halt.halt();
         let _ = self.kills.send(reason.to_string());
     }
 
@@ -274,7 +274,7 @@ impl DeskHandle {
     }
 
     pub fn is_halted(&self) -> bool {
-        self.halt.is_set()
+        self.halt.is_halted()
     }
 
     /// What start-up reconciliation found.
@@ -374,7 +374,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
     let halt = HaltFlag::new();
     if startup.started_halted.is_some() {
         // Halted from the first instant: nothing but cancels leaves before the engine knows.
-        halt.set();
+        halt.halt();
     }
     let (command_tx, command_rx) = mpsc::channel(1024);
     let (kill_tx, kill_rx) = mpsc::unbounded_channel();

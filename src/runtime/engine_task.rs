@@ -26,7 +26,7 @@ use crate::runtime::convert;
 use crate::runtime::desk::DeskConfig;
 use crate::runtime::feed_clock::FeedClock;
 use crate::runtime::gateway::GatewayStats;
-use crate::runtime::halt::HaltFlag;
+use crate::runtime::kill::HaltFlag;
 use crate::runtime::reconcile::{self, ReadOutcome, ReadPurpose, ReadRequest};
 use crate::runtime::snapshot::{self, DeskSnapshot, KillPhase, KillProgress};
 use crate::runtime::startup::StartupReport;
@@ -201,7 +201,7 @@ impl Task {
             self.handle(Input::Command(Command::SetStrategy { ticker, params }));
         }
         if let Some(reason) = &startup.started_halted {
-            self.halt.set();
+            self.halt.halt();
             self.handle(Input::Command(Command::Kill {
                 reason: reason.clone(),
             }));
@@ -240,13 +240,13 @@ impl Task {
     fn observe_audit(&mut self, audit: &AuditEvent) {
         match &audit.event {
             AuditKind::Killed { reason, .. } => {
-                self.halt.set();
+                self.halt.halt();
                 self.begin_kill_tracking(reason);
             }
             AuditKind::TradingChanged {
                 state: TradingState::Active,
             } => {
-                self.halt.clear();
+                self.halt.reset();
                 self.kill.progress.phase = KillPhase::Idle;
                 self.record_halt(HaltState::Reset, "operator reset", serde_json::json!({}));
             }
@@ -288,7 +288,7 @@ impl Task {
     }
 
     fn kill(&mut self, reason: &str) {
-        self.halt.set();
+        self.halt.halt();
         self.handle(Input::Command(Command::Kill {
             reason: reason.to_string(),
         }));

@@ -27,7 +27,7 @@ use crate::kalshi::wire::{
     GetOrdersParams, OrderGroupWriteParams,
 };
 use crate::runtime::convert;
-use crate::runtime::halt::HaltFlag;
+use crate::runtime::kill::HaltFlag;
 
 /// Code of the refusal a dropped intent gets.
 pub const HALTED_CODE: &str = "desk_halted";
@@ -134,11 +134,11 @@ pub async fn run(parts: GatewayParts) {
     let mut queue: VecDeque<OrderIntent> = VecDeque::new();
     loop {
         if queue.is_empty() {
-            let halt = gateway.halt.clone();
+            // Nothing queued, so nothing a halt could drop: the flag is checked once an intent
+            // arrives, before every non-cancel write.
             tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => return,
-                _ = halt.notified() => {}
                 intent = intents.recv() => match intent {
                     Some(intent) => queue.push_back(intent),
                     None => return,
@@ -148,7 +148,7 @@ pub async fn run(parts: GatewayParts) {
         while let Ok(intent) = intents.try_recv() {
             queue.push_back(intent);
         }
-        if gateway.halt.is_set() {
+        if gateway.halt.is_halted() {
             gateway.drop_non_cancels(&mut queue);
         }
         let Some(intent) = queue.pop_front() else {
@@ -212,7 +212,7 @@ impl Gateway {
     }
 
     async fn execute(&mut self, intent: OrderIntent) {
-        if !intent.is_cancel() && self.halt.is_set() && !is_flatten(&intent) {
+        if !intent.is_cancel() && self.halt.is_halted() && !is_flatten(&intent) {
             let mut one = VecDeque::from([intent]);
             self.drop_non_cancels(&mut one);
             return;
@@ -344,7 +344,7 @@ impl Gateway {
             return;
         };
         // The last look before a non-cancel write leaves: a kill may have landed meanwhile.
-        if self.halt.is_set() && !is_flatten_request(&request) {
+        if self.halt.is_halted() && !is_flatten_request(&request) {
             self.stats.dropped_halted.fetch_add(1, Ordering::SeqCst);
             self.refuse(
                 client_order_id,

@@ -7,7 +7,6 @@ pub mod desk;
 pub mod engine_task;
 pub mod feed_clock;
 pub mod gateway;
-pub mod halt;
 pub mod kill;
 pub mod lock;
 pub mod metrics;
