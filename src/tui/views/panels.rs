@@ -568,6 +568,12 @@ fn strategies(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// A P&L panel value padded to its column, with at least one space after it so a wide
+/// value (a six-figure balance) never runs into the next label.
+fn column(value: String) -> String {
+    format!("{value:<9} ")
+}
+
 fn pnl(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let block = panel_block(Panel::Pnl, "today", state, theme);
     let inner = block.inner(area);
@@ -591,28 +597,25 @@ fn pnl(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         Line::from(vec![
             styled("realized ", theme.style(Role::TextMuted)),
             styled(
-                format!("{:<10}", fmt::pnl(p.realized)),
+                column(fmt::pnl(p.realized)),
                 theme.style(pnl_role(p.realized)),
             ),
             styled("unrealized ", theme.style(Role::TextMuted)),
             styled(
-                format!("{:<10}", fmt::pnl(p.unrealized)),
+                column(fmt::pnl(p.unrealized)),
                 theme.style(pnl_role(p.unrealized)),
             ),
         ]),
         Line::from(vec![
             styled("fees     ", theme.style(Role::TextMuted)),
-            styled(
-                format!("{:<10}", fmt::money(p.fees)),
-                theme.style(Role::Text),
-            ),
+            styled(column(fmt::money(p.fees)), theme.style(Role::Text)),
             styled("daily      ", theme.style(Role::TextMuted)),
             styled(fmt::pnl(p.daily), theme.style(pnl_role(p.daily))),
         ]),
         Line::from(vec![
             styled("balance  ", theme.style(Role::TextMuted)),
             styled(
-                format!("{:<10}", balance.map_or("--".to_string(), fmt::money)),
+                column(balance.map_or("--".to_string(), fmt::money)),
                 theme.style(Role::Text),
             ),
             styled("buying pwr ", theme.style(Role::TextMuted)),

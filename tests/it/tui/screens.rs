@@ -241,3 +241,14 @@ fn readme_keys_table_matches_the_default_keymap() {
         }
     }
 }
+
+#[test]
+fn a_six_figure_balance_does_not_run_into_the_next_label() {
+    let mut state = app_at(200, 60);
+    let mut richer = super::fixtures::snapshot();
+    richer.version += 1;
+    richer.balance = Some(kalshi_desk::core::num::Money::from_cents(10_000_000));
+    update(&mut state, Msg::Snapshot(Arc::new(richer)), NOW_MS);
+    let screen = text(&draw(&state, &Theme::builtin_default()));
+    assert!(screen.contains("$100000.00 buying pwr"), "{screen}");
+}
