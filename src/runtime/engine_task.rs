@@ -381,6 +381,9 @@ impl Task {
             _ => {}
         }
         for input in convert::market_inputs(&event, self.convention) {
+            // Books and trades are what the screen shows: a market input changes the snapshot
+            // even when the engine has nothing to say about it (no strategy armed).
+            self.dirty = true;
             self.handle(input);
         }
     }

@@ -252,3 +252,16 @@ fn a_six_figure_balance_does_not_run_into_the_next_label() {
     let screen = text(&draw(&state, &Theme::builtin_default()));
     assert!(screen.contains("$100000.00 buying pwr"), "{screen}");
 }
+
+#[test]
+fn book_ages_keep_growing_between_snapshots() {
+    // A market whose book stops updating must not keep the age it had when the last snapshot
+    // was taken: the engine only publishes on change.
+    let mut state = app_at(120, 40);
+    let screen = text(&draw(&state, &Theme::builtin_default()));
+    assert!(screen.contains("120ms"), "{screen}");
+    update(&mut state, Msg::Tick, NOW_MS + 5_000);
+    let screen = text(&draw(&state, &Theme::builtin_default()));
+    assert!(screen.contains("5.1s"), "{screen}");
+    assert!(!screen.contains("120ms"), "{screen}");
+}
