@@ -255,6 +255,21 @@ fn check_config(common: &CommonArgs, paths: &Paths) -> i32 {
             ok = false;
         }
     }
+    match crate::config::trading::strategies(&settings) {
+        Ok(strategies) => println!("strategies: ok ({})", strategies.len()),
+        Err(errors) => {
+            let file = common.config.clone().unwrap_or_else(|| paths.config_file());
+            for error in errors {
+                eprintln!(
+                    "error: {}: [strategies.\"{}\"]: {}",
+                    file.display(),
+                    error.ticker,
+                    error.reason
+                );
+            }
+            ok = false;
+        }
+    }
     let theme = Theme::load(&settings.theme, Some(&paths.config_dir));
     if theme.fell_back {
         eprintln!("{}", render_all(&theme.diagnostics));

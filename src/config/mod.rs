@@ -3,5 +3,6 @@
 
 pub mod diagnostic;
 pub mod settings;
+pub mod trading;
 
 pub use settings::{Environment, OnUiExit, Paths, RiskSettings, Settings, SimSettings};

@@ -82,3 +82,35 @@ fn journal_without_a_journal_says_so() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("no journal"));
 }
+
+#[test]
+fn the_shipped_example_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/config.example.toml");
+    let out = kdesk(dir.path(), &["--config", example, "check-config"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("strategies: ok (2)"), "{stdout}");
+}
+
+#[test]
+fn check_config_names_a_bad_strategy_table() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[strategies.\"KXFED-26DEC-T4.25\"]\nstrategy = \"maker\"\nhalf_spread = \"1.50\"\n",
+    )
+    .unwrap();
+    let out = kdesk(dir.path(), &["check-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("config.toml: [strategies.\"KXFED-26DEC-T4.25\"]")
+            && stderr.contains("half_spread"),
+        "{stderr}"
+    );
+}
