@@ -97,7 +97,7 @@ pub fn background_faults() -> FaultConfig {
         ws: WsFaults {
             drop_every_n_messages: 0,
             drop_rate: 0.0005,
-            skip_seq_every_n: 211,
+            skip_seq_every_n: 97,
             duplicate_rate: 0.01,
             delay_rate: 0.003,
             delay_ms: 250,
@@ -176,6 +176,7 @@ struct AuditTally {
     places: u64,
     rejects: u64,
     business_rejects: u64,
+    reject_codes: BTreeMap<String, u64>,
     drifts: u64,
     alarms: u64,
     lagged: u64,
@@ -197,8 +198,10 @@ fn tally_audit(tally: &mut AuditTally, audit: &AuditEvent) {
             intent: OrderIntent::Place { .. },
             ..
         } => tally.places += 1,
-        AuditKind::OrderRejected { business, .. } => {
+        AuditKind::OrderRejected { business, code, .. } => {
             tally.rejects += 1;
+            let code = code.split(':').next().unwrap_or_default();
+            *tally.reject_codes.entry(code.to_string()).or_default() += 1;
             if *business {
                 tally.business_rejects += 1;
             }
@@ -346,6 +349,40 @@ impl Soak {
         let _ = self.sim.faults().update(change);
     }
 
+    /// The market that has traded most so far (a frozen quiet book would prove little);
+    /// skips the markets that get the operator's orders after the reset.
+    fn busiest_market(&self) -> Option<Ticker> {
+        let candidates: Vec<&Ticker> = self
+            .markets
+            .iter()
+            .filter(|t| !self.manual_markets().contains(t))
+            .collect();
+        let trades: BTreeMap<&str, usize> = self.sim.with_exchange(|exchange| {
+            let mut trades = BTreeMap::new();
+            for trade in exchange.trade_records() {
+                *trades.entry(trade.ticker.as_str()).or_default() += 1;
+            }
+            candidates
+                .iter()
+                .map(|t| (t.as_str(), trades.get(t.as_str()).copied().unwrap_or(0)))
+                .collect()
+        });
+        candidates
+            .into_iter()
+            .max_by_key(|t| {
+                (
+                    trades.get(t.as_str()).copied().unwrap_or(0),
+                    std::cmp::Reverse((*t).clone()),
+                )
+            })
+            .cloned()
+    }
+
+    /// Markets that get one of the operator's orders after the reset.
+    fn manual_markets(&self) -> Vec<&Ticker> {
+        self.markets.iter().skip(1).take(4).collect()
+    }
+
     async fn arm_all(&self) -> Result<(), SoakError> {
         for ticker in &self.markets {
             self.desk
@@ -378,7 +415,7 @@ impl Soak {
                 });
             }
             Step::Freeze => {
-                if let Some(ticker) = self.markets.first().cloned() {
+                if let Some(ticker) = self.busiest_market() {
                     self.episodes.frozen_books += 1;
                     self.set_faults(|f| {
                         f.market.frozen_books.insert(ticker.to_string());
@@ -406,6 +443,8 @@ impl Soak {
     /// few manual orders (which must be accepted again).
     async fn kill_and_reset(&mut self, started: Instant) -> Result<(), SoakError> {
         self.episodes.kills += 1;
+        // The kill's cancel-all fails: the desk must fall back to per-order cancels and sweeps.
+        self.set_faults(|f| f.rest.cancel_all_5xx_rate = 1.0);
         self.kill_instant = Some(Instant::now());
         self.desk.kill(MANUAL_KILL_REASON);
         let halted_at = self
@@ -418,6 +457,8 @@ impl Soak {
         })
         .await?;
         self.time_to_flat_ms = flat.kill.time_to_flat_ms;
+        let background = self.config.background.rest.cancel_all_5xx_rate;
+        self.set_faults(|f| f.rest.cancel_all_5xx_rate = background);
         self.log(
             started,
             &format!(
@@ -455,7 +496,7 @@ impl Soak {
         // Operator orders a few cents under the best bid: they rest through the rest of the soak
         // (the strategy never touches them) and are compared with the exchange at the end.
         let snapshot = self.desk.snapshot();
-        for ticker in self.markets.iter().skip(1).take(4) {
+        for ticker in self.manual_markets() {
             let best_bid = snapshot
                 .market(ticker.as_str())
                 .and_then(|m| m.yes_bids.first().map(|l| l.price));
@@ -812,10 +853,17 @@ impl Soak {
                 (order_ids, accepted_creates, accepted_writes, our_trade_ids)
             });
 
-        let (halts, tallied) = {
+        let (halts, reject_codes, tallied) = {
             let tally = lock_tally(tally);
+            let mut codes: Vec<(String, u64)> = tally
+                .reject_codes
+                .iter()
+                .map(|(code, n)| (code.clone(), *n))
+                .collect();
+            codes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             (
                 tally.halts.clone(),
+                codes,
                 (
                     tally.unknown,
                     tally.unknown_resolved,
@@ -882,6 +930,7 @@ impl Soak {
                 rest_retries: latency.retries(),
                 rejects,
                 business_rejects: business,
+                reject_codes,
                 position_drifts: drifts,
                 reconcile_failures: snapshot.health.reconcile_failures,
                 alarms,

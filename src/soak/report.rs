@@ -19,7 +19,7 @@ pub struct Episodes {
 }
 
 /// How the desk recovered, from its health counters and its audit stream.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Recoveries {
     pub reconnects: u64,
     pub resyncs: u64,
@@ -33,6 +33,8 @@ pub struct Recoveries {
     pub rest_retries: u64,
     pub rejects: u64,
     pub business_rejects: u64,
+    /// Reject codes, most frequent first.
+    pub reject_codes: Vec<(String, u64)>,
     pub position_drifts: u64,
     pub reconcile_failures: u64,
     pub alarms: u64,
@@ -136,6 +138,15 @@ impl SoakReport {
             r.alarms,
             r.audits_lagged
         );
+        if !r.reject_codes.is_empty() {
+            let codes: Vec<String> = r
+                .reject_codes
+                .iter()
+                .take(6)
+                .map(|(code, n)| format!("{code} {n}"))
+                .collect();
+            let _ = writeln!(out, "  reject codes: {}", codes.join(", "));
+        }
         let a = &self.activity;
         let _ = writeln!(
             out,
