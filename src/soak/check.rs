@@ -324,6 +324,15 @@ pub fn only_expected_halts(halts: &[HaltSeen], expected: &[&str]) -> CheckOutcom
     )
 }
 
+/// Every scripted step got what it waited for from the desk (kill flat, reset taken, quiet).
+pub fn script_completed(problems: &[String]) -> CheckOutcome {
+    CheckOutcome::new(
+        "every scripted step completed",
+        problems.to_vec(),
+        "kill flat, reset taken, desk quiet".to_string(),
+    )
+}
+
 /// No panic anywhere in the library while the soak ran.
 pub fn no_panics(panics: &[String]) -> CheckOutcome {
     CheckOutcome::new(

@@ -335,6 +335,8 @@ struct Soak {
     halt_windows: Vec<HaltWindow>,
     kill_instant: Option<Instant>,
     time_to_flat_ms: Option<u64>,
+    /// Steps whose wait for the desk ran out.
+    script_problems: Vec<String>,
 }
 
 impl Soak {
@@ -446,14 +448,23 @@ impl Soak {
         // The kill's cancel-all fails: the desk must fall back to per-order cancels and sweeps.
         self.set_faults(|f| f.rest.cancel_all_5xx_rate = 1.0);
         self.kill_instant = Some(Instant::now());
+        let kill_wall = clock::wall_ms();
         self.desk.kill(MANUAL_KILL_REASON);
+        // Already halted (by something else) keeps the earlier instant: halted since then.
         let halted_at = self
             .desk
             .halt_flag()
             .halted_at_wall_ms()
-            .unwrap_or_else(clock::wall_ms);
+            .unwrap_or(kill_wall)
+            .min(kill_wall);
+        self.halt_windows.push(HaltWindow {
+            from_ms: halted_at,
+            to_ms: i64::MAX,
+        });
+        // Flat for this kill, not a flat left over from an earlier one.
         let flat = wait_snapshot(&self.desk, "flat after the kill", WAIT, |s| {
             matches!(s.kill.phase, KillPhase::Flat | KillPhase::Failed)
+                && s.kill.started_wall_ms.is_some_and(|at| at >= kill_wall)
         })
         .await?;
         self.time_to_flat_ms = flat.kill.time_to_flat_ms;
@@ -483,15 +494,25 @@ impl Soak {
         .await?;
         let reset_at = clock::wall_ms();
         self.desk.send(Command::ResetHalt { token }).await?;
-        wait_snapshot(&self.desk, "ACTIVE after the reset", WAIT, |s| {
-            s.trading == TradingState::Active
+        let reset = wait_audit(&mut audits, "ACTIVE after the reset", |e| match e {
+            AuditKind::TradingChanged {
+                state: TradingState::Active,
+            } => Some(Ok(())),
+            AuditKind::CommandRefused { command, reason } if command == "reset_halt" => {
+                Some(Err(reason.clone()))
+            }
+            _ => None,
         })
         .await?;
+        if let Err(reason) = reset {
+            self.script_problems
+                .push(format!("the reset was refused: {reason}"));
+            return Ok(());
+        }
         self.episodes.resets += 1;
-        self.halt_windows.push(HaltWindow {
-            from_ms: halted_at,
-            to_ms: reset_at,
-        });
+        if let Some(window) = self.halt_windows.last_mut() {
+            window.to_ms = reset_at;
+        }
 
         // Operator orders a few cents under the best bid: they rest through the rest of the soak
         // (the strategy never touches them) and are compared with the exchange at the end.
@@ -781,7 +802,16 @@ impl Soak {
             let (offset, step) = steps[next];
             next += 1;
             tokio::time::sleep_until(flow_start + offset).await;
-            self.step(step, started).await?;
+            match self.step(step, started).await {
+                Ok(()) => {}
+                // The desk did not do what the step waits for: a finding, not the end of the run.
+                Err(SoakError::Timeout(what)) => {
+                    self.log(started, &format!("{step:?}: timed out waiting for {what}"));
+                    self.script_problems
+                        .push(format!("{step:?}: timed out waiting for {what}"));
+                }
+                Err(error) => return Err(error),
+            }
             if step == Step::KillAndReset
                 && let Some(killed) = self.kill_instant
             {
@@ -805,7 +835,14 @@ impl Soak {
         tally: &Mutex<AuditTally>,
         panics_before: usize,
     ) -> Result<(SoakReport, ExchangeRecord), SoakError> {
-        self.quiesce(started).await?;
+        match self.quiesce(started).await {
+            Ok(()) => {}
+            Err(SoakError::Timeout(what)) => {
+                self.script_problems
+                    .push(format!("quiesce: timed out waiting for {what}"));
+            }
+            Err(error) => return Err(error),
+        }
         self.log(started, "comparing with the exchange");
         let (orders, positions) = self.compare_orders_and_positions().await;
         let books = self.compare_books().await;
@@ -890,7 +927,14 @@ impl Soak {
             alarms,
             lagged,
         ) = tallied;
-        let mut windows = self.halt_windows.clone();
+        let mut windows: Vec<HaltWindow> = self
+            .halt_windows
+            .iter()
+            .map(|w| HaltWindow {
+                from_ms: w.from_ms,
+                to_ms: w.to_ms.min(end_ms),
+            })
+            .collect();
         for halt in halts
             .iter()
             .filter(|h| !h.reason.contains(MANUAL_KILL_REASON))
@@ -955,6 +999,7 @@ impl Soak {
                 check::no_duplicate_orders(&order_ids, &accepted_creates),
                 halted_writes,
                 check::only_expected_halts(&halts, &[MANUAL_KILL_REASON]),
+                check::script_completed(&self.script_problems),
                 check::no_panics(&panics),
             ],
         };
@@ -1008,6 +1053,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         halt_windows: Vec::new(),
         kill_instant: None,
         time_to_flat_ms: None,
+        script_problems: Vec::new(),
     };
     let outcome = match soak.drive(wall_started).await {
         Ok(flow_ms) => {
