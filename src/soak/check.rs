@@ -65,14 +65,14 @@ impl BookLevels {
             .filter(|level| level.1 > Count::ZERO)
             .map(|level| (level.0, level.1))
             .collect();
-        yes_bids.sort_by(|a, b| b.0.cmp(&a.0));
+        yes_bids.sort_by_key(|level| std::cmp::Reverse(level.0));
         let mut yes_asks: Vec<(Price, Count)> = book
             .no_dollars
             .iter()
             .filter(|level| level.1 > Count::ZERO)
             .map(|level| (level.0.complement(), level.1))
             .collect();
-        yes_asks.sort_by(|a, b| a.0.cmp(&b.0));
+        yes_asks.sort_by_key(|level| level.0);
         BookLevels { yes_bids, yes_asks }
     }
 }

@@ -45,6 +45,11 @@ use crate::store::journal::{Journal, JournalError, Mode};
 use check::{AcceptedWrite, BookLevels, CheckOutcome, HaltSeen, HaltWindow, RestingOrder};
 use report::{Activity, Episodes, Recoveries, SoakReport};
 
+/// The monotonic clock, read through the runtime's one clock.
+fn now() -> Instant {
+    Instant::from_std(clock::instant())
+}
+
 /// The reason the soak's own kill carries; halts naming it are expected.
 pub const MANUAL_KILL_REASON: &str = "soak manual kill";
 
@@ -447,7 +452,7 @@ impl Soak {
         self.episodes.kills += 1;
         // The kill's cancel-all fails: the desk must fall back to per-order cancels and sweeps.
         self.set_faults(|f| f.rest.cancel_all_5xx_rate = 1.0);
-        self.kill_instant = Some(Instant::now());
+        self.kill_instant = Some(now());
         let kill_wall = clock::wall_ms();
         self.desk.kill(MANUAL_KILL_REASON);
         // Already halted (by something else) keeps the earlier instant: halted since then.
@@ -601,7 +606,7 @@ impl Soak {
     /// Orders and positions, compared until they agree or the wait runs out (fills of the
     /// operator's resting orders may still be arriving).
     async fn compare_orders_and_positions(&self) -> (CheckOutcome, CheckOutcome) {
-        let deadline = Instant::now() + WAIT;
+        let deadline = now() + WAIT;
         let mut snapshots = self.desk.watch_snapshots();
         loop {
             let snapshot = snapshots.borrow_and_update().clone();
@@ -623,7 +628,7 @@ impl Soak {
                 .collect();
             let orders = check::compare_orders(&local_orders, &self.exchange_resting());
             let positions = check::compare_positions(&local_positions, &self.exchange_positions());
-            if (orders.passed && positions.passed) || Instant::now() >= deadline {
+            if (orders.passed && positions.passed) || now() >= deadline {
                 return (orders, positions);
             }
             let _ = tokio::time::timeout_at(deadline, snapshots.changed()).await;
@@ -633,12 +638,12 @@ impl Soak {
     /// Every armed market's book against the REST orderbook, retried per market while the
     /// flow keeps moving them (a wrong book stays wrong; a moving one agrees within a few tries).
     async fn compare_books(&self) -> CheckOutcome {
-        let deadline = Instant::now() + WAIT;
+        let deadline = now() + WAIT;
         let mut pending: Vec<Ticker> = self.markets.clone();
         let mut last_local = BTreeMap::new();
         let mut last_exchange = BTreeMap::new();
         let mut snapshots = self.desk.watch_snapshots();
-        while !pending.is_empty() && Instant::now() < deadline {
+        while !pending.is_empty() && now() < deadline {
             let answer = self.desk.rest().orderbooks(&pending).await;
             let snapshot = snapshots.borrow_and_update().clone();
             if let Ok(answer) = answer {
@@ -794,7 +799,7 @@ impl Soak {
             &format!("{} markets armed; faults on", self.markets.len()),
         );
 
-        let flow_start = Instant::now();
+        let flow_start = now();
         let end = flow_start + self.config.duration;
         let mut steps = schedule(self.config.duration);
         let mut next = 0;
@@ -823,7 +828,7 @@ impl Soak {
                 }
             }
         }
-        tokio::time::sleep_until(end.max(Instant::now())).await;
+        tokio::time::sleep_until(end.max(now())).await;
         Ok(flow_start.elapsed().as_millis() as u64)
     }
 
@@ -1010,7 +1015,7 @@ impl Soak {
 /// Run one soak to its report. `Err` only when the soak itself could not run (the simulator
 /// or the desk did not start, or never became ready); a desk that misbehaves fails checks.
 pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
-    let wall_started = Instant::now();
+    let wall_started = now();
     let panics_before = panics_so_far().len();
     std::fs::create_dir_all(&config.work_dir).map_err(|e| SoakError::WorkDir {
         path: config.work_dir.display().to_string(),
