@@ -78,6 +78,28 @@ pub enum Command {
     Backtest(crate::replay::cli::BacktestArgs),
     /// Paper-trade: live market data, orders filled locally, never sent to the exchange.
     Paper(crate::replay::cli::PaperArgs),
+    /// Fault soak: the desk with `maker` armed on many markets against the simulator with every
+    /// fault on, a kill and reset in the middle; checks the end state. Exit 0 pass, 1 fail.
+    Soak(SoakArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// Minutes of flow with faults.
+    #[arg(long, default_value_t = 10.0)]
+    pub minutes: f64,
+    /// Markets the maker is armed on.
+    #[arg(long, default_value_t = 24)]
+    pub markets: usize,
+    /// Seed of the market flow and the random faults.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Work directory for keys and the journal (default: a new one under the temp dir).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// No progress lines, only the report.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,8 +202,35 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Paper(args)) => {
             crate::replay::cli::paper_command(&args, cli.common.config.as_deref())
         }
+        Some(Command::Soak(args)) => soak(&args),
         None => crate::tui::launch::start_desk(&cli.common, &cli.desk, &paths),
     }
+}
+
+/// `kdesk soak`: run it, print the report; 0 when every check passed.
+fn soak(args: &SoakArgs) -> anyhow::Result<i32> {
+    if !(args.minutes.is_finite() && args.minutes > 0.0) {
+        anyhow::bail!("--minutes {}: must be a positive number", args.minutes);
+    }
+    let work_dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "kdesk-soak-{}-{}",
+            std::process::id(),
+            crate::runtime::clock::wall_ms()
+        ))
+    });
+    let mut config = crate::soak::SoakConfig::new(
+        std::time::Duration::from_secs_f64(args.minutes * 60.0),
+        work_dir.clone(),
+    );
+    config.markets = args.markets;
+    config.seed = args.seed;
+    config.verbose = !args.quiet;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(crate::soak::run(config))?;
+    print!("{}", report.render());
+    println!("work dir (keys, journal): {}", work_dir.display());
+    Ok(if report.passed() { 0 } else { 1 })
 }
 
 /// Load settings from `--config` or the default location, with environment overrides.

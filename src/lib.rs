@@ -10,5 +10,6 @@ pub mod kalshi;
 pub mod replay;
 pub mod runtime;
 pub mod sim;
+pub mod soak;
 pub mod store;
 pub mod tui;

@@ -605,16 +605,19 @@ impl RejectClass {
         matches!(self, RejectClass::Business)
     }
 
-    /// Classifies a refused write: a cancel or decrease answered `not_found` is
-    /// [`RejectClass::AlreadyGone`] (after a kill the batch cancel races the cancel-all, and each
-    /// order it finds gone must not count toward the reject streak or alarm the operator).
+    /// Classifies a refused write. An amend, cancel or decrease answered 404 / `not_found` is
+    /// [`RejectClass::AlreadyGone`]: the order was executed, expired or cancelled (after a kill
+    /// the batch cancel races the cancel-all), which is no verdict on an order and must neither
+    /// feed the reject streak nor alarm the operator.
     pub fn classify_write(
-        shrinks_order: bool,
+        targets_existing_order: bool,
         http_status: Option<u16>,
         code: &str,
         details: &str,
     ) -> RejectClass {
-        if shrinks_order && code.to_ascii_lowercase().contains("not_found") {
+        if targets_existing_order
+            && (http_status == Some(404) || code.to_ascii_lowercase().contains("not_found"))
+        {
             return RejectClass::AlreadyGone;
         }
         RejectClass::classify(http_status, code, details)

@@ -249,9 +249,39 @@ impl Task {
                 self.halt.reset();
                 self.kill.progress.phase = KillPhase::Idle;
                 self.record_halt(HaltState::Reset, "operator reset", serde_json::json!({}));
+                self.reset_order_groups();
             }
             _ => {}
         }
+    }
+
+    /// The kill triggered the desk's order groups, and the exchange refuses every order in a
+    /// triggered group until it is reset: without this, the first automated order after an
+    /// operator reset is refused, and the streak of those refusals halts the desk again.
+    /// A reset is idempotent, so it is retried until it is answered.
+    fn reset_order_groups(&self) {
+        if self.order_groups.is_empty() {
+            return;
+        }
+        let rest = self.rest.clone();
+        let groups = self.order_groups.clone();
+        let params = crate::kalshi::wire::OrderGroupWriteParams {
+            subaccount: self.config.subaccount,
+            exchange_index: None,
+        };
+        tokio::spawn(async move {
+            for group in groups {
+                for attempt in 1..=10u64 {
+                    match rest.reset_order_group(&group, &params).await {
+                        Ok(()) => break,
+                        Err(error) => {
+                            tracing::warn!(%error, attempt, "order group reset failed");
+                            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                        }
+                    }
+                }
+            }
+        });
     }
 
     fn begin_kill_tracking(&mut self, reason: &str) {

@@ -17,6 +17,10 @@ use crate::kalshi::wire::{
 use crate::runtime::clock;
 use crate::runtime::convert;
 
+/// How far apart the exchange's fill times and our wall clock may be (the desk refuses to arm
+/// beyond 1 s of offset).
+const FILL_CLOCK_MARGIN_MS: i64 = 2_000;
+
 /// Why a read was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadPurpose {
@@ -79,6 +83,7 @@ pub async fn read(rest: &RestClient, request: ReadRequest) -> ReadOutcome {
     }
 
     // Fills first, so positions read afterwards are compared with our books including them.
+    let fills_read_wall_ms = clock::wall_ms();
     let fills = rest
         .all_fills(&GetFillsParams {
             min_ts: Some(request.fills_since_ms.div_euclid(1000)),
@@ -157,11 +162,43 @@ pub async fn read(rest: &RestClient, request: ReadRequest) -> ReadOutcome {
             ..GetPositionsParams::default()
         })
         .await;
-    match positions {
-        Ok((positions, _)) => {
+    // A fill that reaches the exchange while these reads run shows in the position read, in
+    // our books (over WS), in both or in neither, depending on timing: such a market is
+    // compared on a later read, or it would look like a drift that is not one. Fills are
+    // read again after the positions; when that read fails, no position is compared.
+    let busy: Option<HashSet<Ticker>> = if positions.is_ok() {
+        let since_ms = fills_read_wall_ms.saturating_sub(FILL_CLOCK_MARGIN_MS);
+        rest.all_fills(&GetFillsParams {
+            min_ts: Some(since_ms.div_euclid(1000)),
+            subaccount: request.subaccount,
+            ..GetFillsParams::default()
+        })
+        .await
+        .ok()
+        .map(|fills| {
+            fills
+                .iter()
+                .map(convert::rest_fill)
+                .filter(|fill| fill.ts_ms >= since_ms)
+                .map(|fill| fill.ticker)
+                .collect()
+        })
+    } else {
+        None
+    };
+    match (positions, busy) {
+        (Ok(_), None) => {
+            outcome
+                .error
+                .get_or_insert("fills after positions: unreadable, positions not compared".into());
+        }
+        (Ok((positions, _)), Some(busy)) => {
             let mut seen = HashSet::new();
             for position in &positions {
                 seen.insert(position.ticker.clone());
+                if busy.contains(&position.ticker) {
+                    continue;
+                }
                 outcome
                     .inputs
                     .push(Input::Private(PrivateInput::MarketPosition {
@@ -171,7 +208,11 @@ pub async fn read(rest: &RestClient, request: ReadRequest) -> ReadOutcome {
                     }));
             }
             // A market the exchange no longer lists holds nothing there.
-            for ticker in request.positioned.iter().filter(|t| !seen.contains(*t)) {
+            for ticker in request
+                .positioned
+                .iter()
+                .filter(|t| !seen.contains(*t) && !busy.contains(*t))
+            {
                 outcome
                     .inputs
                     .push(Input::Private(PrivateInput::MarketPosition {
@@ -181,7 +222,7 @@ pub async fn read(rest: &RestClient, request: ReadRequest) -> ReadOutcome {
                     }));
             }
         }
-        Err(error) => {
+        (Err(error), _) => {
             outcome.error.get_or_insert(format!("positions: {error}"));
         }
     }

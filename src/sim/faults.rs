@@ -12,6 +12,7 @@ use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Why a fault file or flag was refused.
@@ -189,6 +190,48 @@ struct FaultState {
     config: RwLock<FaultConfig>,
     rng: Mutex<ChaCha8Rng>,
     server_errors_sent: Mutex<u64>,
+    injected: InjectedCounters,
+}
+
+/// How many faults of each kind the simulator has injected so far (soak reports).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct InjectedFaults {
+    pub rest_429: u64,
+    /// 5xx answers, cancel-all's included.
+    pub rest_5xx: u64,
+    pub cancel_all_5xx: u64,
+    pub lost_answers: u64,
+    /// REST answers held back by `latency_ms`.
+    pub rest_delayed: u64,
+    pub ws_resets: u64,
+    pub ws_closes: u64,
+    pub ws_duplicates: u64,
+    pub ws_delays: u64,
+    pub seq_skips: u64,
+    /// Book or ticker frames withheld because their market's book is frozen.
+    pub frozen_frames: u64,
+}
+
+#[derive(Default)]
+struct InjectedCounters {
+    rest_429: AtomicU64,
+    rest_5xx: AtomicU64,
+    cancel_all_5xx: AtomicU64,
+    lost_answers: AtomicU64,
+    rest_delayed: AtomicU64,
+    ws_resets: AtomicU64,
+    ws_closes: AtomicU64,
+    ws_duplicates: AtomicU64,
+    ws_delays: AtomicU64,
+    seq_skips: AtomicU64,
+    frozen_frames: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, happened: bool) -> bool {
+    if happened {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+    happened
 }
 
 impl std::fmt::Debug for FaultControl {
@@ -207,6 +250,7 @@ impl FaultControl {
                 // A different stream from the market flow's, so faults do not shift the market.
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0xFA17_FA17_FA17_FA17)),
                 server_errors_sent: Mutex::new(0),
+                injected: InjectedCounters::default(),
             }),
         }
     }
@@ -236,6 +280,25 @@ impl FaultControl {
         self.set(config)
     }
 
+    /// Faults injected so far.
+    pub fn injected(&self) -> InjectedFaults {
+        let c = &self.inner.injected;
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        InjectedFaults {
+            rest_429: get(&c.rest_429),
+            rest_5xx: get(&c.rest_5xx),
+            cancel_all_5xx: get(&c.cancel_all_5xx),
+            lost_answers: get(&c.lost_answers),
+            rest_delayed: get(&c.rest_delayed),
+            ws_resets: get(&c.ws_resets),
+            ws_closes: get(&c.ws_closes),
+            ws_duplicates: get(&c.ws_duplicates),
+            ws_delays: get(&c.ws_delays),
+            seq_skips: get(&c.seq_skips),
+            frozen_frames: get(&c.frozen_frames),
+        }
+    }
+
     fn roll(&self, rate: f64) -> bool {
         if rate <= 0.0 {
             return false;
@@ -263,18 +326,24 @@ impl FaultControl {
     /// `DELETE /portfolio/events/orders`.
     pub fn rest_fault(&self, method: &http::Method, is_cancel_all: bool) -> Option<RestFault> {
         let rest = self.config().rest;
-        if self.roll(rest.storm_429_rate) {
+        let counters = &self.inner.injected;
+        if bump(&counters.rest_429, self.roll(rest.storm_429_rate)) {
             return Some(RestFault::TooManyRequests);
         }
         if self.roll(rest.error_5xx_rate) || (is_cancel_all && self.roll(rest.cancel_all_5xx_rate))
         {
+            bump(&counters.rest_5xx, true);
+            bump(&counters.cancel_all_5xx, is_cancel_all);
             return Some(RestFault::ServerError(self.next_server_error()));
         }
         let is_write = matches!(
             *method,
             http::Method::POST | http::Method::PUT | http::Method::DELETE
         );
-        if is_write && self.roll(rest.lost_answer_rate) {
+        if bump(
+            &counters.lost_answers,
+            is_write && self.roll(rest.lost_answer_rate),
+        ) {
             return Some(RestFault::LoseAnswer);
         }
         None
@@ -282,7 +351,9 @@ impl FaultControl {
 
     /// Extra latency for every REST answer.
     pub fn rest_latency_ms(&self) -> u64 {
-        self.config().rest.latency_ms
+        let latency_ms = self.config().rest.latency_ms;
+        bump(&self.inner.injected.rest_delayed, latency_ms > 0);
+        latency_ms
     }
 
     /// The fault for the `frames_sent`-th data frame (counting from 1) of a connection.
@@ -297,6 +368,11 @@ impl FaultControl {
         } else {
             0
         };
+        let counters = &self.inner.injected;
+        bump(&counters.ws_resets, reset_instead);
+        bump(&counters.ws_closes, close_after && !reset_instead);
+        bump(&counters.ws_duplicates, duplicate && !reset_instead);
+        bump(&counters.ws_delays, delay_ms > 0);
         FrameFault {
             delay_ms,
             duplicate,
@@ -308,15 +384,19 @@ impl FaultControl {
     /// Whether the sequenced frame that would carry `seq` is withheld (its number is consumed).
     pub fn skip_seq(&self, seq: u64) -> bool {
         let every = self.config().ws.skip_seq_every_n;
-        every > 0 && seq.is_multiple_of(every)
+        bump(
+            &self.inner.injected.seq_skips,
+            every > 0 && seq.is_multiple_of(every),
+        )
     }
 
     /// Whether WS book and ticker frames for `market` are frozen.
     pub fn book_frozen(&self, market: &str) -> bool {
-        match self.inner.config.read() {
+        let frozen = match self.inner.config.read() {
             Ok(config) => config.market.frozen_books.contains(market),
             Err(poisoned) => poisoned.into_inner().market.frozen_books.contains(market),
-        }
+        };
+        bump(&self.inner.injected.frozen_frames, frozen)
     }
 
     /// Whether the fault layer holds the whole exchange's trading paused.
@@ -492,6 +572,13 @@ mod tests {
             control.rest_fault(&http::Method::POST, false),
             Some(RestFault::LoseAnswer)
         );
+        let injected = control.injected();
+        assert_eq!(injected.rest_5xx, 2);
+        assert_eq!(injected.cancel_all_5xx, 2);
+        assert_eq!(injected.lost_answers, 1);
+        assert_eq!(injected.ws_closes, 1);
+        assert_eq!(injected.seq_skips, 1);
+        assert_eq!(injected.rest_429, 0);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod rest;
 mod runtime;
 mod schema;
 mod sim;
+mod soak;
 mod tui;
 mod wire;
 mod ws;

@@ -374,10 +374,21 @@ impl Engine {
                 code,
                 details,
             } => {
-                let shrinks_order = matches!(write, WriteKind::Cancel | WriteKind::Decrease);
-                let class =
-                    RejectClass::classify_write(shrinks_order, http_status, &code, &details);
-                if class.is_business() {
+                // A 404 or `not_found` on an amend, cancel or decrease: the order is already gone
+                // (executed, expired, or cancelled by an earlier cancel-all) and its final state
+                // is on its way. That is no verdict on an order, so it does not feed the reject
+                // streak; an amend's order is looked up like a lost amend instead of being
+                // amended again and again until the news arrives.
+                let targets_existing_order = !matches!(write, WriteKind::Place);
+                let class = RejectClass::classify_write(
+                    targets_existing_order,
+                    http_status,
+                    &code,
+                    &details,
+                );
+                let gone = class == RejectClass::AlreadyGone;
+                let business = class.is_business();
+                if business {
                     self.business_reject_streak = self.business_reject_streak.saturating_add(1);
                 }
                 self.audit(AuditKind::OrderRejected {
@@ -387,11 +398,20 @@ impl Engine {
                     } else {
                         format!("{code}: {details}")
                     },
-                    business: class.is_business(),
+                    business,
                 });
                 let id = client_order_id.as_str();
                 match write {
                     WriteKind::Place => self.orders.create_rejected(id, &code).map(|_| ()),
+                    WriteKind::Amend if gone => {
+                        let lost = self.orders.answer_lost(id, LostWrite::Amend).map(|_| ());
+                        if lost.is_ok() {
+                            self.audit(AuditKind::OrderUnknown {
+                                client_order_id: client_order_id.clone(),
+                            });
+                        }
+                        lost
+                    }
                     WriteKind::Amend => self.orders.amend_rejected(id),
                     WriteKind::Decrease => {
                         self.forget_decrease(id);

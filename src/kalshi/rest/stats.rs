@@ -17,6 +17,7 @@ struct EndpointCounters {
 #[derive(Debug)]
 pub struct LatencyStats {
     counters: Vec<EndpointCounters>,
+    retries: AtomicU64,
 }
 
 /// One endpoint's figures at the time of reading.
@@ -39,6 +40,7 @@ impl Default for LatencyStats {
                 .iter()
                 .map(|_| EndpointCounters::default())
                 .collect(),
+            retries: AtomicU64::new(0),
         }
     }
 }
@@ -54,6 +56,16 @@ impl LatencyStats {
             counters.last_us.store(round_trip_us, Ordering::Relaxed);
             counters.max_us.fetch_max(round_trip_us, Ordering::Relaxed);
         }
+    }
+
+    /// A call is about to be attempted again.
+    pub fn record_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Attempts beyond the first, over every call so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 
     /// An attempt that got no answer.

@@ -266,6 +266,7 @@ impl RestClient {
                 error = %retry_error,
                 "retrying"
             );
+            shared.stats.record_retry();
             tokio::time::sleep(backoff(&shared.config, attempt_number)).await;
         }
     }

@@ -23,6 +23,9 @@ pub enum SeqCheck {
         got: u64,
         stale_markets: Vec<Ticker>,
     },
+    /// The same `seq` as the message just before: the server sent one frame twice. Dropped,
+    /// and the counter is untouched (applying a repeated delta would double-count it).
+    Repeat { seq: u64 },
     /// The sid is not (or no longer) tracked: a late frame of a dropped subscription.
     UnknownSid,
 }
@@ -44,6 +47,8 @@ pub enum MarketCheck {
     AwaitingSnapshot,
     /// A message for a market this sid does not carry.
     NotSubscribed,
+    /// A repeat of the message just before: dropped.
+    Repeat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +79,10 @@ impl SidState {
             self.next = Some(seq.saturating_add(1));
             return SeqCheck::Baseline;
         };
+        // A snapshot while a restart is allowed may legitimately reuse the last number.
+        if seq.saturating_add(1) == expected && (fresh_market.is_none() || !self.restart_allowed) {
+            return SeqCheck::Repeat { seq };
+        }
         self.next = Some(seq.saturating_add(1));
         if seq == expected {
             return SeqCheck::InOrder;
@@ -236,6 +245,12 @@ impl SeqTracker {
             };
         };
         let check = state.check(seq, Some(ticker));
+        if matches!(check, SeqCheck::Repeat { .. }) {
+            return BookCheck {
+                seq: check,
+                market: MarketCheck::Repeat,
+            };
+        }
         let market = match state.markets.get_mut(ticker) {
             None => MarketCheck::NotSubscribed,
             Some(book) => {
@@ -262,6 +277,7 @@ impl SeqTracker {
         };
         let check = state.check(seq, None);
         let market = match state.markets.get(ticker) {
+            _ if matches!(check, SeqCheck::Repeat { .. }) => MarketCheck::Repeat,
             None => MarketCheck::NotSubscribed,
             Some(BookState::AwaitingSnapshot) => MarketCheck::AwaitingSnapshot,
             Some(BookState::Live) => MarketCheck::Deliver,
@@ -273,6 +289,33 @@ impl SeqTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_frame_is_dropped_even_while_a_resync_is_outstanding() {
+        let a = Ticker::new("A");
+        let b = Ticker::new("B");
+        let mut tracker = SeqTracker::new();
+        tracker.subscribed(1, [a.clone(), b.clone()]);
+        assert_eq!(tracker.on_snapshot(1, 1, &a).market, MarketCheck::Recovered);
+        assert_eq!(tracker.on_snapshot(1, 2, &b).market, MarketCheck::Recovered);
+        assert_eq!(tracker.on_delta(1, 3, &a).market, MarketCheck::Deliver);
+        let repeat = tracker.on_delta(1, 3, &a);
+        assert_eq!(repeat.seq, SeqCheck::Repeat { seq: 3 });
+        assert_eq!(repeat.market, MarketCheck::Repeat);
+        assert_eq!(tracker.on_delta(1, 4, &b).seq, SeqCheck::InOrder);
+        // A gap puts both books to wait; a snapshot of B is requested, restarts are allowed.
+        assert!(matches!(
+            tracker.on_delta(1, 6, &a).seq,
+            SeqCheck::Gap { .. }
+        ));
+        assert_eq!(tracker.on_snapshot(1, 7, &a).market, MarketCheck::Recovered);
+        assert_eq!(tracker.on_delta(1, 8, &a).market, MarketCheck::Deliver);
+        // The repeat of a delta while B still waits must not be taken for a restart.
+        let repeat = tracker.on_delta(1, 8, &a);
+        assert_eq!(repeat.market, MarketCheck::Repeat);
+        assert_eq!(tracker.on_delta(1, 9, &a).seq, SeqCheck::InOrder);
+        assert_eq!(tracker.on_sequenced(1, 9), SeqCheck::Repeat { seq: 9 });
+    }
 
     fn t(name: &str) -> Ticker {
         Ticker::new(name)
@@ -389,6 +432,8 @@ mod tests {
     fn unexpected_step_back_is_a_gap() {
         let mut tracker = SeqTracker::new();
         live_sid(&mut tracker, 1, &["A"]);
+        // A step back by one is the same frame again (a repeat); further back is a gap.
+        assert_eq!(tracker.on_delta(1, 2, &t("A")).seq, SeqCheck::InOrder);
         assert!(matches!(tracker.on_sequenced(1, 1), SeqCheck::Gap { .. }));
     }
 

@@ -742,8 +742,11 @@ impl Session<'_> {
             ServerMsg::OrderGroupUpdates(update) => match (sid, seq) {
                 (Some(sid), Some(seq)) => {
                     let check = self.tracker.on_sequenced(sid, seq);
+                    let repeat = matches!(check, SeqCheck::Repeat { .. });
                     self.on_seq_check(sid, check);
-                    self.private(PrivateEvent::OrderGroupUpdate { sid, seq, update });
+                    if !repeat {
+                        self.private(PrivateEvent::OrderGroupUpdate { sid, seq, update });
+                    }
                 }
                 _ => self.malformed(&"`order_group_updates` without `sid`/`seq`", ""),
             },
@@ -929,6 +932,7 @@ impl Session<'_> {
                 );
             }
             SeqCheck::UnknownSid => WsStats::bump(&self.stats.stray_frames),
+            SeqCheck::Repeat { seq } => tracing::debug!(sid, seq, "repeated frame dropped"),
             SeqCheck::Gap {
                 expected,
                 got,
@@ -999,8 +1003,8 @@ impl Session<'_> {
                     self.outbox.control(MarketEvent::ResyncDone { ticker });
                 }
             }
-            // the coming snapshot includes it
-            MarketCheck::AwaitingSnapshot => {}
+            // the coming snapshot includes it; a repeat was applied already
+            MarketCheck::AwaitingSnapshot | MarketCheck::Repeat => {}
             MarketCheck::NotSubscribed => {
                 if !unknown_sid {
                     WsStats::bump(&self.stats.stray_frames);
