@@ -52,6 +52,19 @@ pub struct DeskArgs {
     /// Theme name or file (overrides the config).
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
+    /// Paper-trade: live market data, orders filled locally (queue-aware) and never sent to
+    /// the exchange; journal records are `mode = paper`.
+    #[arg(long)]
+    pub paper: bool,
+    /// Paper account's starting cash, dollars (with --paper; default 10000).
+    #[arg(long, value_name = "DOLLARS")]
+    pub paper_cash: Option<String>,
+    /// Serve Prometheus metrics from the desk on this address (e.g. 127.0.0.1:9184).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Directory for tapes recorded with the recording key (default: <state dir>/tapes).
+    #[arg(long, value_name = "DIR")]
+    pub tape_dir: Option<PathBuf>,
 }
 
 // Parsed once at start-up; boxing the big variant would buy nothing.
@@ -76,8 +89,9 @@ pub enum Command {
     Record(crate::replay::cli::RecordArgs),
     /// Replay a tape through the engine and strategies with simulated fills; writes a report.
     Backtest(crate::replay::cli::BacktestArgs),
-    /// Paper-trade: live market data, orders filled locally, never sent to the exchange.
-    Paper(crate::replay::cli::PaperArgs),
+    /// The desk in paper mode (same as `kdesk --paper`): live market data, orders filled
+    /// locally and never sent to the exchange.
+    Paper(DeskArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,8 +191,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Backtest(args)) => {
             crate::replay::cli::backtest_command(&args, cli.common.config.as_deref())
         }
-        Some(Command::Paper(args)) => {
-            crate::replay::cli::paper_command(&args, cli.common.config.as_deref())
+        Some(Command::Paper(mut args)) => {
+            args.paper = true;
+            crate::tui::launch::start_desk(&cli.common, &args, &paths)
         }
         None => crate::tui::launch::start_desk(&cli.common, &cli.desk, &paths),
     }

@@ -49,6 +49,8 @@ use crate::runtime::engine_task::{self, EngineTaskParts};
 use crate::runtime::gateway::{self, GatewayStats};
 use crate::runtime::kill::HaltFlag;
 use crate::runtime::lock::{AccountId, DeskLock};
+use crate::runtime::paper_executor::{self, PaperExchange, PaperSettings};
+use crate::runtime::recording::{Recorder, RecorderConfig};
 use crate::runtime::startup::{self, StartupReport};
 use crate::store::journal::{self, JournalHandle, Mode};
 
@@ -133,6 +135,11 @@ pub struct DeskConfig {
     /// Markets per orderbook subscription: a sequence gap resyncs (and HOLDs) only the
     /// markets of its subscription.
     pub orderbook_batch_size: usize,
+    /// Paper mode: orders fill locally against the live books and never reach the exchange;
+    /// journal rows are `Mode::Paper`.
+    pub paper: Option<PaperSettings>,
+    /// Where the recording toggle writes tapes (`None`: `<state_dir>/tapes`, else `./tapes`).
+    pub tape_dir: Option<PathBuf>,
 }
 
 impl DeskConfig {
@@ -164,6 +171,17 @@ impl DeskConfig {
             limiter: LimiterConfig::default(),
             refresh_rate_limits: true,
             orderbook_batch_size: 25,
+            paper: None,
+            tape_dir: None,
+        }
+    }
+
+    /// `Mode::Paper` for a paper desk.
+    pub fn journal_mode(&self) -> Mode {
+        if self.paper.is_some() {
+            Mode::Paper
+        } else {
+            Mode::Live
         }
     }
 
@@ -219,6 +237,8 @@ pub struct DeskHandle {
     gateway_stats: Arc<GatewayStats>,
     rest: RestClient,
     order_group_id: Option<String>,
+    recorder: Arc<Recorder>,
+    paper: Option<PaperExchange>,
     _lock: Option<DeskLock>,
 }
 
@@ -292,6 +312,16 @@ impl DeskHandle {
         &self.rest
     }
 
+    /// The recording toggle (the desk's own feed into a tape).
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.recorder
+    }
+
+    /// The local exchange of a paper desk (`None` when live).
+    pub fn paper(&self) -> Option<&PaperExchange> {
+        self.paper.as_ref()
+    }
+
     /// Writes sent and answered so far.
     pub fn writes_sent(&self) -> u64 {
         self.gateway_stats.sent()
@@ -300,6 +330,11 @@ impl DeskHandle {
     /// Stop every task, flush the journal. Resting orders stay (quotes carry a TTL and
     /// `cancel_order_on_pause`); a desk that must leave nothing behind kills first.
     pub async fn shutdown(mut self) {
+        if self.recorder.is_recording()
+            && let Err(error) = self.recorder.stop().await
+        {
+            tracing::warn!(%error, "the recording did not finish cleanly");
+        }
         let _ = self.shutdown.send(true);
         if let Some(socket) = self.control_socket.take() {
             socket.abort();
@@ -335,7 +370,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
     };
     let journal_file = config.journal_file();
     let last_halt = match &journal_file {
-        Some(path) => journal::Journal::open(path)?.last_halt(Mode::Live)?,
+        Some(path) => journal::Journal::open(path)?.last_halt(config.journal_mode())?,
         None => None,
     };
     let journal = match &journal_file {
@@ -366,9 +401,23 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         config.engine.session_nonce = rand::random::<u32>().max(1);
     }
 
-    let startup = startup::prepare(&rest, &config, last_halt.as_ref())
-        .await
-        .map_err(DeskError::Reconcile)?;
+    let paper = config.paper.as_ref().map(|_| PaperExchange::new());
+    let startup = match (&config.paper, &paper) {
+        (Some(settings), Some(exchange)) => {
+            // No order group: nothing of a paper desk rests at the exchange.
+            config.use_order_group = false;
+            paper_executor::prepare(&rest, &config, settings, exchange, last_halt.as_ref()).await
+        }
+        _ => startup::prepare(&rest, &config, last_halt.as_ref()).await,
+    }
+    .map_err(DeskError::Reconcile)?;
+    let (paper_executor, paper_link) = match &paper {
+        Some(exchange) => {
+            let (executor, link) = paper_executor::link(exchange);
+            (Some(executor), Some(link))
+        }
+        None => (None, None),
+    };
     config.engine.order_group_id = startup.order_group_id.clone();
 
     let halt = HaltFlag::new();
@@ -395,6 +444,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         order_group_id: startup.order_group_id.clone(),
         stats: gateway_stats.clone(),
         shutdown: shutdown_rx.clone(),
+        paper: paper_executor,
     })));
 
     let (control_tx, control_rx) = mpsc::channel(16);
@@ -403,13 +453,32 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         None => None,
     };
 
+    let tee = crate::kalshi::ws::FrameTee::new();
     let ws = crate::kalshi::ws::WsClient::spawn({
         let mut ws = crate::kalshi::ws::WsConfig::new(config.ws_url.clone(), signer);
         ws.markets = config.watchlist.clone();
         ws.jitter_seed = config.ws_jitter_seed;
         ws.orderbook_batch_size = config.orderbook_batch_size.max(1);
+        ws.tee = tee.clone();
+        if config.paper.is_some() {
+            // The real account's fills and orders are not the paper account's.
+            ws.channels = crate::runtime::recording::MARKET_CHANNELS.to_vec();
+        }
         ws
     });
+    let recorder = Arc::new(Recorder::new(RecorderConfig {
+        tee,
+        ws: ws.handle.clone(),
+        rest: rest.clone(),
+        environment: config.environment.clone(),
+        markets: config.watchlist.clone(),
+        dir: config.tape_dir.clone().unwrap_or_else(|| {
+            config
+                .state_dir
+                .as_ref()
+                .map_or_else(|| PathBuf::from("tapes"), |dir| dir.join("tapes"))
+        }),
+    }));
 
     tasks.push(tokio::spawn(engine_task::run(EngineTaskParts {
         config: config.clone(),
@@ -427,6 +496,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         journal: journal.as_ref().map(|(handle, _)| handle.clone()),
         gateway: gateway_stats.clone(),
         shutdown: shutdown_rx,
+        paper: paper_link,
     })));
 
     Ok(DeskHandle {
@@ -443,6 +513,8 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         journal,
         gateway_stats,
         rest,
+        recorder,
+        paper,
         _lock: lock,
     })
 }

@@ -27,6 +27,7 @@ use crate::runtime::desk::DeskConfig;
 use crate::runtime::feed_clock::FeedClock;
 use crate::runtime::gateway::GatewayStats;
 use crate::runtime::kill::HaltFlag;
+use crate::runtime::paper_executor::PaperLink;
 use crate::runtime::reconcile::{self, ReadOutcome, ReadPurpose, ReadRequest};
 use crate::runtime::snapshot::{self, DeskSnapshot, KillPhase, KillProgress};
 use crate::runtime::startup::StartupReport;
@@ -48,6 +49,8 @@ pub struct EngineTaskParts {
     pub journal: Option<JournalHandle>,
     pub gateway: Arc<GatewayStats>,
     pub shutdown: watch::Receiver<bool>,
+    /// Paper mode: the local exchange sees market data first and answers account reads.
+    pub paper: Option<PaperLink>,
 }
 
 /// The kill as the desk tracks it beyond the engine's single step.
@@ -87,6 +90,7 @@ struct Task {
     reconcile_failures: u64,
     exchange_trading_active: Option<bool>,
     disconnected: bool,
+    paper: Option<crate::runtime::paper_executor::PaperExchange>,
 }
 
 fn interval(ms: u64) -> Interval {
@@ -112,7 +116,12 @@ pub async fn run(parts: EngineTaskParts) {
         journal,
         gateway,
         mut shutdown,
+        paper,
     } = parts;
+    let (paper_exchange, mut paper_inputs) = match paper {
+        Some(link) => (Some(link.exchange), Some(link.inputs)),
+        None => (None, None),
+    };
     let WsClient {
         handle: ws_handle,
         market: mut market_rx,
@@ -147,6 +156,7 @@ pub async fn run(parts: EngineTaskParts) {
         reconcile_failures: 0,
         exchange_trading_active: startup.exchange_trading_active,
         disconnected: false,
+        paper: paper_exchange,
         config,
     };
     task.prime(&startup);
@@ -171,6 +181,7 @@ pub async fn run(parts: EngineTaskParts) {
                 None => private_open = false,
             },
             Some(result) = results.recv() => task.handle(Input::Gateway(result)),
+            Some(input) = recv_paper(&mut paper_inputs) => task.handle(input),
             Some(outcome) = reads_rx.recv() => task.read_done(outcome),
             _ = tick.tick() => {
                 task.handle(Input::Tick);
@@ -191,7 +202,20 @@ pub async fn run(parts: EngineTaskParts) {
     task.publish();
 }
 
+/// The paper exchange's answers and fills; never ready outside paper mode.
+async fn recv_paper(inputs: &mut Option<mpsc::UnboundedReceiver<Input>>) -> Option<Input> {
+    match inputs {
+        Some(inputs) => inputs.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Task {
+    /// Paper records are kept apart from live ones.
+    fn mode(&self) -> Mode {
+        self.config.journal_mode()
+    }
+
     /// Start-up inputs, the configured strategies, and the halt the last run ended in.
     fn prime(&mut self, startup: &StartupReport) {
         for input in startup.inputs.clone() {
@@ -230,7 +254,9 @@ impl Task {
         for audit in outputs.audits {
             self.observe_audit(&audit);
             if let Some(journal) = &self.journal {
-                journal.record(journal_record(&audit));
+                let mut row = journal_record(&audit);
+                row.mode = self.mode();
+                journal.record(row);
             }
             let _ = self.audits.send(audit);
         }
@@ -279,7 +305,7 @@ impl Task {
         if let Some(journal) = &self.journal {
             let _ = journal.record_halt(HaltRecord {
                 ts_ms: clock::wall_ms(),
-                mode: Mode::Live,
+                mode: self.mode(),
                 state,
                 reason: reason.to_string(),
                 payload,
@@ -381,7 +407,16 @@ impl Task {
             _ => {}
         }
         for input in convert::market_inputs(&event, self.convention) {
+            // The paper exchange sees the book first, so our orders fill on the trade the
+            // engine sees, right after it.
+            let fills = match &self.paper {
+                Some(paper) => paper.on_input(&input, clock::wall_ms()),
+                None => Vec::new(),
+            };
             self.handle(input);
+            for fill in fills {
+                self.handle(fill);
+            }
         }
     }
 
@@ -429,6 +464,13 @@ impl Task {
             // A little overlap: fills are deduplicated by trade id.
             fills_since_ms: self.fills_since_ms.saturating_sub(5_000),
         };
+        if let Some(paper) = &self.paper
+            && purpose != ReadPurpose::Status
+        {
+            // The paper account lives here, not at the exchange.
+            let _ = self.reads.send(paper.read(&request));
+            return;
+        }
         let rest = self.rest.clone();
         let reads = self.reads.clone();
         tokio::spawn(async move {
@@ -563,7 +605,7 @@ impl Task {
             if let Some(journal) = &self.journal {
                 journal.record(JournalRecord::new(
                     clock::wall_ms(),
-                    Mode::Live,
+                    self.mode(),
                     "kill_not_flat",
                     serde_json::json!({ "resting": resting, "sweeps": self.kill.progress.sweeps }),
                 ));

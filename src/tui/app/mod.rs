@@ -51,6 +51,12 @@ pub enum Msg {
         level: LogLevel,
         text: String,
     },
+    /// The feed recording started or stopped (or failed to): `text` says where and how much.
+    Recording {
+        on: bool,
+        level: LogLevel,
+        text: String,
+    },
 }
 
 /// What the shell must do.
@@ -62,6 +68,9 @@ pub enum Effect {
     Engine(Command),
     Bell,
     Quit,
+    /// Start or stop recording the desk's feed (`Recorder::toggle`); the answer comes back as
+    /// `Msg::Recording`.
+    ToggleRecording,
 }
 
 /// Static facts and preferences the screen starts with.
@@ -208,6 +217,8 @@ pub struct AppState {
     pub quitting: bool,
     /// Something visible changed since the last frame.
     pub dirty: bool,
+    /// The desk's feed is being recorded (REC in the status bar).
+    pub recording: bool,
 }
 
 impl AppState {
@@ -239,6 +250,7 @@ impl AppState {
             now_ms: 0,
             quitting: false,
             dirty: true,
+            recording: false,
         }
     }
 
@@ -402,6 +414,10 @@ pub fn update(state: &mut AppState, msg: Msg, now_ms: i64) -> Vec<Effect> {
             state.dirty = true;
         }
         Msg::Tick => state.dirty = true,
+        Msg::Recording { on, level, text } => {
+            state.recording = on;
+            state.push_notice(level, text);
+        }
         Msg::Notice { level, text } => {
             state.replica.log_line(now_ms, level, text.clone());
             state.push_notice(level, text);
@@ -662,6 +678,7 @@ fn on_action(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
             };
             state.push_notice(LogLevel::Info, text.into());
         }
+        A::ToggleRecording => effects.push(Effect::ToggleRecording),
         A::DismissNotice => {
             state.notices.pop_front();
         }
