@@ -317,6 +317,16 @@ mod desk_modes {
     /// A quiet simulator (no synthetic traders) with one market whose book is YES bid 0.45 x100
     /// (and 0.44 x50 below it), YES ask 0.55 x100, all from another member.
     async fn fixture() -> Fixture {
+        fixture_with(|fx| {
+            fx.cross("liquidity", BookSide::Bid, "0.45", 100, false);
+            fx.cross("liquidity", BookSide::Bid, "0.44", 50, false);
+            fx.cross("liquidity", BookSide::Ask, "0.55", 100, false);
+        })
+        .await
+    }
+
+    /// A quiet simulator (no synthetic traders) with one active market, its book set by `book`.
+    async fn fixture_with(book: impl FnOnce(&Fixture)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let sim = SimServer::start(SimConfig {
             key_dir: dir.path().join("keys"),
@@ -336,9 +346,7 @@ mod desk_modes {
             })
             .unwrap();
         let fx = Fixture { sim, dir, ticker };
-        fx.cross("liquidity", BookSide::Bid, "0.45", 100, false);
-        fx.cross("liquidity", BookSide::Bid, "0.44", 50, false);
-        fx.cross("liquidity", BookSide::Ask, "0.55", 100, false);
+        book(&fx);
         fx
     }
 
@@ -604,6 +612,135 @@ mod desk_modes {
         );
         assert!(journal.last_halt(Mode::Paper).unwrap().is_some());
         assert!(journal.last_halt(Mode::Live).unwrap().is_none());
+    }
+
+    /// What the public does at our paper bid's price after it joined.
+    #[derive(Debug, Clone)]
+    enum Flow {
+        /// Another member bids at our price: behind us.
+        AddBehind(i64),
+        /// A taker sells into our price level only.
+        SellAt(i64),
+        /// A taker sells the whole level and this many more one tick below.
+        SellThrough(i64),
+    }
+
+    fn flow() -> impl proptest::strategy::Strategy<Value = Flow> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (1i64..15).prop_map(Flow::AddBehind),
+            (1i64..25).prop_map(Flow::SellAt),
+            (1i64..8).prop_map(Flow::SellThrough),
+        ]
+    }
+
+    /// One case: a paper bid for `ours` at 0.45 behind `initial` public contracts, then the
+    /// flows; returns (filled, sold at or through 0.45).
+    async fn paper_queue_case(initial: i64, ours: i64, flows: &[Flow]) -> (Count, i64) {
+        let fx = fixture_with(|fx| {
+            if initial > 0 {
+                fx.cross("liquidity", BookSide::Bid, "0.45", initial, false);
+            }
+            fx.cross("liquidity", BookSide::Bid, "0.44", 500, false);
+            fx.cross("liquidity", BookSide::Ask, "0.55", 100, false);
+        })
+        .await;
+        let mut config = fx.config();
+        config.paper = Some(PaperSettings::default());
+        config.state_dir = None;
+        let desk = desk::start(config).await.unwrap();
+        let ticker = fx.ticker.clone();
+        wait_snapshot(&desk, "the book", |s| {
+            bid_size(s, &ticker, "0.44") == Some(Count::from_contracts(500))
+        })
+        .await;
+        let mut audits = desk.subscribe_audits();
+        desk.send(Command::PlaceManual(order(
+            &ticker,
+            OrderSide::Bid,
+            "0.45",
+            ours,
+        )))
+        .await
+        .unwrap();
+        wait_audit(&mut audits, "the paper ack", |e| {
+            matches!(e, AuditKind::OrderAcked { .. })
+        })
+        .await;
+        let mut level = initial;
+        let mut sold = 0;
+        for flow in flows {
+            match flow {
+                Flow::AddBehind(n) => {
+                    fx.cross("behind", BookSide::Bid, "0.45", *n, false);
+                    level += n;
+                }
+                Flow::SellAt(n) => {
+                    let n = (*n).min(level);
+                    if n > 0 {
+                        fx.cross("taker", BookSide::Ask, "0.45", n, true);
+                        level -= n;
+                        sold += n;
+                    }
+                }
+                Flow::SellThrough(n) => {
+                    fx.cross("taker", BookSide::Ask, "0.44", level + n, true);
+                    sold += level + n;
+                    level = 0;
+                }
+            }
+        }
+        // One connection delivers in order: once this bid shows, every earlier trade and
+        // delta (and the paper fills they caused) went through the desk.
+        fx.cross("sentinel", BookSide::Bid, "0.30", 1, false);
+        wait_snapshot(&desk, "the sentinel", |s| {
+            bid_size(s, &ticker, "0.30") == Some(Count::from_contracts(1))
+        })
+        .await;
+        let remaining = desk
+            .paper()
+            .unwrap()
+            .resting(ticker.as_str())
+            .first()
+            .map_or(Count::ZERO, |o| o.remaining);
+        let filled = Count::from_contracts(ours).saturating_sub(remaining);
+        assert_eq!(fx.writes_of_desk_key(), 0);
+        desk.shutdown().await;
+        (filled, sold)
+    }
+
+    /// Property, through the whole desk: a paper order never fills ahead of the queue it
+    /// joined — its fills never exceed what traded at or through its price minus the public
+    /// size that was ahead of it — and never beyond its size. Seeded, few cases (each starts a
+    /// simulator and a desk).
+    #[test]
+    fn a_paper_desk_never_fills_ahead_of_the_queue() {
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        let config = Config {
+            cases: 4,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner =
+            TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+        let strategy = (0i64..60, 1i64..20, proptest::collection::vec(flow(), 1..6));
+        let result = runner.run(&strategy, |(initial, ours, flows)| {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let (filled, sold) = runtime.block_on(paper_queue_case(initial, ours, &flows));
+            let bound = (sold - initial).max(0).min(ours);
+            proptest::prop_assert!(
+                filled <= Count::from_contracts(bound),
+                "filled {filled} of {ours} behind {initial} with {sold} sold: {flows:?}"
+            );
+            Ok(())
+        });
+        if let Err(failure) = result {
+            panic!("{failure}");
+        }
     }
 
     fn metric(body: &str, series: &str) -> Option<i64> {
