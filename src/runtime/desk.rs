@@ -16,10 +16,11 @@
 //! * `kill(reason)` is the one function behind the hotkey, the control socket and `on_ui_exit`:
 //!   it sets the shared [`HaltFlag`] itself (the gateway refuses every new non-cancel write from
 //!   that instant and drops queued ones), then queues `Command::Kill` on an unbounded lane the
-//!   engine task reads before anything else. The engine disarms every market, emits the
-//!   exchange cancel-all, the order-group trigger and a cancel per known open order; the desk
-//!   then sweeps (reads resting orders from the exchange, cancels what is left) until flat as
-//!   DESIGN.md §5 defines it, and reports the time to flat in `snapshot.kill`.
+//!   engine task reads before anything else. The engine disarms every market; the desk then
+//!   runs `runtime::kill::execute_kill` (the same executor `kdesk kill` uses): exchange
+//!   cancel-all, batch cancel of every known open order, the order-group trigger, then sweeps
+//!   (reads resting orders from the exchange, cancels what is left) until flat as DESIGN.md §5
+//!   defines it, and reports the time to flat in `snapshot.kill` and the journal.
 //! * `send(command)` queues any [`Command`] (arm, pause, resume, disarm, override, reducing,
 //!   set strategy/limits, manual orders, cancel, confirmations, reset, flatten). Refusals come
 //!   back as `AuditKind::CommandRefused` / `OrderRefused` on the audit stream.
@@ -47,7 +48,7 @@ use crate::kalshi::rest::{RestClient, RestConfig};
 use crate::runtime::control_socket;
 use crate::runtime::engine_task::{self, EngineTaskParts};
 use crate::runtime::gateway::{self, GatewayStats};
-use crate::runtime::kill::HaltFlag;
+use crate::runtime::kill::{HaltFlag, HaltGate, WriteTracker};
 use crate::runtime::lock::{AccountId, DeskLock};
 use crate::runtime::startup::{self, StartupReport};
 use crate::store::journal::{self, JournalHandle, Mode};
@@ -376,6 +377,13 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         // Halted from the first instant: nothing but cancels leaves before the engine knows.
         halt.halt();
     }
+    // The REST client's last look before every new order and amend: whatever waited (in the
+    // gateway's queue, for tokens, for a retry) is not sent once the flag is up.
+    let writes = WriteTracker::new();
+    rest.set_write_gate(Arc::new(HaltGate {
+        halt: halt.clone(),
+        writes: writes.clone(),
+    }));
     let (command_tx, command_rx) = mpsc::channel(1024);
     let (kill_tx, kill_rx) = mpsc::unbounded_channel();
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(DeskSnapshot::empty()));
@@ -422,6 +430,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         intents: intent_tx,
         results: result_rx,
         halt: halt.clone(),
+        writes,
         snapshots: snapshot_tx,
         audits: audit_tx.clone(),
         journal: journal.as_ref().map(|(handle, _)| handle.clone()),

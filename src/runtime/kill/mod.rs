@@ -28,7 +28,7 @@ mod flag;
 pub use command::{
     ControlReplyView, DeskContact, RemoteKill, RemoteKillOptions, remote_kill, tell_desk,
 };
-pub use flag::{HaltFlag, WriteGuard, WriteMark, WriteTracker};
+pub use flag::{HaltFlag, HaltGate, WriteGuard, WriteMark, WriteTracker};
 
 /// An order the desk believes may rest at the exchange.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
