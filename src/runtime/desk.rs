@@ -6,6 +6,7 @@
 //! let desk = runtime::desk::start(config).await?;     // reconciled, maybe HALTED, never armed
 //! desk.kill("operator hotkey");                        // sync, never blocks: the kill switch
 //! desk.send(Command::Arm { ticker }).await?;           // operator commands (priority lane)
+//! desk.subscribe_market(ticker).await?;                // live watchlist (also unsubscribe_market)
 //! let snapshot = desk.snapshot();                      // Arc<DeskSnapshot>, newest
 //! let mut snaps = desk.watch_snapshots();              // watch::Receiver<Arc<DeskSnapshot>>
 //! let mut audits = desk.subscribe_audits();            // broadcast::Receiver<AuditEvent>
@@ -46,7 +47,7 @@ use crate::kalshi::auth::Signer;
 use crate::kalshi::ratelimit::{LimiterConfig, RateLimiter, SystemClock};
 use crate::kalshi::rest::{RestClient, RestConfig};
 use crate::runtime::control_socket;
-use crate::runtime::engine_task::{self, EngineTaskParts};
+use crate::runtime::engine_task::{self, EngineTaskParts, WatchChange, WatchRequest};
 use crate::runtime::gateway::{self, GatewayStats};
 use crate::runtime::kill::{HaltFlag, HaltGate, WriteTracker};
 use crate::runtime::lock::{AccountId, DeskLock};
@@ -202,12 +203,54 @@ pub enum DeskError {
     Reconcile(String),
     #[error("the desk has stopped")]
     Stopped,
+    #[error("watchlist: {0}")]
+    Watchlist(String),
+}
+
+/// Adds markets to and removes them from a running desk's watchlist. Cheap to clone, so a UI
+/// can hand it to a task and not wait on the exchange itself.
+#[derive(Debug, Clone)]
+pub struct WatchlistControl {
+    requests: mpsc::Sender<WatchRequest>,
+}
+
+impl WatchlistControl {
+    async fn change(&self, ticker: Ticker, change: WatchChange) -> Result<(), DeskError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(WatchRequest {
+                ticker,
+                change,
+                reply,
+            })
+            .await
+            .map_err(|_| DeskError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| DeskError::Stopped)?
+            .map_err(DeskError::Watchlist)
+    }
+
+    /// Watch `ticker` from now on: its details are read (`GET /markets/{ticker}`) and given to
+    /// the engine, its book, ticker and trades are subscribed, and snapshots show it. Returns
+    /// once the subscription is asked for; an unknown market is an error.
+    pub async fn subscribe(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.change(ticker, WatchChange::Add).await
+    }
+
+    /// Stop watching `ticker`: a strategy armed on it is disarmed (its quotes cancelled), the
+    /// feed is unsubscribed, and snapshots drop its row unless it still holds a position or a
+    /// strategy. Manual orders stay.
+    pub async fn unsubscribe(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.change(ticker, WatchChange::Remove).await
+    }
 }
 
 /// A running desk. Dropping it without `shutdown` leaves the tasks running until the runtime
 /// ends.
 pub struct DeskHandle {
     commands: mpsc::Sender<Command>,
+    watchlist: WatchlistControl,
     kills: mpsc::UnboundedSender<String>,
     halt: HaltFlag,
     snapshots: watch::Receiver<Arc<DeskSnapshot>>,
@@ -254,6 +297,21 @@ impl DeskHandle {
     /// The sender for operator commands (for a UI loop that owns its own copy).
     pub fn commands(&self) -> mpsc::Sender<Command> {
         self.commands.clone()
+    }
+
+    /// Add a market to the watchlist while running; see [`WatchlistControl::subscribe`].
+    pub async fn subscribe_market(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.watchlist.subscribe(ticker).await
+    }
+
+    /// Take a market off the watchlist; see [`WatchlistControl::unsubscribe`].
+    pub async fn unsubscribe_market(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.watchlist.unsubscribe(ticker).await
+    }
+
+    /// The watchlist control, for a UI loop that owns its own copy.
+    pub fn watchlist(&self) -> WatchlistControl {
+        self.watchlist.clone()
     }
 
     /// The newest snapshot.
@@ -406,6 +464,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
     })));
 
     let (control_tx, control_rx) = mpsc::channel(16);
+    let (watch_tx, watch_rx) = mpsc::channel(64);
     let control_socket = match &lock {
         Some(lock) => Some(control_socket::serve(lock.socket_path(), control_tx)?),
         None => None,
@@ -427,6 +486,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         commands: command_rx,
         kills: kill_rx,
         control: control_rx,
+        watch: watch_rx,
         intents: intent_tx,
         results: result_rx,
         halt: halt.clone(),
@@ -440,6 +500,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
 
     Ok(DeskHandle {
         commands: command_tx,
+        watchlist: WatchlistControl { requests: watch_tx },
         kills: kill_tx,
         halt,
         snapshots: snapshot_rx,

@@ -14,18 +14,19 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::core::book::PriceConvention;
+use crate::core::control::MarketState;
 use crate::core::control::{PauseReason, TradingState};
 use crate::core::engine::{
-    AuditEvent, AuditKind, Command, Engine, GatewayResult, Input, OrderIntent, Outputs,
+    AuditEvent, AuditKind, Command, Engine, GatewayResult, Input, MarketInput, OrderIntent, Outputs,
 };
 use crate::core::market::Ticker;
 use crate::core::order::OrderId;
 use crate::kalshi::rest::RestClient;
-use crate::kalshi::ws::{MarketEvent, PrivateEvent, WsClient};
+use crate::kalshi::ws::{MarketEvent, PrivateEvent, WsClient, WsHandle};
 use crate::runtime::clock;
 use crate::runtime::control_socket::{ControlCommand, ControlReply, ControlRequest};
 use crate::runtime::convert;
@@ -46,6 +47,8 @@ pub struct EngineTaskParts {
     pub commands: mpsc::Receiver<Command>,
     pub kills: mpsc::UnboundedReceiver<String>,
     pub control: mpsc::Receiver<ControlRequest>,
+    /// Markets added to or removed from the watchlist while running.
+    pub watch: mpsc::Receiver<WatchRequest>,
     pub intents: mpsc::UnboundedSender<OrderIntent>,
     pub results: mpsc::UnboundedReceiver<GatewayResult>,
     pub halt: HaltFlag,
@@ -56,6 +59,28 @@ pub struct EngineTaskParts {
     pub journal: Option<JournalHandle>,
     pub gateway: Arc<GatewayStats>,
     pub shutdown: watch::Receiver<bool>,
+}
+
+/// Add a market to the live watchlist or take one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchChange {
+    Add,
+    Remove,
+}
+
+/// A watchlist change and where its answer goes (`Err` names what went wrong).
+#[derive(Debug)]
+pub struct WatchRequest {
+    pub ticker: Ticker,
+    pub change: WatchChange,
+    pub reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// A market's details fetched for a watchlist addition.
+struct MarketFetched {
+    ticker: Ticker,
+    market: Result<crate::kalshi::wire::Market, String>,
+    reply: oneshot::Sender<Result<(), String>>,
 }
 
 /// The kill as the desk tracks it beyond the engine's single step.
@@ -83,6 +108,10 @@ struct Task {
     ws_stats: Arc<crate::kalshi::ws::WsStats>,
     writes: WriteTracker,
     kill_reports: mpsc::UnboundedSender<KillReport>,
+    ws: WsHandle,
+    fetched: mpsc::UnboundedSender<MarketFetched>,
+    /// Watchlist additions whose market details are being fetched.
+    fetching: HashSet<Ticker>,
     order_groups: Vec<String>,
     convention: PriceConvention,
     feed_clock: FeedClock,
@@ -118,6 +147,7 @@ pub async fn run(parts: EngineTaskParts) {
         mut commands,
         mut kills,
         mut control,
+        mut watch,
         intents,
         mut results,
         halt,
@@ -137,6 +167,7 @@ pub async fn run(parts: EngineTaskParts) {
     } = ws;
     let (reads_tx, mut reads_rx) = mpsc::unbounded_channel();
     let (kill_reports_tx, mut kill_reports_rx) = mpsc::unbounded_channel();
+    let (fetched_tx, mut fetched_rx) = mpsc::unbounded_channel();
     let mut task = Task {
         engine: Engine::new(config.engine.clone()),
         order_groups: startup.order_group_id.iter().cloned().collect(),
@@ -151,6 +182,9 @@ pub async fn run(parts: EngineTaskParts) {
         ws_stats,
         writes,
         kill_reports: kill_reports_tx,
+        ws: ws_handle.clone(),
+        fetched: fetched_tx,
+        fetching: HashSet::new(),
         feed_clock: FeedClock::new(),
         reads: reads_tx,
         read_in_flight: false,
@@ -191,6 +225,8 @@ pub async fn run(parts: EngineTaskParts) {
             Some(report) = kill_reports_rx.recv() => task.kill_done(report),
             Some(result) = results.recv() => task.handle(Input::Gateway(result)),
             Some(outcome) = reads_rx.recv() => task.read_done(outcome),
+            Some(request) = watch.recv() => task.watch(request),
+            Some(fetched) = fetched_rx.recv() => task.market_fetched(fetched),
             _ = tick.tick() => {
                 task.handle(Input::Tick);
                 task.maybe_read_again();
@@ -454,6 +490,103 @@ impl Task {
             },
         };
         let _ = request.reply.send(reply);
+    }
+
+    // ---- live watchlist ----
+
+    fn watch(&mut self, request: WatchRequest) {
+        let WatchRequest {
+            ticker,
+            change,
+            reply,
+        } = request;
+        match change {
+            WatchChange::Add => {
+                if self.config.watchlist.contains(&ticker) {
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                if !self.fetching.insert(ticker.clone()) {
+                    let _ = reply.send(Err(format!("{ticker}: already being added")));
+                    return;
+                }
+                // The engine needs the market's grid, status and close before its book.
+                let rest = self.rest.clone();
+                let fetched = self.fetched.clone();
+                tokio::spawn(async move {
+                    let market = rest
+                        .market(ticker.as_str())
+                        .await
+                        .map_err(|error| format!("market {ticker}: {error}"));
+                    let _ = fetched.send(MarketFetched {
+                        ticker,
+                        market,
+                        reply,
+                    });
+                });
+            }
+            WatchChange::Remove => {
+                let Some(at) = self.config.watchlist.iter().position(|t| *t == ticker) else {
+                    let _ = reply.send(Ok(()));
+                    return;
+                };
+                // A strategy must not quote on a book nobody feeds any more.
+                let state = self.engine.control().market(&ticker).state();
+                if !matches!(state, MarketState::Disarmed | MarketState::Manual) {
+                    self.handle(Input::Command(Command::Disarm {
+                        ticker: ticker.clone(),
+                    }));
+                }
+                self.config.watchlist.remove(at);
+                self.dirty = true;
+                let ws = self.ws.clone();
+                tokio::spawn(async move {
+                    let answer = ws
+                        .remove_markets(vec![ticker.clone()])
+                        .await
+                        .map_err(|_| format!("{ticker}: the market feed has stopped"));
+                    let _ = reply.send(answer);
+                });
+            }
+        }
+    }
+
+    fn market_fetched(&mut self, fetched: MarketFetched) {
+        let MarketFetched {
+            ticker,
+            market,
+            reply,
+        } = fetched;
+        self.fetching.remove(&ticker);
+        let market = match market {
+            Ok(market) => market,
+            Err(error) => {
+                let _ = reply.send(Err(error));
+                return;
+            }
+        };
+        if market.ticker != ticker {
+            let _ = reply.send(Err(format!(
+                "market {ticker}: the exchange answered with {}",
+                market.ticker
+            )));
+            return;
+        }
+        self.handle(Input::Market(MarketInput::Info(convert::market_info(
+            &market,
+        ))));
+        if !self.config.watchlist.contains(&ticker) {
+            self.config.watchlist.push(ticker.clone());
+        }
+        self.dirty = true;
+        let ws = self.ws.clone();
+        tokio::spawn(async move {
+            let answer = ws
+                .add_markets(vec![ticker.clone()])
+                .await
+                .map_err(|_| format!("{ticker}: the market feed has stopped"));
+            let _ = reply.send(answer);
+        });
     }
 
     fn state_word(&self) -> &'static str {
