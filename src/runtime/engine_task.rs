@@ -485,7 +485,22 @@ impl Task {
                 state: self.state_word().to_string(),
                 message: match self.engine.control().trading() {
                     TradingState::Active => "trading".to_string(),
-                    TradingState::Halted { reason, .. } => format!("halted: {reason}"),
+                    TradingState::Halted { reason, .. } => {
+                        let progress = &self.kill.progress;
+                        match (progress.phase, progress.time_to_flat_ms) {
+                            (KillPhase::Flat, Some(ms)) => {
+                                format!("halted: {reason}; flat in {ms} ms")
+                            }
+                            (KillPhase::Failed | KillPhase::Pending, _) => format!(
+                                "halted: {reason}; NOT FLAT: {}",
+                                progress.exchange_resting.map_or_else(
+                                    || "the exchange could not be read".to_string(),
+                                    |n| format!("{n} order(s) still resting")
+                                )
+                            ),
+                            _ => format!("halted: {reason}"),
+                        }
+                    }
                 },
             },
         };

@@ -26,7 +26,8 @@ mod command;
 mod flag;
 
 pub use command::{
-    ControlReplyView, DeskContact, RemoteKill, RemoteKillOptions, remote_kill, tell_desk,
+    ControlReplyView, DeskContact, DeskKill, RemoteKill, RemoteKillOptions, kill_desk_at,
+    remote_kill, running_desks, tell_desk,
 };
 pub use flag::{HaltFlag, HaltGate, WriteGuard, WriteMark, WriteTracker};
 
