@@ -6,6 +6,7 @@
 //! let desk = runtime::desk::start(config).await?;     // reconciled, maybe HALTED, never armed
 //! desk.kill("operator hotkey");                        // sync, never blocks: the kill switch
 //! desk.send(Command::Arm { ticker }).await?;           // operator commands (priority lane)
+//! desk.subscribe_market(ticker).await?;                // live watchlist (also unsubscribe_market)
 //! let snapshot = desk.snapshot();                      // Arc<DeskSnapshot>, newest
 //! let mut snaps = desk.watch_snapshots();              // watch::Receiver<Arc<DeskSnapshot>>
 //! let mut audits = desk.subscribe_audits();            // broadcast::Receiver<AuditEvent>
@@ -16,10 +17,11 @@
 //! * `kill(reason)` is the one function behind the hotkey, the control socket and `on_ui_exit`:
 //!   it sets the shared [`HaltFlag`] itself (the gateway refuses every new non-cancel write from
 //!   that instant and drops queued ones), then queues `Command::Kill` on an unbounded lane the
-//!   engine task reads before anything else. The engine disarms every market, emits the
-//!   exchange cancel-all, the order-group trigger and a cancel per known open order; the desk
-//!   then sweeps (reads resting orders from the exchange, cancels what is left) until flat as
-//!   DESIGN.md §5 defines it, and reports the time to flat in `snapshot.kill`.
+//!   engine task reads before anything else. The engine disarms every market; the desk then
+//!   runs `runtime::kill::execute_kill` (the same executor `kdesk kill` uses): exchange
+//!   cancel-all, batch cancel of every known open order, the order-group trigger, then sweeps
+//!   (reads resting orders from the exchange, cancels what is left) until flat as DESIGN.md §5
+//!   defines it, and reports the time to flat in `snapshot.kill` and the journal.
 //! * `send(command)` queues any [`Command`] (arm, pause, resume, disarm, override, reducing,
 //!   set strategy/limits, manual orders, cancel, confirmations, reset, flatten). Refusals come
 //!   back as `AuditKind::CommandRefused` / `OrderRefused` on the audit stream.
@@ -45,9 +47,9 @@ use crate::kalshi::auth::Signer;
 use crate::kalshi::ratelimit::{LimiterConfig, RateLimiter, SystemClock};
 use crate::kalshi::rest::{RestClient, RestConfig};
 use crate::runtime::control_socket;
-use crate::runtime::engine_task::{self, EngineTaskParts};
+use crate::runtime::engine_task::{self, EngineTaskParts, WatchChange, WatchRequest};
 use crate::runtime::gateway::{self, GatewayStats};
-use crate::runtime::kill::HaltFlag;
+use crate::runtime::kill::{HaltFlag, HaltGate, WriteTracker};
 use crate::runtime::lock::{AccountId, DeskLock};
 use crate::runtime::paper_executor::{self, PaperExchange, PaperSettings};
 use crate::runtime::recording::{Recorder, RecorderConfig};
@@ -219,12 +221,54 @@ pub enum DeskError {
     Reconcile(String),
     #[error("the desk has stopped")]
     Stopped,
+    #[error("watchlist: {0}")]
+    Watchlist(String),
+}
+
+/// Adds markets to and removes them from a running desk's watchlist. Cheap to clone, so a UI
+/// can hand it to a task and not wait on the exchange itself.
+#[derive(Debug, Clone)]
+pub struct WatchlistControl {
+    requests: mpsc::Sender<WatchRequest>,
+}
+
+impl WatchlistControl {
+    async fn change(&self, ticker: Ticker, change: WatchChange) -> Result<(), DeskError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(WatchRequest {
+                ticker,
+                change,
+                reply,
+            })
+            .await
+            .map_err(|_| DeskError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| DeskError::Stopped)?
+            .map_err(DeskError::Watchlist)
+    }
+
+    /// Watch `ticker` from now on: its details are read (`GET /markets/{ticker}`) and given to
+    /// the engine, its book, ticker and trades are subscribed, and snapshots show it. Returns
+    /// once the subscription is asked for; an unknown market is an error.
+    pub async fn subscribe(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.change(ticker, WatchChange::Add).await
+    }
+
+    /// Stop watching `ticker`: a strategy armed on it is disarmed (its quotes cancelled), the
+    /// feed is unsubscribed, and snapshots drop its row unless it still holds a position or a
+    /// strategy. Manual orders stay.
+    pub async fn unsubscribe(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.change(ticker, WatchChange::Remove).await
+    }
 }
 
 /// A running desk. Dropping it without `shutdown` leaves the tasks running until the runtime
 /// ends.
 pub struct DeskHandle {
     commands: mpsc::Sender<Command>,
+    watchlist: WatchlistControl,
     kills: mpsc::UnboundedSender<String>,
     halt: HaltFlag,
     snapshots: watch::Receiver<Arc<DeskSnapshot>>,
@@ -239,6 +283,7 @@ pub struct DeskHandle {
     order_group_id: Option<String>,
     recorder: Arc<Recorder>,
     paper: Option<PaperExchange>,
+    ws_stats: Arc<crate::kalshi::ws::WsStats>,
     _lock: Option<DeskLock>,
 }
 
@@ -273,6 +318,21 @@ impl DeskHandle {
     /// The sender for operator commands (for a UI loop that owns its own copy).
     pub fn commands(&self) -> mpsc::Sender<Command> {
         self.commands.clone()
+    }
+
+    /// Add a market to the watchlist while running; see [`WatchlistControl::subscribe`].
+    pub async fn subscribe_market(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.watchlist.subscribe(ticker).await
+    }
+
+    /// Take a market off the watchlist; see [`WatchlistControl::unsubscribe`].
+    pub async fn unsubscribe_market(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.watchlist.unsubscribe(ticker).await
+    }
+
+    /// The watchlist control, for a UI loop that owns its own copy.
+    pub fn watchlist(&self) -> WatchlistControl {
+        self.watchlist.clone()
     }
 
     /// The newest snapshot.
@@ -315,6 +375,11 @@ impl DeskHandle {
     /// The recording toggle (the desk's own feed into a tape).
     pub fn recorder(&self) -> &Arc<Recorder> {
         &self.recorder
+    }
+
+    /// The websocket client's live counters (frames, gaps, resyncs, reconnects).
+    pub fn ws_stats(&self) -> &Arc<crate::kalshi::ws::WsStats> {
+        &self.ws_stats
     }
 
     /// The local exchange of a paper desk (`None` when live).
@@ -425,6 +490,13 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         // Halted from the first instant: nothing but cancels leaves before the engine knows.
         halt.halt();
     }
+    // The REST client's last look before every new order and amend: whatever waited (in the
+    // gateway's queue, for tokens, for a retry) is not sent once the flag is up.
+    let writes = WriteTracker::new();
+    rest.set_write_gate(Arc::new(HaltGate {
+        halt: halt.clone(),
+        writes: writes.clone(),
+    }));
     let (command_tx, command_rx) = mpsc::channel(1024);
     let (kill_tx, kill_rx) = mpsc::unbounded_channel();
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(DeskSnapshot::empty()));
@@ -448,6 +520,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
     })));
 
     let (control_tx, control_rx) = mpsc::channel(16);
+    let (watch_tx, watch_rx) = mpsc::channel(64);
     let control_socket = match &lock {
         Some(lock) => Some(control_socket::serve(lock.socket_path(), control_tx)?),
         None => None,
@@ -466,6 +539,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         }
         ws
     });
+    let ws_stats = ws.stats.clone();
     let recorder = Arc::new(Recorder::new(RecorderConfig {
         tee,
         ws: ws.handle.clone(),
@@ -488,9 +562,11 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         commands: command_rx,
         kills: kill_rx,
         control: control_rx,
+        watch: watch_rx,
         intents: intent_tx,
         results: result_rx,
         halt: halt.clone(),
+        writes,
         snapshots: snapshot_tx,
         audits: audit_tx.clone(),
         journal: journal.as_ref().map(|(handle, _)| handle.clone()),
@@ -501,6 +577,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
 
     Ok(DeskHandle {
         commands: command_tx,
+        watchlist: WatchlistControl { requests: watch_tx },
         kills: kill_tx,
         halt,
         snapshots: snapshot_rx,
@@ -515,6 +592,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         rest,
         recorder,
         paper,
+        ws_stats,
         _lock: lock,
     })
 }

@@ -4,9 +4,9 @@
 //! (exact, like everything else here).
 //!
 //! A running desk is observed, never slowed: [`feed_from_desk`] follows its published snapshots
-//! (health, P&L, trading state, kill progress; counters advance by the snapshot's cumulative
-//! totals) and its audit stream (orders, refusals, rejects, fills), so the engine's hot path
-//! does no metrics work at all.
+//! (feed lag, P&L, trading state, kill progress), its audit stream (orders, refusals, rejects,
+//! fills) and, on a short timer, the websocket client's and rate limiter's own counters (feed
+//! messages, gaps, resyncs, reconnects, budget), so the engine's hot path does no metrics work.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -229,8 +229,6 @@ impl DeskMetrics {
             snapshot.trading,
             TradingState::Halted { .. }
         )));
-        self.set_budget("read", i64::from(health.read_tokens));
-        self.set_budget("write", i64::from(health.write_tokens));
         if let Some(ms) = snapshot.kill.time_to_flat_ms {
             self.last_kill_time_to_flat_ms
                 .set(i64::try_from(ms).unwrap_or(i64::MAX));
@@ -256,14 +254,21 @@ impl DeskMetrics {
     }
 }
 
+/// How often the client's and limiter's counters are read.
+const COUNTERS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Feed `metrics` from a running desk until the desk stops (or the task is aborted).
 pub fn feed_from_desk(desk: &DeskHandle, metrics: Arc<DeskMetrics>) -> tokio::task::JoinHandle<()> {
     let mut snapshots = desk.watch_snapshots();
     let mut audits = desk.subscribe_audits();
     let recorder = desk.recorder().clone();
+    let ws_stats = desk.ws_stats().clone();
+    let rest = desk.rest().clone();
     metrics.paper.set(i64::from(desk.paper().is_some()));
     tokio::spawn(async move {
         let mut seen = SeenTotals::default();
+        let mut counters = tokio::time::interval(COUNTERS_EVERY);
+        counters.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 audit = audits.recv() => match audit {
@@ -279,11 +284,16 @@ pub fn feed_from_desk(desk: &DeskHandle, metrics: Arc<DeskMetrics>) -> tokio::ta
                     }
                     let snapshot = snapshots.borrow_and_update().clone();
                     metrics.observe_snapshot(&snapshot);
-                    let health = &snapshot.health;
-                    advance(&metrics.feed_messages, &mut seen.frames, health.ws_frames);
-                    advance(&metrics.feed_resyncs, &mut seen.resyncs, health.resyncs);
-                    advance(&metrics.feed_reconnects, &mut seen.reconnects, health.reconnects);
-                    advance(&metrics.feed_gaps, &mut seen.gaps, health.gaps);
+                }
+                _ = counters.tick() => {
+                    let ws = ws_stats.snapshot();
+                    advance(&metrics.feed_messages, &mut seen.frames, ws.frames);
+                    advance(&metrics.feed_resyncs, &mut seen.resyncs, ws.resyncs);
+                    advance(&metrics.feed_reconnects, &mut seen.reconnects, ws.reconnects);
+                    advance(&metrics.feed_gaps, &mut seen.gaps, ws.gaps);
+                    let budget = rest.limiter().snapshot();
+                    metrics.set_budget("read", i64::from(budget.read_available));
+                    metrics.set_budget("write", i64::from(budget.write_available));
                     metrics.recording.set(i64::from(recorder.is_recording()));
                 }
             }

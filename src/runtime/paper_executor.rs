@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::core::engine::{ExchangeInput, Input, MarketInput, OrderIntent, PrivateInput};
+use crate::core::engine::{
+    ExchangeInput, GatewayResult, Input, MarketInput, OrderIntent, PrivateInput,
+};
 use crate::core::fill_model::RestingOrder;
 use crate::core::num::Money;
 use crate::kalshi::rest::RestClient;
@@ -26,6 +28,7 @@ use crate::replay::feed::header_markets;
 use crate::replay::local::{LocalEvent, LocalExchange};
 use crate::runtime::clock;
 use crate::runtime::desk::DeskConfig;
+use crate::runtime::kill::{HaltFlag, KillOutcome, KillReport, StepResult, SweepRecord};
 use crate::runtime::reconcile::{ReadOutcome, ReadRequest};
 use crate::runtime::startup::StartupReport;
 use crate::store::journal::{HaltRecord, HaltState};
@@ -104,6 +107,48 @@ impl PaperExchange {
             .into_iter()
             .map(LocalEvent::into_input)
             .collect()
+    }
+
+    /// The kill on a paper desk: every resting paper order cancelled on the local exchange (the
+    /// answers are the engine's inputs), then flat, since nothing rests anywhere else.
+    pub fn kill(&self, halted: &HaltFlag) -> (Vec<Input>, KillReport) {
+        let start_mono = halted.halted_at_mono_ns().unwrap_or_else(clock::mono_ns);
+        let halted_at_wall_ms = halted.halted_at_wall_ms().unwrap_or_else(clock::wall_ms);
+        let inputs = self.execute(OrderIntent::CancelAll, clock::wall_ms());
+        let cancelled = inputs
+            .iter()
+            .filter(|i| matches!(i, Input::Gateway(GatewayResult::Canceled { .. })))
+            .count();
+        let resting = self.resting_count();
+        let flat = resting == 0;
+        let report = KillReport {
+            outcome: if flat {
+                KillOutcome::Flat
+            } else {
+                KillOutcome::NotFlat
+            },
+            alarm: (!flat).then(|| format!("{resting} paper orders still resting")),
+            halted_at_wall_ms,
+            finished_wall_ms: clock::wall_ms(),
+            time_to_flat_us: flat.then(|| clock::mono_ns().saturating_sub(start_mono) / 1_000),
+            cancel_all: StepResult::Done,
+            batch_cancel: StepResult::Skipped,
+            known_cancelled: cancelled,
+            known_cancel_failed: 0,
+            groups_triggered: Vec::new(),
+            group_errors: Vec::new(),
+            sweeps: vec![SweepRecord {
+                resting_seen: Some(resting),
+                read_newer_than_writes: true,
+                cancelled,
+                cancel_failed: 0,
+                error: None,
+            }],
+            unknown_resolved: 0,
+            unknown_unresolved: Vec::new(),
+            still_resting: Vec::new(),
+        };
+        (inputs, report)
     }
 
     /// Our resting paper orders in one market, with the queue ahead of each.

@@ -1,5 +1,5 @@
-//! REST reconciliation while running: after every reconnect, on a timer, and as the kill's
-//! sweep. One read of the account turned into engine inputs: fills since the last known one
+//! REST reconciliation while running: after every reconnect, on a timer, and after a kill.
+//! One read of the account turned into engine inputs: fills since the last known one
 //! (deduplicated by `trade_id` in the engine), the resting orders and the final state of every
 //! order the engine still holds open that no longer rests, and positions (`position_fp`)
 //! so the engine can detect drift.
@@ -22,8 +22,6 @@ use crate::runtime::convert;
 pub enum ReadPurpose {
     /// Full reconciliation (start of a connection, timer).
     Reconcile,
-    /// The kill's sweep: resting orders first, everything else too.
-    Sweep,
     /// `GET /exchange/status` only.
     Status,
 }

@@ -167,6 +167,45 @@ fn configured_strategies(settings: &Settings) -> (Vec<(Ticker, StrategyParams)>,
     (good, bad)
 }
 
+/// Where the desk on the embedded simulator keeps its lock, control socket and journal:
+/// `<state dir>/sim` (`$XDG_STATE_HOME/kalshi-desk/sim`, else `~/.local/state/kalshi-desk/sim`).
+pub fn embedded_state_dir(paths: &Paths) -> std::path::PathBuf {
+    paths.state_dir.join("sim")
+}
+
+/// Each run of the embedded simulator is a fresh exchange with no order of the last run: a
+/// halt the last run ended in has nothing left to guard, so it is journaled as reset.
+fn fresh_exchange_resets_halt(config: &DeskConfig) -> Result<(), String> {
+    use crate::store::journal::{HaltRecord, HaltState, Journal, Mode};
+    let Some(dir) = &config.state_dir else {
+        return Ok(());
+    };
+    let path = config
+        .journal_path
+        .clone()
+        .unwrap_or_else(|| dir.join(format!("journal-{}.sqlite", config.account().slug())));
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut journal = Journal::open(&path).map_err(|e| e.to_string())?;
+    let halted = journal
+        .last_halt(Mode::Live)
+        .map_err(|e| e.to_string())?
+        .is_some_and(|halt| halt.state != HaltState::Reset);
+    if halted {
+        journal
+            .record_halt(&HaltRecord {
+                ts_ms: crate::runtime::clock::wall_ms(),
+                mode: Mode::Live,
+                state: HaltState::Reset,
+                reason: "a fresh embedded simulator".to_string(),
+                payload: serde_json::json!({}),
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 async fn run_desk(
     settings: Settings,
     keymap: crate::tui::keymap::Keymap,
@@ -217,8 +256,12 @@ async fn run_desk(
                 &handle.key_id,
                 handle.key_file.clone(),
             );
-            // A fresh exchange each run: no lock, journal or control socket to carry over.
-            config.state_dir = None;
+            // Lock, journal and control socket like any desk, so `kdesk kill` reaches it.
+            let state_dir = embedded_state_dir(&paths);
+            config.state_dir = Some(state_dir);
+            if let Err(error) = fresh_exchange_resets_halt(&config) {
+                eprintln!("kdesk: journal: {error}");
+            }
             sim = Some(handle);
             config
         }

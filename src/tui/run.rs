@@ -94,6 +94,8 @@ async fn run_loop(
         }
     });
     let (side_tx, mut side_rx) = mpsc::channel::<Msg>(64);
+    let watch_notices = side_tx.clone();
+    let watchlist = desk.watchlist();
     let reader = tokio::spawn(exchange_reads(desk.rest().clone(), side_tx.clone()));
     let mut snapshots = desk.watch_snapshots();
     let mut audits = desk.subscribe_audits();
@@ -171,6 +173,34 @@ async fn run_loop(
                                 clock::wall_ms(),
                             );
                         }
+                    }
+                    Effect::Watch(ticker) => {
+                        let (watchlist, notices) = (watchlist.clone(), watch_notices.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = watchlist.subscribe(ticker).await {
+                                let text = e.to_string();
+                                let _ = notices
+                                    .send(Msg::Notice {
+                                        level: LogLevel::Error,
+                                        text,
+                                    })
+                                    .await;
+                            }
+                        });
+                    }
+                    Effect::Unwatch(ticker) => {
+                        let (watchlist, notices) = (watchlist.clone(), watch_notices.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = watchlist.unsubscribe(ticker).await {
+                                let text = e.to_string();
+                                let _ = notices
+                                    .send(Msg::Notice {
+                                        level: LogLevel::Error,
+                                        text,
+                                    })
+                                    .await;
+                            }
+                        });
                     }
                     Effect::Bell => {
                         let mut out = std::io::stdout();

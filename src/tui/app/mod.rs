@@ -66,6 +66,10 @@ pub enum Effect {
     Kill(String),
     /// An operator command for the engine.
     Engine(Command),
+    /// Subscribe the desk to a market it does not watch yet (`DeskHandle::subscribe_market`).
+    Watch(Ticker),
+    /// Take a market off the desk's watchlist (`DeskHandle::unsubscribe_market`).
+    Unwatch(Ticker),
     Bell,
     Quit,
     /// Start or stop recording the desk's feed (`Recorder::toggle`); the answer comes back as
@@ -791,6 +795,7 @@ fn on_action(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
             if let Some(ticker) = ticker {
                 state.watchlist.retain(|t| *t != ticker);
                 state.selected = None;
+                effects.push(Effect::Unwatch(ticker));
             }
         }
         A::PriceAlert => {
@@ -983,9 +988,10 @@ fn on_modal_action(state: &mut AppState, action: Action, effects: &mut Vec<Effec
                         state.selected = Some(ticker.clone());
                         if !subscribed {
                             state.push_notice(
-                                LogLevel::Warn,
-                                format!("{ticker}: not in this session's feed; add it to the config watchlist for a live book"),
+                                LogLevel::Info,
+                                format!("{ticker}: subscribing to its book"),
                             );
+                            effects.push(Effect::Watch(ticker));
                         }
                     }
                     state.modal = None;
