@@ -594,12 +594,30 @@ pub enum RejectClass {
     MarketClosed,
     /// Transport, 5xx, auth: not the order's fault.
     Transient,
+    /// A cancel or decrease found the order already gone (filled, expired or cancelled by an
+    /// earlier cancel-all): the goal of the write is met, nothing was refused.
+    AlreadyGone,
 }
 
 impl RejectClass {
     /// Only business rejects count toward the streak.
     pub const fn is_business(self) -> bool {
         matches!(self, RejectClass::Business)
+    }
+
+    /// Classifies a refused write: a cancel or decrease answered `not_found` is
+    /// [`RejectClass::AlreadyGone`] (after a kill the batch cancel races the cancel-all, and each
+    /// order it finds gone must not count toward the reject streak or alarm the operator).
+    pub fn classify_write(
+        shrinks_order: bool,
+        http_status: Option<u16>,
+        code: &str,
+        details: &str,
+    ) -> RejectClass {
+        if shrinks_order && code.to_ascii_lowercase().contains("not_found") {
+            return RejectClass::AlreadyGone;
+        }
+        RejectClass::classify(http_status, code, details)
     }
 
     /// Classifies an HTTP status and Kalshi error code/details.

@@ -691,6 +691,9 @@ impl Task {
             _ => {}
         }
         for input in convert::market_inputs(&event, self.convention) {
+            // Books and trades are what the screen shows: a market input changes the snapshot
+            // even when the engine has nothing to say about it (no strategy armed).
+            self.dirty = true;
             // The paper exchange sees the book first, so our orders fill on the trade the
             // engine sees, right after it.
             let fills = match &self.paper {

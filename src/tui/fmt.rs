@@ -52,22 +52,32 @@ pub fn signed_count(c: Count) -> String {
     }
 }
 
-/// Dollars at two decimals, truncated toward zero (display only): `$1234.56`, `-$3.10`.
+/// Dollars, exact: two decimals, more only when the amount has sub-cent parts (Kalshi fees and
+/// sub-cent grids produce them): `$1234.56`, `-$3.10`, `$0.988`, `$0.0175`.
 pub fn money(m: Money) -> String {
-    let cents = m.micros() / 10_000;
-    let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}${}.{:02}", cents.abs() / 100, cents.abs() % 100)
+    let sign = if m.micros() < 0 { "-" } else { "" };
+    format!("{sign}${}", unsigned_dollars(m))
 }
 
 /// P&L with a sign and an arrow so it reads without colour: `▲+1.23`, `▼-0.40`, `·0.00`.
 pub fn pnl(m: Money) -> String {
-    let cents = m.micros() / 10_000;
-    let body = format!("{}.{:02}", cents.abs() / 100, cents.abs() % 100);
-    match cents.signum() {
+    let body = unsigned_dollars(m);
+    match m.micros().signum() {
         1 => format!("▲+{body}"),
         -1 => format!("▼-{body}"),
         _ => format!("·{body}"),
     }
+}
+
+/// `|m|` as dollars with at least two decimals and no trailing zeros beyond them.
+fn unsigned_dollars(m: Money) -> String {
+    let micros = m.micros().unsigned_abs();
+    let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
+    let mut digits = format!("{fraction:06}");
+    while digits.len() > 2 && digits.ends_with('0') {
+        digits.pop();
+    }
+    format!("{whole}.{digits}")
 }
 
 /// An age: `45ms`, `3.2s`, `4m`, `2h`.
@@ -139,6 +149,10 @@ mod tests {
         assert_eq!(pnl(Money::from_cents(123)), "▲+1.23");
         assert_eq!(pnl(Money::from_cents(-40)), "▼-0.40");
         assert_eq!(pnl(Money::ZERO), "·0.00");
+        assert_eq!(money(Money::from_micros(988_000)), "$0.988");
+        assert_eq!(money(Money::from_micros(17_500)), "$0.0175");
+        assert_eq!(money(Money::from_micros(-1)), "-$0.000001");
+        assert_eq!(pnl(Money::from_micros(-4_000)), "▼-0.004");
     }
 
     #[test]

@@ -374,7 +374,9 @@ impl Engine {
                 code,
                 details,
             } => {
-                let class = RejectClass::classify(http_status, &code, &details);
+                let shrinks_order = matches!(write, WriteKind::Cancel | WriteKind::Decrease);
+                let class =
+                    RejectClass::classify_write(shrinks_order, http_status, &code, &details);
                 if class.is_business() {
                     self.business_reject_streak = self.business_reject_streak.saturating_add(1);
                 }

@@ -1283,6 +1283,36 @@ fn business_reject_streak_halts_but_429s_do_not_count() {
 }
 
 #[test]
+fn cancels_that_find_the_order_gone_are_not_business_rejects() {
+    // After a kill the batch cancel races the cancel-all: every order it finds already
+    // cancelled answers `not_found`, which must neither alarm nor feed the reject streak.
+    let mut desk = Desk::new();
+    desk.book("M", "0.40", "0.50");
+    for _ in 0..5 {
+        desk.wait(300);
+        let out = desk.manual("M", Side::Bid, "0.45", 1);
+        let id = placed_ids(&out)[0].clone();
+        let out = desk.step(Input::Gateway(GatewayResult::Rejected {
+            client_order_id: id,
+            write: WriteKind::Cancel,
+            http_status: Some(200),
+            code: "not_found".into(),
+            details: "order is canceled and cannot be cancelled".into(),
+        }));
+        assert!(out.audits.iter().any(|audit| matches!(
+            &audit.event,
+            AuditKind::OrderRejected {
+                business: false,
+                ..
+            }
+        )));
+    }
+    assert_eq!(desk.engine.business_reject_streak(), 0);
+    desk.step(Input::Tick);
+    assert!(!desk.engine.is_halted());
+}
+
+#[test]
 fn position_beyond_cap_halts_after_persistence() {
     let mut desk = Desk::new();
     desk.book("M", "0.40", "0.50");

@@ -449,6 +449,15 @@ fn reject_classes() {
         RejectClass::classify(Some(503), "service_unavailable", ""),
         RejectClass::Transient
     );
+    assert_eq!(
+        RejectClass::classify_write(true, Some(200), "not_found", "order is canceled"),
+        RejectClass::AlreadyGone
+    );
+    assert!(!RejectClass::AlreadyGone.is_business());
+    assert_eq!(
+        RejectClass::classify_write(false, Some(404), "not_found", "market not found"),
+        RejectClass::Business
+    );
     assert!(RejectClass::Business.is_business());
     assert!(!RejectClass::RateLimited.is_business());
 }

@@ -155,10 +155,9 @@ fn watchlist(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             Some(m) => (m.state.badge(), badge_role(&m.state)),
             None => ("NO FEED".to_string(), Role::Stale),
         };
-        let age = market
-            .and_then(|m| m.book_age_ms)
-            .map_or("--".to_string(), fmt::age_ms);
-        let stale = market.is_some_and(|m| m.resyncing || m.book_age_ms.is_none_or(|a| a > 10_000));
+        let book_age = market.and_then(|m| book_age_now(state, m));
+        let age = book_age.map_or("--".to_string(), fmt::age_ms);
+        let stale = market.is_some_and(|m| m.resyncing || book_age.is_none_or(|a| a > 10_000));
         let is_selected = selected.as_ref() == Some(ticker);
         let base = if is_selected {
             theme.style(Role::Selection)
@@ -334,7 +333,7 @@ fn ladder(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         ),
         _ => "── one-sided book ──".to_string(),
     };
-    let age = market.book_age_ms.map_or("--".to_string(), fmt::age_ms);
+    let age = book_age_now(state, market).map_or("--".to_string(), fmt::age_ms);
     let resync = if market.resyncing { " RESYNCING" } else { "" };
     lines.push(Line::from(vec![
         styled(spread, theme.style(Role::BookSpread)),
@@ -568,6 +567,26 @@ fn strategies(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// A book's age now, not when the snapshot was taken: a quiet market's age keeps growing between
+/// snapshots, so a book that stopped updating never looks fresh.
+fn book_age_now(state: &AppState, market: &MarketView) -> Option<u64> {
+    let published_ms = state.view().snapshot.wall_ms;
+    let since_snapshot = if published_ms > 0 {
+        u64::try_from(state.now_ms.saturating_sub(published_ms)).unwrap_or(0)
+    } else {
+        0
+    };
+    market
+        .book_age_ms
+        .map(|age| age.saturating_add(since_snapshot))
+}
+
+/// A P&L panel value padded to its column, with at least one space after it so a wide
+/// value (a six-figure balance) never runs into the next label.
+fn column(value: String) -> String {
+    format!("{value:<9} ")
+}
+
 fn pnl(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let block = panel_block(Panel::Pnl, "today", state, theme);
     let inner = block.inner(area);
@@ -591,28 +610,25 @@ fn pnl(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         Line::from(vec![
             styled("realized ", theme.style(Role::TextMuted)),
             styled(
-                format!("{:<10}", fmt::pnl(p.realized)),
+                column(fmt::pnl(p.realized)),
                 theme.style(pnl_role(p.realized)),
             ),
             styled("unrealized ", theme.style(Role::TextMuted)),
             styled(
-                format!("{:<10}", fmt::pnl(p.unrealized)),
+                column(fmt::pnl(p.unrealized)),
                 theme.style(pnl_role(p.unrealized)),
             ),
         ]),
         Line::from(vec![
             styled("fees     ", theme.style(Role::TextMuted)),
-            styled(
-                format!("{:<10}", fmt::money(p.fees)),
-                theme.style(Role::Text),
-            ),
+            styled(column(fmt::money(p.fees)), theme.style(Role::Text)),
             styled("daily      ", theme.style(Role::TextMuted)),
             styled(fmt::pnl(p.daily), theme.style(pnl_role(p.daily))),
         ]),
         Line::from(vec![
             styled("balance  ", theme.style(Role::TextMuted)),
             styled(
-                format!("{:<10}", balance.map_or("--".to_string(), fmt::money)),
+                column(balance.map_or("--".to_string(), fmt::money)),
                 theme.style(Role::Text),
             ),
             styled("buying pwr ", theme.style(Role::TextMuted)),

@@ -241,3 +241,27 @@ fn readme_keys_table_matches_the_default_keymap() {
         }
     }
 }
+
+#[test]
+fn a_six_figure_balance_does_not_run_into_the_next_label() {
+    let mut state = app_at(200, 60);
+    let mut richer = super::fixtures::snapshot();
+    richer.version += 1;
+    richer.balance = Some(kalshi_desk::core::num::Money::from_cents(10_000_000));
+    update(&mut state, Msg::Snapshot(Arc::new(richer)), NOW_MS);
+    let screen = text(&draw(&state, &Theme::builtin_default()));
+    assert!(screen.contains("$100000.00 buying pwr"), "{screen}");
+}
+
+#[test]
+fn book_ages_keep_growing_between_snapshots() {
+    // A market whose book stops updating must not keep the age it had when the last snapshot
+    // was taken: the engine only publishes on change.
+    let mut state = app_at(120, 40);
+    let screen = text(&draw(&state, &Theme::builtin_default()));
+    assert!(screen.contains("120ms"), "{screen}");
+    update(&mut state, Msg::Tick, NOW_MS + 5_000);
+    let screen = text(&draw(&state, &Theme::builtin_default()));
+    assert!(screen.contains("5.1s"), "{screen}");
+    assert!(!screen.contains("120ms"), "{screen}");
+}
