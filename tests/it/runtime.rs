@@ -1094,10 +1094,10 @@ async fn markets_join_and_leave_the_watchlist_while_the_desk_runs() {
 
 /// Wait (with a deadline) until `ok` holds; for state outside the desk's snapshots.
 async fn wait_until(what: &str, ok: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let deadline_ns = kalshi_desk::runtime::clock::mono_ns() + WAIT.as_nanos() as u64;
     while !ok() {
         assert!(
-            tokio::time::Instant::now() < deadline,
+            kalshi_desk::runtime::clock::mono_ns() < deadline_ns,
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
