@@ -233,8 +233,8 @@ pub async fn run(parts: EngineTaskParts) {
                 None => private_open = false,
             },
             Some(report) = kill_reports_rx.recv() => task.kill_done(report),
-            Some(result) = results.recv() => task.handle(Input::Gateway(result)),
-            Some(input) = recv_paper(&mut paper_inputs) => task.handle(input),
+            Some(result) = results.recv() => task.gateway_result(result),
+            Some(input) = recv_paper(&mut paper_inputs) => task.paper_input(input),
             Some(outcome) = reads_rx.recv() => task.read_done(outcome),
             Some(request) = watch.recv() => task.watch(request),
             Some(fetched) = fetched_rx.recv() => task.market_fetched(fetched),
@@ -313,9 +313,18 @@ impl Task {
             .audits
             .iter()
             .any(|audit| matches!(audit.event, AuditKind::Killed { .. }));
+        let mut refused = Vec::new();
         for intent in outputs.intents {
             // The kill step's exchange-side wave is the executor's job, done once.
             if kill_step && is_kill_wave(&intent) {
+                continue;
+            }
+            // While the exchange is closed or paused, new orders and amends are refused here
+            // (markets are paused for quoting by the engine; this covers manual tickets).
+            if self.exchange_trading_active == Some(false)
+                && let Some(refusal) = closed_refusal(&intent)
+            {
+                refused.push(refusal);
                 continue;
             }
             let _ = self.intents.send(intent);
@@ -328,6 +337,9 @@ impl Task {
                 journal.record(row);
             }
             let _ = self.audits.send(audit);
+        }
+        for refusal in refused {
+            self.handle(Input::Gateway(refusal));
         }
     }
 
@@ -494,6 +506,32 @@ impl Task {
         self.handle(Input::Command(Command::Kill {
             reason: reason.to_string(),
         }));
+    }
+
+    fn gateway_result(&mut self, result: GatewayResult) {
+        // The exchange says trading is closed before our status poll does: read the status
+        // now, so quoting stops within a round trip rather than a poll interval.
+        if let GatewayResult::Rejected {
+            http_status,
+            code,
+            details,
+            ..
+        } = &result
+            && self.exchange_trading_active != Some(false)
+            && crate::core::risk::RejectClass::classify(*http_status, code, details)
+                == crate::core::risk::RejectClass::MarketClosed
+        {
+            self.start_read(ReadPurpose::Status);
+        }
+        self.handle(Input::Gateway(result));
+    }
+
+    /// What the paper exchange said: answers go the way the gateway's do.
+    fn paper_input(&mut self, input: Input) {
+        match input {
+            Input::Gateway(result) => self.gateway_result(result),
+            other => self.handle(other),
+        }
     }
 
     fn command(&mut self, command: Command) {
@@ -883,6 +921,32 @@ impl Task {
         snap.kill = kill;
         let _ = self.snapshots.send(Arc::new(snap));
     }
+}
+
+/// The refusal a new order or amend gets while the exchange is closed or paused.
+fn closed_refusal(intent: &OrderIntent) -> Option<GatewayResult> {
+    let (client_order_id, write) = match intent {
+        OrderIntent::Place {
+            client_order_id, ..
+        } => (
+            client_order_id.clone(),
+            crate::core::engine::WriteKind::Place,
+        ),
+        OrderIntent::Amend {
+            client_order_id, ..
+        } => (
+            client_order_id.clone(),
+            crate::core::engine::WriteKind::Amend,
+        ),
+        _ => return None,
+    };
+    Some(GatewayResult::Rejected {
+        client_order_id,
+        write,
+        http_status: None,
+        code: "trading_paused".to_string(),
+        details: "the exchange is closed or paused (status or schedule); not sent".to_string(),
+    })
 }
 
 /// The engine's kill step: what the executor sends itself.

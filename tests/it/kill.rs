@@ -53,11 +53,15 @@ struct Sim {
 }
 
 async fn start_sim(tier: kalshi_desk::sim::server::ratelimit::Tier) -> Sim {
+    start_sim_with(tier, 60).await
+}
+
+async fn start_sim_with(tier: kalshi_desk::sim::server::ratelimit::Tier, markets: usize) -> Sim {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = SimConfig {
         key_dir: dir.path().join("keys"),
         flow: false,
-        markets: 60,
+        markets,
         rate_limits: Some(tier.limits()),
         ..SimConfig::default()
     };
@@ -811,9 +815,10 @@ async fn time_to_flat_median_of_repeated_kills() {
     use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
     let mut samples = Vec::new();
     for run in 0..7 {
-        let sim = start_sim(SimTier::Prestige).await;
+        // The simulator's catalogue has 49 open markets: all of them.
+        let sim = start_sim_with(SimTier::Prestige, 80).await;
         let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
-        let tickers = open_tickers(&sim, 45);
+        let tickers = open_tickers(&sim, 49);
         let known = rest_orders(&rest, &tickers, 500, &format!("bench{run}"), None).await;
         let halted = HaltFlag::new();
         halted.halt();
@@ -828,7 +833,7 @@ async fn time_to_flat_median_of_repeated_kills() {
     }
     samples.sort();
     println!(
-        "time to flat, 500 orders in 45 markets (the catalogue has 49 open), {} runs: median {:?} (min {:?}, max {:?})",
+        "executor: time to flat, 500 orders in 49 markets, {} runs: median {:?} (min {:?}, max {:?})",
         samples.len(),
         samples[samples.len() / 2],
         samples[0],
@@ -1414,4 +1419,53 @@ async fn kdesk_kill_without_a_key_reaches_the_desk_on_the_embedded_simulator() {
     no_create_accepted_after(&sim, snapshot.kill.started_wall_ms.expect("kill instant"));
     desk.shutdown().await;
     sim.handle.shutdown().await;
+}
+
+/// Time to flat of the live desk's kill path (hotkey → engine → `execute_kill` → sweeps), 500
+/// resting orders in 49 markets known to the desk; the halt instant to a read newer than every
+/// write showing none, as the desk journals it. Run with
+/// `cargo test --test it kill::desk_time_to_flat -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
+async fn desk_time_to_flat_median_of_repeated_kills() {
+    use kalshi_desk::runtime::desk::KillPhase;
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    use kalshi_desk::store::journal::{Journal, Mode};
+    let mut samples = Vec::new();
+    for run in 0..7 {
+        // The simulator's catalogue has 49 open markets: all of them.
+        let sim = start_sim_with(SimTier::Prestige, 80).await;
+        let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
+        let tickers = open_tickers(&sim, 49);
+        rest_orders(&rest, &tickers, 500, &format!("op-bench{run}"), None).await;
+        let state = tempfile::tempdir().expect("state dir");
+        let desk = real_desk(&sim, state.path(), &tickers).await;
+        wait_desk(&desk, "the desk knowing the 500 orders", |s| {
+            s.orders.len() == 500
+        })
+        .await;
+        desk.kill("time-to-flat measurement");
+        wait_desk(&desk, "flat", |s| s.kill.phase == KillPhase::Flat).await;
+        assert!(resting_at_exchange(&sim).is_empty());
+        desk.shutdown().await;
+        let journal =
+            Journal::open(&desk_journal(state.path(), &sim.handle.key_id)).expect("journal");
+        let halt = journal
+            .last_halt(Mode::Live)
+            .expect("read")
+            .expect("the flat record");
+        let us = halt.payload["time_to_flat_us"]
+            .as_u64()
+            .expect("time to flat in the journal");
+        samples.push(Duration::from_micros(us));
+        sim.handle.shutdown().await;
+    }
+    samples.sort();
+    println!(
+        "desk: time to flat, 500 orders in 49 markets, {} runs: median {:?} (min {:?}, max {:?})",
+        samples.len(),
+        samples[samples.len() / 2],
+        samples[0],
+        samples[samples.len() - 1]
+    );
 }

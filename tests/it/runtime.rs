@@ -1094,10 +1094,10 @@ async fn markets_join_and_leave_the_watchlist_while_the_desk_runs() {
 
 /// Wait (with a deadline) until `ok` holds; for state outside the desk's snapshots.
 async fn wait_until(what: &str, ok: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let deadline_ns = kalshi_desk::runtime::clock::mono_ns() + WAIT.as_nanos() as u64;
     while !ok() {
         assert!(
-            tokio::time::Instant::now() < deadline,
+            kalshi_desk::runtime::clock::mono_ns() < deadline_ns,
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -1209,6 +1209,81 @@ async fn a_create_waiting_behind_a_cancel_for_tokens_is_never_sent_once_the_kill
         late_creates, 0,
         "no create or amend reached it after the kill"
     );
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_pause_stops_quoting_and_refuses_new_orders_until_trading_resumes() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let mut config = fx.config(markets.clone());
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(1))).collect();
+    // The exchange cancels the quotes when it pauses, and the makers may try again before the
+    // desk has read the pause: the order-rate limit is not what this test is about.
+    config.engine.limits.max_orders_per_window = 1_000;
+    config.engine.limits.runaway_orders_per_window = 2_000;
+    let desk = desk::start(config).await.expect("desk starts");
+    let mut audits = desk.subscribe_audits();
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+    for ticker in &markets {
+        desk.send(Command::Arm {
+            ticker: ticker.clone(),
+        })
+        .await
+        .expect("sent");
+    }
+    wait_snapshot(&desk, "quotes", |s| markets.iter().all(|t| quoting(s, t))).await;
+
+    fx.sim
+        .faults()
+        .update(|f| f.exchange.trading_paused = true)
+        .expect("fault set");
+    wait_snapshot(&desk, "every market paused and its quotes gone", |s| {
+        s.health.exchange_trading_active == Some(false)
+            && markets.iter().all(|t| {
+                strategy_orders(s, t).is_empty()
+                    && s.market(t.as_str()).is_some_and(|m| {
+                        matches!(&m.state, MarketState::Paused(r) if r.contains(&PauseReason::ExchangePause))
+                    })
+            })
+    })
+    .await;
+    let _ = drain(&mut audits);
+    desk.send(Command::PlaceManual(manual_bid(&markets[0])))
+        .await
+        .expect("sent");
+    let refused = wait_audit(&mut audits, "the manual order refused", |e| {
+        matches!(e, AuditKind::OrderRejected { code, .. } if code.starts_with("trading_paused"))
+    })
+    .await;
+    let AuditKind::OrderRejected {
+        client_order_id, ..
+    } = &refused.event
+    else {
+        unreachable!("matched above")
+    };
+    let sent = fx.sim.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .any(|e| e.client_order_id.as_deref() == Some(client_order_id.as_str()))
+    });
+    assert!(!sent, "the refused order never reached the exchange");
+
+    fx.sim
+        .faults()
+        .update(|f| f.exchange.trading_paused = false)
+        .expect("fault cleared");
+    wait_snapshot(&desk, "quoting again once trading resumes", |s| {
+        s.health.exchange_trading_active == Some(true)
+            && markets.iter().all(|t| {
+                quoting(s, t)
+                    && s.market(t.as_str())
+                        .is_some_and(|m| m.state == MarketState::Armed)
+            })
+    })
+    .await;
     desk.shutdown().await;
     fx.sim.shutdown().await;
 }

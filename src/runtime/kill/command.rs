@@ -192,9 +192,10 @@ pub async fn kill_desk_at(socket: &Path, reason: &str, patience: Duration) -> De
             };
         }
     };
-    let deadline = tokio::time::Instant::now() + patience;
+    let deadline_ns = crate::runtime::clock::mono_ns()
+        .saturating_add(u64::try_from(patience.as_nanos()).unwrap_or(u64::MAX));
     let mut wait = Duration::from_millis(10);
-    while reply.state != FLAT_STATE && tokio::time::Instant::now() < deadline {
+    while reply.state != FLAT_STATE && crate::runtime::clock::mono_ns() < deadline_ns {
         // Polling another process: there is nothing to wait on but its answers.
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_millis(250));
