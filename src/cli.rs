@@ -59,6 +59,9 @@ pub struct DeskArgs {
     /// Paper account's starting cash, dollars (with --paper; default 10000).
     #[arg(long, value_name = "DOLLARS")]
     pub paper_cash: Option<String>,
+    /// One-way delay before a paper order reaches the local book, ms (with --paper; default 50).
+    #[arg(long, value_name = "MS")]
+    pub paper_latency_ms: Option<u64>,
     /// Serve Prometheus metrics from the desk on this address (e.g. 127.0.0.1:9184).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,

@@ -476,12 +476,12 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         _ => startup::prepare(&rest, &config, last_halt.as_ref()).await,
     }
     .map_err(DeskError::Reconcile)?;
-    let (paper_executor, paper_link) = match &paper {
-        Some(exchange) => {
-            let (executor, link) = paper_executor::link(exchange);
+    let (paper_executor, paper_link) = match (&paper, &config.paper) {
+        (Some(exchange), Some(settings)) => {
+            let (executor, link) = paper_executor::link(exchange, settings);
             (Some(executor), Some(link))
         }
-        None => (None, None),
+        _ => (None, None),
     };
     config.engine.order_group_id = startup.order_group_id.clone();
 

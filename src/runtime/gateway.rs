@@ -191,16 +191,39 @@ async fn run_paper(
     let mut expiry_shutdown = shutdown.clone();
     let expiry = paper.expire_until(&mut expiry_shutdown);
     tokio::pin!(expiry);
+    let latency_ns = u64::try_from(paper.latency.as_nanos()).unwrap_or(u64::MAX);
+    // Intents with the monotonic time they left the engine: each reaches the local book one
+    // latency later, and those queued behind it travel meanwhile (no delay piles up).
+    let mut queue: VecDeque<(u64, OrderIntent)> = VecDeque::new();
     loop {
-        let intent = tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            intent = intents.recv() => match intent {
-                Some(intent) => intent,
-                None => return,
-            },
-            () = &mut expiry => return,
+        if queue.is_empty() {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                intent = intents.recv() => match intent {
+                    Some(intent) => queue.push_back((crate::runtime::clock::mono_ns(), intent)),
+                    None => return,
+                },
+                () = &mut expiry => return,
+            }
+        }
+        while let Ok(intent) = intents.try_recv() {
+            queue.push_back((crate::runtime::clock::mono_ns(), intent));
+        }
+        let Some((sent_ns, intent)) = queue.pop_front() else {
+            continue;
         };
+        let wait_ns = sent_ns
+            .saturating_add(latency_ns)
+            .saturating_sub(crate::runtime::clock::mono_ns());
+        if wait_ns > 0 {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                () = tokio::time::sleep(std::time::Duration::from_nanos(wait_ns)) => {}
+            }
+        }
+        // Checked on arrival: a kill during the flight stops it, as at the exchange's door.
         if halt.is_halted() && !intent.is_cancel() && !is_flatten(&intent) {
             stats.dropped_halted.fetch_add(1, Ordering::SeqCst);
             if let Some((client_order_id, write)) = write_of(&intent) {

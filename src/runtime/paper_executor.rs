@@ -43,12 +43,16 @@ const EXPIRY_EVERY: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaperSettings {
     pub starting_cash: Money,
+    /// One-way delay from an intent to the local book, ms: what a real order would travel
+    /// (and the book would move meanwhile).
+    pub latency_ms: u64,
 }
 
 impl Default for PaperSettings {
     fn default() -> PaperSettings {
         PaperSettings {
             starting_cash: Money::from_micros(10_000_000_000),
+            latency_ms: 50,
         }
     }
 }
@@ -180,6 +184,8 @@ impl PaperExchange {
 #[derive(Debug)]
 pub struct PaperExecutor {
     pub exchange: PaperExchange,
+    /// One-way delay before an intent reaches the local book.
+    pub latency: Duration,
     /// Answers and fills, in order, to the engine task.
     pub inputs: mpsc::UnboundedSender<Input>,
 }
@@ -192,11 +198,12 @@ pub struct PaperLink {
 }
 
 /// Both sides of one paper exchange.
-pub fn link(exchange: &PaperExchange) -> (PaperExecutor, PaperLink) {
+pub fn link(exchange: &PaperExchange, settings: &PaperSettings) -> (PaperExecutor, PaperLink) {
     let (tx, rx) = mpsc::unbounded_channel();
     (
         PaperExecutor {
             exchange: exchange.clone(),
+            latency: Duration::from_millis(settings.latency_ms),
             inputs: tx,
         },
         PaperLink {

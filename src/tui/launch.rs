@@ -92,6 +92,9 @@ impl DeskExtras {
     fn from_args(args: &DeskArgs) -> Result<DeskExtras, String> {
         let paper = if args.paper {
             let mut settings = PaperSettings::default();
+            if let Some(latency_ms) = args.paper_latency_ms {
+                settings.latency_ms = latency_ms;
+            }
             if let Some(cash) = &args.paper_cash {
                 settings.starting_cash =
                     Money::parse(cash).map_err(|e| format!("--paper-cash {cash:?}: {e}"))?;

@@ -527,10 +527,18 @@ mod desk_modes {
         )))
         .await
         .unwrap();
-        wait_audit(&mut audits, "the paper ack", |e| {
+        let sent = wait_audit(&mut audits, "the place intent", |e| {
+            matches!(e, AuditKind::IntentEmitted { .. })
+        })
+        .await;
+        let acked = wait_audit(&mut audits, "the paper ack", |e| {
             matches!(e, AuditKind::OrderAcked { .. })
         })
         .await;
+        assert!(
+            acked.mono_ns - sent.mono_ns >= 50_000_000,
+            "the order travelled the configured 50 ms to the local book"
+        );
         let paper = desk.paper().unwrap().clone();
         let resting = paper.resting(ticker.as_str());
         assert_eq!(resting.len(), 1);
@@ -791,6 +799,7 @@ mod desk_modes {
         let body = scrape_until(&desk, addr, |b| {
             metric(b, "kdesk_fills_total") == Some(1)
                 && metric(b, "kdesk_orders_placed_total") == Some(1)
+                && metric(b, "kdesk_feed_messages_total").is_some_and(|n| n > 0)
                 && b.contains("kdesk_orders_refused_total{rule=\"max_order\"} 1")
         })
         .await;
