@@ -52,6 +52,22 @@ pub struct DeskArgs {
     /// Theme name or file (overrides the config).
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
+    /// Paper-trade: live market data, orders filled locally (queue-aware) and never sent to
+    /// the exchange; journal records are `mode = paper`.
+    #[arg(long)]
+    pub paper: bool,
+    /// Paper account's starting cash, dollars (with --paper; default 10000).
+    #[arg(long, value_name = "DOLLARS")]
+    pub paper_cash: Option<String>,
+    /// One-way delay before a paper order reaches the local book, ms (with --paper; default 50).
+    #[arg(long, value_name = "MS")]
+    pub paper_latency_ms: Option<u64>,
+    /// Serve Prometheus metrics from the desk on this address (e.g. 127.0.0.1:9184).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Directory for tapes recorded with the recording key (default: <state dir>/tapes).
+    #[arg(long, value_name = "DIR")]
+    pub tape_dir: Option<PathBuf>,
 }
 
 // Parsed once at start-up; boxing the big variant would buy nothing.
@@ -76,8 +92,9 @@ pub enum Command {
     Record(crate::replay::cli::RecordArgs),
     /// Replay a tape through the engine and strategies with simulated fills; writes a report.
     Backtest(crate::replay::cli::BacktestArgs),
-    /// Paper-trade: live market data, orders filled locally, never sent to the exchange.
-    Paper(crate::replay::cli::PaperArgs),
+    /// The desk in paper mode (same as `kdesk --paper`): live market data, orders filled
+    /// locally and never sent to the exchange.
+    Paper(DeskArgs),
     /// Fault soak: the desk with `maker` armed on many markets against the simulator with every
     /// fault on, a kill and reset in the middle; checks the end state. Exit 0 pass, 1 fail.
     Soak(SoakArgs),
@@ -152,7 +169,8 @@ pub struct KillArgs {
     /// standalone `kdesk sim`, e.g. http://127.0.0.1:8080/trade-api/v2).
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// Journal file (default: <state dir>/journal.sqlite).
+    /// Journal file (default: the desk's own, <state dir>/journal-<account>.sqlite, so its
+    /// next start honours the halt).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
     /// Reads of resting orders before giving up with an alarm.
@@ -199,8 +217,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Backtest(args)) => {
             crate::replay::cli::backtest_command(&args, cli.common.config.as_deref())
         }
-        Some(Command::Paper(args)) => {
-            crate::replay::cli::paper_command(&args, cli.common.config.as_deref())
+        Some(Command::Paper(mut args)) => {
+            args.paper = true;
+            crate::tui::launch::start_desk(&cli.common, &args, &paths)
         }
         Some(Command::Soak(args)) => soak(&args),
         None => crate::tui::launch::start_desk(&cli.common, &cli.desk, &paths),
@@ -414,10 +433,7 @@ fn kill(common: &CommonArgs, args: &KillArgs, paths: &Paths) -> i32 {
     };
     let (Some(key_id), Some(key_file)) = (settings.key_id.clone(), settings.key_file.clone())
     else {
-        eprintln!(
-            "kdesk kill: needs the account's key: set key_id and key_file in the config (or KALSHI_KEY_ID / KALSHI_KEY_FILE)"
-        );
-        return CONFIG_ERROR;
+        return kill_embedded_desks(args, paths);
     };
     let signer = match Signer::from_key_file(key_id.clone(), &key_file, settings.allow_insecure_key)
     {
@@ -462,18 +478,21 @@ fn kill(common: &CommonArgs, args: &KillArgs, paths: &Paths) -> i32 {
             return NOT_FLAT;
         }
     };
+    let account = AccountId {
+        environment: settings.environment.name().to_string(),
+        key_id,
+        subaccount: settings.subaccount,
+    };
     let options = RemoteKillOptions {
         rest,
-        account: AccountId {
-            environment: settings.environment.name().to_string(),
-            key_id,
-            subaccount: settings.subaccount,
-        },
+        account: account.clone(),
         state_dir: paths.state_dir.clone(),
-        journal_path: args
-            .journal
-            .clone()
-            .unwrap_or_else(|| default_journal_path(paths)),
+        // The desk's own journal, so its next start honours this halt.
+        journal_path: args.journal.clone().unwrap_or_else(|| {
+            paths
+                .state_dir
+                .join(format!("journal-{}.sqlite", account.slug()))
+        }),
         reason: args.reason.clone(),
         policy: KillPolicy {
             max_sweeps: args.max_sweeps.max(1),
@@ -505,6 +524,63 @@ fn kill(common: &CommonArgs, args: &KillArgs, paths: &Paths) -> i32 {
         0
     } else {
         NOT_FLAT
+    }
+}
+
+/// `kdesk kill` with no key configured: tell every desk running on the embedded simulator
+/// (`kdesk` with no key; it holds a lock under `<state dir>/sim`) to halt, and wait until each
+/// reports flat. Exit 0 when all are flat, 3 when one is not, 2 when none is running.
+fn kill_embedded_desks(args: &KillArgs, paths: &Paths) -> i32 {
+    use crate::runtime::kill::{kill_desk_at, running_desks};
+    let dir = crate::tui::launch::embedded_state_dir(paths);
+    let sockets = running_desks(&dir);
+    if sockets.is_empty() {
+        eprintln!(
+            "kdesk kill: no key is configured and no desk on the embedded simulator is running (none holds a lock in {}); to kill a desk on demo or prod, set key_id and key_file in the config (or KALSHI_KEY_ID / KALSHI_KEY_FILE)",
+            dir.display()
+        );
+        return 2;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kdesk kill: cannot start the async runtime: {error}");
+            return 3;
+        }
+    };
+    let patience = std::time::Duration::from_secs(30);
+    let outcomes = runtime.block_on(futures_util::future::join_all(
+        sockets
+            .iter()
+            .map(|socket| kill_desk_at(socket, &args.reason, patience)),
+    ));
+    if args.json {
+        match serde_json::to_string_pretty(&outcomes) {
+            Ok(text) => println!("{text}"),
+            Err(error) => eprintln!("kdesk kill: report: {error}"),
+        }
+    }
+    for outcome in &outcomes {
+        match &outcome.reply {
+            Ok(reply) => println!(
+                "desk on the embedded simulator ({}): {} ({})",
+                outcome.socket.display(),
+                if outcome.flat { "FLAT" } else { "NOT FLAT" },
+                reply.message
+            ),
+            Err(error) => println!(
+                "desk on the embedded simulator ({}): did not answer ({error})",
+                outcome.socket.display()
+            ),
+        }
+    }
+    if outcomes.iter().all(|outcome| outcome.flat) {
+        0
+    } else {
+        3
     }
 }
 

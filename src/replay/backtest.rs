@@ -143,7 +143,7 @@ impl Replay {
         }
         Replay {
             session,
-            decoder: FeedDecoder::new(),
+            decoder: FeedDecoder::for_header(&tape.header),
             start_ms,
             split_ms,
             end_ms,

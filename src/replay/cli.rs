@@ -1,9 +1,8 @@
-//! `kdesk record`, `kdesk backtest` and `kdesk paper`: arguments and the glue between the
-//! command line, the config, the simulator or exchange, and the replay modules.
+//! `kdesk record` and `kdesk backtest`: arguments and the glue between the command line, the
+//! config, the simulator or exchange, and the replay modules. (`kdesk paper` is the desk in
+//! paper mode: see `runtime::paper_executor`.)
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -14,16 +13,11 @@ use crate::core::market::Ticker;
 use crate::core::num::Money;
 use crate::kalshi::auth::Signer;
 use crate::kalshi::rest::{RestClient, RestConfig};
-use crate::kalshi::wire::GetMarketsParams;
 use crate::replay::backtest::{self, BacktestConfig};
 use crate::replay::config::{self as replay_config, ReplaySettings};
-use crate::replay::feed::header_markets;
-use crate::replay::paper::{self, PaperConfig};
 use crate::replay::record::{self, RecordPlan};
-use crate::runtime::clock;
-use crate::runtime::metrics::{self, DeskMetrics};
 use crate::sim::server::{SimConfig, SimHandle, SimServer};
-use crate::store::tape::{TAPE_VERSION, TapeHeader, TapeWriter, read_tape};
+use crate::store::tape::{TapeHeader, TapeWriter, read_tape};
 
 /// Where market data comes from.
 #[derive(Debug, Args, Clone)]
@@ -88,27 +82,6 @@ pub struct BacktestArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct PaperArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
-    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9184).
-    #[arg(long, value_name = "ADDR")]
-    pub metrics: Option<SocketAddr>,
-    /// Paper journal (SQLite; records are `mode = paper`).
-    #[arg(long, value_name = "FILE")]
-    pub journal: Option<PathBuf>,
-    /// One-way order latency added to local fills, ms.
-    #[arg(long, default_value_t = 50)]
-    pub latency_ms: i64,
-    /// Starting cash, dollars.
-    #[arg(long, default_value = "10000")]
-    pub cash: String,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long)]
-    pub seconds: Option<u64>,
 }
 
 fn load_settings(config: Option<&Path>) -> anyhow::Result<(Settings, ReplaySettings)> {
@@ -213,37 +186,8 @@ async fn describe_markets(
     }
     wanted.sort();
     wanted.dedup();
-    let all = rest
-        .all_markets(&GetMarketsParams::default())
-        .await
-        .context("reading markets")?;
-    let markets: Vec<_> = all
-        .into_iter()
-        .filter(|m| wanted.is_empty() || wanted.iter().any(|w| w == m.ticker.as_str()))
-        .collect();
-    let mut series_tickers: Vec<String> = markets
-        .iter()
-        .filter_map(|m| m.event_ticker.split('-').next().map(str::to_string))
-        .collect();
-    series_tickers.sort();
-    series_tickers.dedup();
-    let mut series = Vec::new();
-    for ticker in series_tickers {
-        if let Ok(found) = rest.series(&ticker).await {
-            series.push(serde_json::to_value(found)?);
-        }
-    }
-    let tickers: Vec<Ticker> = markets.iter().map(|m| m.ticker.clone()).collect();
-    let header = TapeHeader {
-        version: TAPE_VERSION,
-        environment: source.environment.clone(),
-        started_ms: clock::wall_ms(),
-        markets: markets
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()?,
-        series,
-    };
+    // `kdesk record` subscribes with Kalshi's default pricing of NO levels.
+    let (tickers, header) = record::describe(&rest, &wanted, &source.environment, false).await?;
     Ok((tickers, header))
 }
 
@@ -338,59 +282,4 @@ pub fn backtest_command(args: &BacktestArgs, config: Option<&Path>) -> anyhow::R
         args.out.display()
     );
     Ok(0)
-}
-
-pub fn paper_command(args: &PaperArgs, config: Option<&Path>) -> anyhow::Result<i32> {
-    let (settings, replay) = load_settings(config)?;
-    let cash = parse_cash(&args.cash)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let source = open_source(&args.source, &settings).await?;
-        let (markets, header) = describe_markets(&source, &args.source, &settings, &replay).await?;
-        let described = header_markets(&header);
-        let desk_metrics = Arc::new(DeskMetrics::new());
-        let _metrics_task = match args.metrics {
-            Some(addr) => {
-                let (bound, task) = metrics::serve(addr, desk_metrics.clone())
-                    .await
-                    .with_context(|| format!("serving metrics on {addr}"))?;
-                eprintln!("metrics on http://{bound}/metrics");
-                Some(task)
-            }
-            None => None,
-        };
-        let mut engine = crate::core::engine::EngineConfig {
-            limits: replay.limits.clone(),
-            ..Default::default()
-        };
-        if let Ok(boundary) = crate::core::portfolio::DayBoundary::new(&replay.day_boundary, 0) {
-            engine.day_boundary = boundary;
-        }
-        let paper_config = PaperConfig {
-            ws_url: source.ws_url.clone(),
-            markets,
-            infos: described.infos,
-            fees: described.fees.into_iter().collect(),
-            strategies: replay.strategies.clone(),
-            engine,
-            latency_ms: args.latency_ms,
-            starting_cash: cash,
-            journal: args.journal.clone(),
-            tick_ms: 100,
-            status_every_ms: 1_000,
-        };
-        eprintln!(
-            "*** PAPER TRADING: orders are filled locally and never sent to the exchange ***"
-        );
-        let status = paper::run(
-            paper_config,
-            source.signer.clone(),
-            Some(desk_metrics),
-            ctrl_c_or(args.seconds),
-            |status| eprintln!("{}", status.line()),
-        )
-        .await?;
-        println!("{}", status.line());
-        Ok(0)
-    })
 }

@@ -170,6 +170,14 @@ impl FeedDecoder {
         }
     }
 
+    /// A decoder for the frames of a tape with this header.
+    pub fn for_header(header: &TapeHeader) -> FeedDecoder {
+        FeedDecoder {
+            convention: PriceConvention::from_use_yes_price(header.use_yes_price),
+            ..FeedDecoder::new()
+        }
+    }
+
     /// Markets currently held for a resync.
     pub fn awaiting(&self) -> &BTreeSet<Ticker> {
         &self.awaiting
@@ -422,6 +430,7 @@ mod tests {
                 "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]})],
             series: vec![serde_json::json!({"ticker": "KXHIGHNY",
                 "fee_type": "quadratic_with_maker_fees", "fee_multiplier": 0.5})],
+            use_yes_price: false,
         };
         let markets = header_markets(&header);
         assert_eq!(markets.infos.len(), 1);

@@ -5,7 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod feed;
 pub mod ledger;
-pub mod paper;
+pub mod local;
 pub mod record;
 pub mod report;
 pub mod session;

@@ -15,14 +15,17 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 use crate::core::market::Ticker;
 use crate::kalshi::auth::Signer;
-use crate::kalshi::wire::{ServerMsg, decode_server_frame};
+use crate::kalshi::rest::RestClient;
+use crate::kalshi::wire::{GetMarketsParams, ServerMsg, decode_server_frame};
 use crate::runtime::clock;
-use crate::store::tape::{TapeEntry, TapeError, TapeWriter};
+use crate::store::tape::{TAPE_VERSION, TapeEntry, TapeError, TapeHeader, TapeWriter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error(transparent)]
     Tape(#[from] TapeError),
+    #[error("reading markets for the tape header: {0}")]
+    Describe(String),
     #[error("websocket {url}: {reason}")]
     Connect { url: String, reason: String },
 }
@@ -42,6 +45,58 @@ pub struct RecordStats {
     pub frames: u64,
     pub gaps: u64,
     pub connections: u32,
+}
+
+/// The markets to follow (`wanted`, or every market the exchange lists when empty) and a tape
+/// header describing them from REST: metadata, price grids, fee types of their series.
+pub async fn describe(
+    rest: &RestClient,
+    wanted: &[String],
+    environment: &str,
+    use_yes_price: bool,
+) -> Result<(Vec<Ticker>, TapeHeader), RecordError> {
+    let markets = if wanted.is_empty() {
+        rest.all_markets(&GetMarketsParams::default())
+            .await
+            .map_err(|e| RecordError::Describe(e.to_string()))?
+    } else {
+        let mut markets = Vec::with_capacity(wanted.len());
+        for ticker in wanted {
+            match rest.market(ticker).await {
+                Ok(market) => markets.push(market),
+                Err(error) => tracing::warn!(%error, %ticker, "market not described"),
+            }
+        }
+        markets
+    };
+    let mut series_tickers: Vec<String> = markets
+        .iter()
+        .filter_map(|m| m.event_ticker.split('-').next().map(str::to_string))
+        .collect();
+    series_tickers.sort();
+    series_tickers.dedup();
+    let mut series = Vec::new();
+    for ticker in series_tickers {
+        if let Ok(found) = rest.series(&ticker).await {
+            series.push(
+                serde_json::to_value(found).map_err(|e| RecordError::Describe(e.to_string()))?,
+            );
+        }
+    }
+    let tickers: Vec<Ticker> = markets.iter().map(|m| m.ticker.clone()).collect();
+    let header = TapeHeader {
+        version: TAPE_VERSION,
+        environment: environment.to_string(),
+        started_ms: clock::wall_ms(),
+        markets: markets
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| RecordError::Describe(e.to_string()))?,
+        series,
+        use_yes_price,
+    };
+    Ok((tickers, header))
 }
 
 const CHANNELS: [&str; 4] = ["orderbook_delta", "ticker", "trade", "market_lifecycle_v2"];

@@ -6,6 +6,7 @@
 //! let desk = runtime::desk::start(config).await?;     // reconciled, maybe HALTED, never armed
 //! desk.kill("operator hotkey");                        // sync, never blocks: the kill switch
 //! desk.send(Command::Arm { ticker }).await?;           // operator commands (priority lane)
+//! desk.subscribe_market(ticker).await?;                // live watchlist (also unsubscribe_market)
 //! let snapshot = desk.snapshot();                      // Arc<DeskSnapshot>, newest
 //! let mut snaps = desk.watch_snapshots();              // watch::Receiver<Arc<DeskSnapshot>>
 //! let mut audits = desk.subscribe_audits();            // broadcast::Receiver<AuditEvent>
@@ -16,10 +17,11 @@
 //! * `kill(reason)` is the one function behind the hotkey, the control socket and `on_ui_exit`:
 //!   it sets the shared [`HaltFlag`] itself (the gateway refuses every new non-cancel write from
 //!   that instant and drops queued ones), then queues `Command::Kill` on an unbounded lane the
-//!   engine task reads before anything else. The engine disarms every market, emits the
-//!   exchange cancel-all, the order-group trigger and a cancel per known open order; the desk
-//!   then sweeps (reads resting orders from the exchange, cancels what is left) until flat as
-//!   DESIGN.md §5 defines it, and reports the time to flat in `snapshot.kill`.
+//!   engine task reads before anything else. The engine disarms every market; the desk then
+//!   runs `runtime::kill::execute_kill` (the same executor `kdesk kill` uses): exchange
+//!   cancel-all, batch cancel of every known open order, the order-group trigger, then sweeps
+//!   (reads resting orders from the exchange, cancels what is left) until flat as DESIGN.md §5
+//!   defines it, and reports the time to flat in `snapshot.kill` and the journal.
 //! * `send(command)` queues any [`Command`] (arm, pause, resume, disarm, override, reducing,
 //!   set strategy/limits, manual orders, cancel, confirmations, reset, flatten). Refusals come
 //!   back as `AuditKind::CommandRefused` / `OrderRefused` on the audit stream.
@@ -45,10 +47,12 @@ use crate::kalshi::auth::Signer;
 use crate::kalshi::ratelimit::{LimiterConfig, RateLimiter, SystemClock};
 use crate::kalshi::rest::{RestClient, RestConfig};
 use crate::runtime::control_socket;
-use crate::runtime::engine_task::{self, EngineTaskParts};
+use crate::runtime::engine_task::{self, EngineTaskParts, WatchChange, WatchRequest};
 use crate::runtime::gateway::{self, GatewayStats};
-use crate::runtime::kill::HaltFlag;
+use crate::runtime::kill::{HaltFlag, HaltGate, WriteTracker};
 use crate::runtime::lock::{AccountId, DeskLock};
+use crate::runtime::paper_executor::{self, PaperExchange, PaperSettings};
+use crate::runtime::recording::{Recorder, RecorderConfig};
 use crate::runtime::startup::{self, StartupReport};
 use crate::store::journal::{self, JournalHandle, Mode};
 
@@ -133,6 +137,11 @@ pub struct DeskConfig {
     /// Markets per orderbook subscription: a sequence gap resyncs (and HOLDs) only the
     /// markets of its subscription.
     pub orderbook_batch_size: usize,
+    /// Paper mode: orders fill locally against the live books and never reach the exchange;
+    /// journal rows are `Mode::Paper`.
+    pub paper: Option<PaperSettings>,
+    /// Where the recording toggle writes tapes (`None`: `<state_dir>/tapes`, else `./tapes`).
+    pub tape_dir: Option<PathBuf>,
 }
 
 impl DeskConfig {
@@ -164,6 +173,17 @@ impl DeskConfig {
             limiter: LimiterConfig::default(),
             refresh_rate_limits: true,
             orderbook_batch_size: 25,
+            paper: None,
+            tape_dir: None,
+        }
+    }
+
+    /// `Mode::Paper` for a paper desk.
+    pub fn journal_mode(&self) -> Mode {
+        if self.paper.is_some() {
+            Mode::Paper
+        } else {
+            Mode::Live
         }
     }
 
@@ -201,12 +221,54 @@ pub enum DeskError {
     Reconcile(String),
     #[error("the desk has stopped")]
     Stopped,
+    #[error("watchlist: {0}")]
+    Watchlist(String),
+}
+
+/// Adds markets to and removes them from a running desk's watchlist. Cheap to clone, so a UI
+/// can hand it to a task and not wait on the exchange itself.
+#[derive(Debug, Clone)]
+pub struct WatchlistControl {
+    requests: mpsc::Sender<WatchRequest>,
+}
+
+impl WatchlistControl {
+    async fn change(&self, ticker: Ticker, change: WatchChange) -> Result<(), DeskError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.requests
+            .send(WatchRequest {
+                ticker,
+                change,
+                reply,
+            })
+            .await
+            .map_err(|_| DeskError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| DeskError::Stopped)?
+            .map_err(DeskError::Watchlist)
+    }
+
+    /// Watch `ticker` from now on: its details are read (`GET /markets/{ticker}`) and given to
+    /// the engine, its book, ticker and trades are subscribed, and snapshots show it. Returns
+    /// once the subscription is asked for; an unknown market is an error.
+    pub async fn subscribe(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.change(ticker, WatchChange::Add).await
+    }
+
+    /// Stop watching `ticker`: a strategy armed on it is disarmed (its quotes cancelled), the
+    /// feed is unsubscribed, and snapshots drop its row unless it still holds a position or a
+    /// strategy. Manual orders stay.
+    pub async fn unsubscribe(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.change(ticker, WatchChange::Remove).await
+    }
 }
 
 /// A running desk. Dropping it without `shutdown` leaves the tasks running until the runtime
 /// ends.
 pub struct DeskHandle {
     commands: mpsc::Sender<Command>,
+    watchlist: WatchlistControl,
     kills: mpsc::UnboundedSender<String>,
     halt: HaltFlag,
     snapshots: watch::Receiver<Arc<DeskSnapshot>>,
@@ -219,6 +281,9 @@ pub struct DeskHandle {
     gateway_stats: Arc<GatewayStats>,
     rest: RestClient,
     order_group_id: Option<String>,
+    recorder: Arc<Recorder>,
+    paper: Option<PaperExchange>,
+    ws_stats: Arc<crate::kalshi::ws::WsStats>,
     _lock: Option<DeskLock>,
 }
 
@@ -253,6 +318,21 @@ impl DeskHandle {
     /// The sender for operator commands (for a UI loop that owns its own copy).
     pub fn commands(&self) -> mpsc::Sender<Command> {
         self.commands.clone()
+    }
+
+    /// Add a market to the watchlist while running; see [`WatchlistControl::subscribe`].
+    pub async fn subscribe_market(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.watchlist.subscribe(ticker).await
+    }
+
+    /// Take a market off the watchlist; see [`WatchlistControl::unsubscribe`].
+    pub async fn unsubscribe_market(&self, ticker: Ticker) -> Result<(), DeskError> {
+        self.watchlist.unsubscribe(ticker).await
+    }
+
+    /// The watchlist control, for a UI loop that owns its own copy.
+    pub fn watchlist(&self) -> WatchlistControl {
+        self.watchlist.clone()
     }
 
     /// The newest snapshot.
@@ -292,6 +372,21 @@ impl DeskHandle {
         &self.rest
     }
 
+    /// The recording toggle (the desk's own feed into a tape).
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.recorder
+    }
+
+    /// The websocket client's live counters (frames, gaps, resyncs, reconnects).
+    pub fn ws_stats(&self) -> &Arc<crate::kalshi::ws::WsStats> {
+        &self.ws_stats
+    }
+
+    /// The local exchange of a paper desk (`None` when live).
+    pub fn paper(&self) -> Option<&PaperExchange> {
+        self.paper.as_ref()
+    }
+
     /// Writes sent and answered so far.
     pub fn writes_sent(&self) -> u64 {
         self.gateway_stats.sent()
@@ -300,6 +395,11 @@ impl DeskHandle {
     /// Stop every task, flush the journal. Resting orders stay (quotes carry a TTL and
     /// `cancel_order_on_pause`); a desk that must leave nothing behind kills first.
     pub async fn shutdown(mut self) {
+        if self.recorder.is_recording()
+            && let Err(error) = self.recorder.stop().await
+        {
+            tracing::warn!(%error, "the recording did not finish cleanly");
+        }
         let _ = self.shutdown.send(true);
         if let Some(socket) = self.control_socket.take() {
             socket.abort();
@@ -335,7 +435,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
     };
     let journal_file = config.journal_file();
     let last_halt = match &journal_file {
-        Some(path) => journal::Journal::open(path)?.last_halt(Mode::Live)?,
+        Some(path) => journal::Journal::open(path)?.last_halt(config.journal_mode())?,
         None => None,
     };
     let journal = match &journal_file {
@@ -366,9 +466,23 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         config.engine.session_nonce = rand::random::<u32>().max(1);
     }
 
-    let startup = startup::prepare(&rest, &config, last_halt.as_ref())
-        .await
-        .map_err(DeskError::Reconcile)?;
+    let paper = config.paper.as_ref().map(|_| PaperExchange::new());
+    let startup = match (&config.paper, &paper) {
+        (Some(settings), Some(exchange)) => {
+            // No order group: nothing of a paper desk rests at the exchange.
+            config.use_order_group = false;
+            paper_executor::prepare(&rest, &config, settings, exchange, last_halt.as_ref()).await
+        }
+        _ => startup::prepare(&rest, &config, last_halt.as_ref()).await,
+    }
+    .map_err(DeskError::Reconcile)?;
+    let (paper_executor, paper_link) = match (&paper, &config.paper) {
+        (Some(exchange), Some(settings)) => {
+            let (executor, link) = paper_executor::link(exchange, settings);
+            (Some(executor), Some(link))
+        }
+        _ => (None, None),
+    };
     config.engine.order_group_id = startup.order_group_id.clone();
 
     let halt = HaltFlag::new();
@@ -376,6 +490,13 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         // Halted from the first instant: nothing but cancels leaves before the engine knows.
         halt.halt();
     }
+    // The REST client's last look before every new order and amend: whatever waited (in the
+    // gateway's queue, for tokens, for a retry) is not sent once the flag is up.
+    let writes = WriteTracker::new();
+    rest.set_write_gate(Arc::new(HaltGate {
+        halt: halt.clone(),
+        writes: writes.clone(),
+    }));
     let (command_tx, command_rx) = mpsc::channel(1024);
     let (kill_tx, kill_rx) = mpsc::unbounded_channel();
     let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(DeskSnapshot::empty()));
@@ -395,21 +516,43 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         order_group_id: startup.order_group_id.clone(),
         stats: gateway_stats.clone(),
         shutdown: shutdown_rx.clone(),
+        paper: paper_executor,
     })));
 
     let (control_tx, control_rx) = mpsc::channel(16);
+    let (watch_tx, watch_rx) = mpsc::channel(64);
     let control_socket = match &lock {
         Some(lock) => Some(control_socket::serve(lock.socket_path(), control_tx)?),
         None => None,
     };
 
+    let tee = crate::kalshi::ws::FrameTee::new();
     let ws = crate::kalshi::ws::WsClient::spawn({
         let mut ws = crate::kalshi::ws::WsConfig::new(config.ws_url.clone(), signer);
         ws.markets = config.watchlist.clone();
         ws.jitter_seed = config.ws_jitter_seed;
         ws.orderbook_batch_size = config.orderbook_batch_size.max(1);
+        ws.tee = tee.clone();
+        if config.paper.is_some() {
+            // The real account's fills and orders are not the paper account's.
+            ws.channels = crate::runtime::recording::MARKET_CHANNELS.to_vec();
+        }
         ws
     });
+    let ws_stats = ws.stats.clone();
+    let recorder = Arc::new(Recorder::new(RecorderConfig {
+        tee,
+        ws: ws.handle.clone(),
+        rest: rest.clone(),
+        environment: config.environment.clone(),
+        markets: config.watchlist.clone(),
+        dir: config.tape_dir.clone().unwrap_or_else(|| {
+            config
+                .state_dir
+                .as_ref()
+                .map_or_else(|| PathBuf::from("tapes"), |dir| dir.join("tapes"))
+        }),
+    }));
 
     tasks.push(tokio::spawn(engine_task::run(EngineTaskParts {
         config: config.clone(),
@@ -419,18 +562,22 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         commands: command_rx,
         kills: kill_rx,
         control: control_rx,
+        watch: watch_rx,
         intents: intent_tx,
         results: result_rx,
         halt: halt.clone(),
+        writes,
         snapshots: snapshot_tx,
         audits: audit_tx.clone(),
         journal: journal.as_ref().map(|(handle, _)| handle.clone()),
         gateway: gateway_stats.clone(),
         shutdown: shutdown_rx,
+        paper: paper_link,
     })));
 
     Ok(DeskHandle {
         commands: command_tx,
+        watchlist: WatchlistControl { requests: watch_tx },
         kills: kill_tx,
         halt,
         snapshots: snapshot_rx,
@@ -443,6 +590,9 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         journal,
         gateway_stats,
         rest,
+        recorder,
+        paper,
+        ws_stats,
         _lock: lock,
     })
 }

@@ -1,32 +1,40 @@
 //! The engine task: the one owner of the engine. It reads, most urgent first (`biased`), the
 //! kill lane, the control socket, operator commands, private events, gateway answers and REST
 //! reads, then the timers, and market data last; every output goes on at once (intents to the
-//! gateway, audits to the journal writer and the audit stream). It also runs the kill's sweeps
-//! until flat, reconciles after reconnects and on a timer, and publishes conflated snapshots.
+//! gateway, audits to the journal writer and the audit stream). It reconciles after reconnects
+//! and on a timer, and publishes conflated snapshots.
+//!
+//! Every halt (hotkey, control socket, automatic breach, a restart that finds the last run
+//! halted) goes through the one kill path, [`kill::execute_kill`]: the engine's own kill step
+//! disarms and marks its orders cancel-requested, and its exchange-side first wave (cancel-all,
+//! group trigger, per-order cancels) is handed to the executor instead of the gateway, which
+//! then sweeps until flat and measures the time to flat.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::core::book::PriceConvention;
+use crate::core::control::MarketState;
 use crate::core::control::{PauseReason, TradingState};
 use crate::core::engine::{
-    AuditEvent, AuditKind, Command, Engine, GatewayResult, Input, OrderIntent, Outputs,
+    AuditEvent, AuditKind, Command, Engine, GatewayResult, Input, MarketInput, OrderIntent, Outputs,
 };
 use crate::core::market::Ticker;
 use crate::core::order::OrderId;
 use crate::kalshi::rest::RestClient;
-use crate::kalshi::ws::{MarketEvent, PrivateEvent, WsClient};
+use crate::kalshi::ws::{MarketEvent, PrivateEvent, WsClient, WsHandle};
 use crate::runtime::clock;
 use crate::runtime::control_socket::{ControlCommand, ControlReply, ControlRequest};
 use crate::runtime::convert;
 use crate::runtime::desk::DeskConfig;
 use crate::runtime::feed_clock::FeedClock;
 use crate::runtime::gateway::GatewayStats;
-use crate::runtime::kill::HaltFlag;
+use crate::runtime::kill::{self, HaltFlag, KillContext, KillOutcome, KillReport, WriteTracker};
+use crate::runtime::paper_executor::PaperLink;
 use crate::runtime::reconcile::{self, ReadOutcome, ReadPurpose, ReadRequest};
 use crate::runtime::snapshot::{self, DeskSnapshot, KillPhase, KillProgress};
 use crate::runtime::startup::StartupReport;
@@ -40,22 +48,54 @@ pub struct EngineTaskParts {
     pub commands: mpsc::Receiver<Command>,
     pub kills: mpsc::UnboundedReceiver<String>,
     pub control: mpsc::Receiver<ControlRequest>,
+    /// Markets added to or removed from the watchlist while running.
+    pub watch: mpsc::Receiver<WatchRequest>,
     pub intents: mpsc::UnboundedSender<OrderIntent>,
     pub results: mpsc::UnboundedReceiver<GatewayResult>,
     pub halt: HaltFlag,
+    /// New orders and amends in flight at the REST client (its write gate counts them).
+    pub writes: WriteTracker,
     pub snapshots: watch::Sender<Arc<DeskSnapshot>>,
     pub audits: broadcast::Sender<AuditEvent>,
     pub journal: Option<JournalHandle>,
     pub gateway: Arc<GatewayStats>,
     pub shutdown: watch::Receiver<bool>,
+    /// Paper mode: the local exchange sees market data first and answers account reads.
+    pub paper: Option<PaperLink>,
+}
+
+/// Add a market to the live watchlist or take one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchChange {
+    Add,
+    Remove,
+}
+
+/// A watchlist change and where its answer goes (`Err` names what went wrong).
+#[derive(Debug)]
+pub struct WatchRequest {
+    pub ticker: Ticker,
+    pub change: WatchChange,
+    pub reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// A market's details fetched for a watchlist addition.
+struct MarketFetched {
+    ticker: Ticker,
+    market: Result<crate::kalshi::wire::Market, String>,
+    reply: oneshot::Sender<Result<(), String>>,
 }
 
 /// The kill as the desk tracks it beyond the engine's single step.
 #[derive(Debug, Default)]
 struct KillTrack {
     progress: KillProgress,
-    started_mono_ns: u64,
-    last_sweep_mono_ns: u64,
+    /// The executor running now, if any.
+    running: Option<tokio::task::JoinHandle<()>>,
+    /// Another halt arrived while the executor ran: run it again when it ends.
+    again: bool,
+    /// Executor runs of this kill.
+    runs: u32,
 }
 
 struct Task {
@@ -69,6 +109,12 @@ struct Task {
     journal: Option<JournalHandle>,
     gateway: Arc<GatewayStats>,
     ws_stats: Arc<crate::kalshi::ws::WsStats>,
+    writes: WriteTracker,
+    kill_reports: mpsc::UnboundedSender<KillReport>,
+    ws: WsHandle,
+    fetched: mpsc::UnboundedSender<MarketFetched>,
+    /// Watchlist additions whose market details are being fetched.
+    fetching: HashSet<Ticker>,
     order_groups: Vec<String>,
     convention: PriceConvention,
     feed_clock: FeedClock,
@@ -87,6 +133,7 @@ struct Task {
     reconcile_failures: u64,
     exchange_trading_active: Option<bool>,
     disconnected: bool,
+    paper: Option<crate::runtime::paper_executor::PaperExchange>,
 }
 
 fn interval(ms: u64) -> Interval {
@@ -104,15 +151,22 @@ pub async fn run(parts: EngineTaskParts) {
         mut commands,
         mut kills,
         mut control,
+        mut watch,
         intents,
         mut results,
         halt,
+        writes,
         snapshots,
         audits,
         journal,
         gateway,
         mut shutdown,
+        paper,
     } = parts;
+    let (paper_exchange, mut paper_inputs) = match paper {
+        Some(link) => (Some(link.exchange), Some(link.inputs)),
+        None => (None, None),
+    };
     let WsClient {
         handle: ws_handle,
         market: mut market_rx,
@@ -121,6 +175,8 @@ pub async fn run(parts: EngineTaskParts) {
         task: ws_task,
     } = ws;
     let (reads_tx, mut reads_rx) = mpsc::unbounded_channel();
+    let (kill_reports_tx, mut kill_reports_rx) = mpsc::unbounded_channel();
+    let (fetched_tx, mut fetched_rx) = mpsc::unbounded_channel();
     let mut task = Task {
         engine: Engine::new(config.engine.clone()),
         order_groups: startup.order_group_id.iter().cloned().collect(),
@@ -133,6 +189,11 @@ pub async fn run(parts: EngineTaskParts) {
         journal,
         gateway,
         ws_stats,
+        writes,
+        kill_reports: kill_reports_tx,
+        ws: ws_handle.clone(),
+        fetched: fetched_tx,
+        fetching: HashSet::new(),
         feed_clock: FeedClock::new(),
         reads: reads_tx,
         read_in_flight: false,
@@ -147,6 +208,7 @@ pub async fn run(parts: EngineTaskParts) {
         reconcile_failures: 0,
         exchange_trading_active: startup.exchange_trading_active,
         disconnected: false,
+        paper: paper_exchange,
         config,
     };
     task.prime(&startup);
@@ -156,7 +218,7 @@ pub async fn run(parts: EngineTaskParts) {
     let mut publish = interval(timing.snapshot_every_ms);
     let mut reconcile_timer = interval(timing.reconcile_every_ms);
     let mut status_timer = interval(timing.status_every_ms);
-    let mut sweep_timer = interval(timing.sweep_every_ms);
+    let mut kill_retry_timer = interval(timing.sweep_every_ms);
     let mut market_open = true;
     let mut private_open = true;
     loop {
@@ -170,15 +232,22 @@ pub async fn run(parts: EngineTaskParts) {
                 Some(event) => task.private(event),
                 None => private_open = false,
             },
-            Some(result) = results.recv() => task.handle(Input::Gateway(result)),
+            Some(report) = kill_reports_rx.recv() => task.kill_done(report),
+            Some(result) = results.recv() => task.gateway_result(result),
+            Some(input) = recv_paper(&mut paper_inputs) => task.paper_input(input),
             Some(outcome) = reads_rx.recv() => task.read_done(outcome),
+            Some(request) = watch.recv() => task.watch(request),
+            Some(fetched) = fetched_rx.recv() => task.market_fetched(fetched),
             _ = tick.tick() => {
                 task.handle(Input::Tick);
                 task.maybe_read_again();
             }
-            _ = sweep_timer.tick() => task.sweep_if_due(),
+            _ = kill_retry_timer.tick() => task.retry_pending_kill(),
             _ = publish.tick() => task.publish(),
-            _ = reconcile_timer.tick() => task.start_read(ReadPurpose::Reconcile),
+            _ = reconcile_timer.tick() => {
+                task.start_read(ReadPurpose::Reconcile);
+                task.retry_failed_kill();
+            }
             _ = status_timer.tick() => task.start_read(ReadPurpose::Status),
             event = market_rx.recv(), if market_open => match event {
                 Some(event) => task.market(event),
@@ -186,12 +255,28 @@ pub async fn run(parts: EngineTaskParts) {
             },
         }
     }
+    if let Some(running) = task.kill.running.take() {
+        running.abort();
+    }
     let _ = ws_handle.shutdown().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), ws_task).await;
     task.publish();
 }
 
+/// The paper exchange's answers and fills; never ready outside paper mode.
+async fn recv_paper(inputs: &mut Option<mpsc::UnboundedReceiver<Input>>) -> Option<Input> {
+    match inputs {
+        Some(inputs) => inputs.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Task {
+    /// Paper records are kept apart from live ones.
+    fn mode(&self) -> Mode {
+        self.config.journal_mode()
+    }
+
     /// Start-up inputs, the configured strategies, and the halt the last run ended in.
     fn prime(&mut self, startup: &StartupReport) {
         for input in startup.inputs.clone() {
@@ -224,15 +309,37 @@ impl Task {
             return;
         }
         self.dirty = true;
+        let kill_step = outputs
+            .audits
+            .iter()
+            .any(|audit| matches!(audit.event, AuditKind::Killed { .. }));
+        let mut refused = Vec::new();
         for intent in outputs.intents {
+            // The kill step's exchange-side wave is the executor's job, done once.
+            if kill_step && is_kill_wave(&intent) {
+                continue;
+            }
+            // While the exchange is closed or paused, new orders and amends are refused here
+            // (markets are paused for quoting by the engine; this covers manual tickets).
+            if self.exchange_trading_active == Some(false)
+                && let Some(refusal) = closed_refusal(&intent)
+            {
+                refused.push(refusal);
+                continue;
+            }
             let _ = self.intents.send(intent);
         }
         for audit in outputs.audits {
             self.observe_audit(&audit);
             if let Some(journal) = &self.journal {
-                journal.record(journal_record(&audit));
+                let mut row = journal_record(&audit);
+                row.mode = self.mode();
+                journal.record(row);
             }
             let _ = self.audits.send(audit);
+        }
+        for refusal in refused {
+            self.handle(Input::Gateway(refusal));
         }
     }
 
@@ -241,13 +348,17 @@ impl Task {
         match &audit.event {
             AuditKind::Killed { reason, .. } => {
                 self.halt.halt();
-                self.begin_kill_tracking(reason);
+                self.begin_kill(reason);
             }
             AuditKind::TradingChanged {
                 state: TradingState::Active,
             } => {
+                // A sweep must never cancel what is placed after the operator's reset.
+                if let Some(running) = self.kill.running.take() {
+                    running.abort();
+                }
                 self.halt.reset();
-                self.kill.progress.phase = KillPhase::Idle;
+                self.kill = KillTrack::default();
                 self.record_halt(HaltState::Reset, "operator reset", serde_json::json!({}));
                 self.reset_order_groups();
             }
@@ -284,32 +395,135 @@ impl Task {
         });
     }
 
-    fn begin_kill_tracking(&mut self, reason: &str) {
-        if matches!(
-            self.kill.progress.phase,
-            KillPhase::Sweeping | KillPhase::Pending
-        ) {
+    /// A halt: the executor starts (or runs again once the running one ends).
+    fn begin_kill(&mut self, reason: &str) {
+        if self.kill.running.is_some() {
+            self.kill.again = true;
             return;
         }
-        let now = self.now();
-        self.kill = KillTrack {
-            progress: KillProgress {
+        let first = !matches!(
+            self.kill.progress.phase,
+            KillPhase::Sweeping | KillPhase::Pending | KillPhase::Failed
+        );
+        if first {
+            self.kill.progress = KillProgress {
                 phase: KillPhase::Sweeping,
                 reason: Some(reason.to_string()),
-                started_wall_ms: Some(now.wall_ms),
+                started_wall_ms: self.halt.halted_at_wall_ms().or(Some(clock::wall_ms())),
                 ..KillProgress::default()
-            },
-            started_mono_ns: now.mono_ns,
-            last_sweep_mono_ns: 0,
+            };
+            self.kill.runs = 0;
+            self.record_halt(HaltState::Pending, reason, serde_json::json!({}));
+        }
+        self.run_kill();
+    }
+
+    /// Start [`kill::execute_kill`] on every order the engine holds open.
+    fn run_kill(&mut self) {
+        if self.kill.running.is_some() {
+            return;
+        }
+        self.kill.again = false;
+        self.kill.runs += 1;
+        self.kill.progress.phase = KillPhase::Sweeping;
+        self.dirty = true;
+        if let Some(paper) = &self.paper {
+            // Nothing of a paper desk rests at the exchange: it is killed on the local one.
+            let (inputs, report) = paper.kill(&self.halt);
+            for input in inputs {
+                self.handle(input);
+            }
+            let _ = self.kill_reports.send(report);
+            return;
+        }
+        let known = kill::known_orders(self.engine.orders());
+        let mut ctx = KillContext::new(self.rest.clone(), self.config.subaccount.unwrap_or(0));
+        ctx.order_group_ids = self.order_groups.clone();
+        // The desk knows its own groups; the operator's other groups are not its to trigger.
+        ctx.trigger_listed_groups = false;
+        ctx.writes = self.writes.clone();
+        ctx.policy.max_sweeps = self.config.timing.max_sweeps.max(1);
+        let halt = self.halt.clone();
+        let reports = self.kill_reports.clone();
+        self.kill.running = Some(tokio::spawn(async move {
+            let report = kill::execute_kill(&ctx, known, &halt).await;
+            let _ = reports.send(report);
+        }));
+    }
+
+    /// The executor ended: record what it found, bring the engine's orders up to date.
+    fn kill_done(&mut self, report: KillReport) {
+        self.kill.running = None;
+        self.dirty = true;
+        let progress = &mut self.kill.progress;
+        progress.sweeps = progress
+            .sweeps
+            .saturating_add(u32::try_from(report.sweeps.len()).unwrap_or(u32::MAX));
+        progress.exchange_resting = report
+            .sweeps
+            .iter()
+            .rev()
+            .find_map(|sweep| sweep.resting_seen);
+        progress.phase = match report.outcome {
+            KillOutcome::Flat => KillPhase::Flat,
+            KillOutcome::NotFlat => KillPhase::Failed,
+            KillOutcome::Pending => KillPhase::Pending,
         };
-        self.record_halt(HaltState::Pending, reason, serde_json::json!({}));
+        if let Some(us) = report.time_to_flat_us {
+            // Rounded up: a flat in 0.4 ms shows as 1 ms, never as 0.
+            progress.time_to_flat_ms = Some(us.div_ceil(1000));
+        }
+        let reason = progress.reason.clone().unwrap_or_default();
+        if let Some(journal) = &self.journal {
+            let _ = journal.record_halt(report.halt_record(self.mode(), &reason));
+            if report.outcome == KillOutcome::NotFlat {
+                journal.record(JournalRecord::new(
+                    clock::wall_ms(),
+                    self.mode(),
+                    "kill_not_flat",
+                    serde_json::to_value(&report).unwrap_or(serde_json::Value::Null),
+                ));
+            }
+        }
+        match report.outcome {
+            KillOutcome::Flat => {
+                tracing::warn!(time_to_flat_us = ?report.time_to_flat_us, "kill: flat at the exchange")
+            }
+            _ => tracing::error!(summary = %report.summary(), "kill not flat"),
+        }
+        // The executor cancelled by id and by cancel-all: read back the final state of every
+        // order the engine still holds open.
+        self.start_read(ReadPurpose::Reconcile);
+        if self.kill.again && self.engine.is_halted() {
+            self.run_kill();
+        }
+    }
+
+    /// A kill that ran out of sweeps with orders still resting tries again on the slow timer.
+    fn retry_failed_kill(&mut self) {
+        if self.engine.is_halted()
+            && self.kill.running.is_none()
+            && self.kill.progress.phase == KillPhase::Failed
+        {
+            self.run_kill();
+        }
+    }
+
+    /// A kill left PENDING (exchange unreachable) tries again on the retry timer.
+    fn retry_pending_kill(&mut self) {
+        if self.engine.is_halted()
+            && self.kill.running.is_none()
+            && self.kill.progress.phase == KillPhase::Pending
+        {
+            self.run_kill();
+        }
     }
 
     fn record_halt(&self, state: HaltState, reason: &str, payload: serde_json::Value) {
         if let Some(journal) = &self.journal {
             let _ = journal.record_halt(HaltRecord {
                 ts_ms: clock::wall_ms(),
-                mode: Mode::Live,
+                mode: self.mode(),
                 state,
                 reason: reason.to_string(),
                 payload,
@@ -322,8 +536,32 @@ impl Task {
         self.handle(Input::Command(Command::Kill {
             reason: reason.to_string(),
         }));
-        // Sweep at once rather than on the next timer tick.
-        self.sweep_if_due();
+    }
+
+    fn gateway_result(&mut self, result: GatewayResult) {
+        // The exchange says trading is closed before our status poll does: read the status
+        // now, so quoting stops within a round trip rather than a poll interval.
+        if let GatewayResult::Rejected {
+            http_status,
+            code,
+            details,
+            ..
+        } = &result
+            && self.exchange_trading_active != Some(false)
+            && crate::core::risk::RejectClass::classify(*http_status, code, details)
+                == crate::core::risk::RejectClass::MarketClosed
+        {
+            self.start_read(ReadPurpose::Status);
+        }
+        self.handle(Input::Gateway(result));
+    }
+
+    /// What the paper exchange said: answers go the way the gateway's do.
+    fn paper_input(&mut self, input: Input) {
+        match input {
+            Input::Gateway(result) => self.gateway_result(result),
+            other => self.handle(other),
+        }
     }
 
     fn command(&mut self, command: Command) {
@@ -350,11 +588,123 @@ impl Task {
                 state: self.state_word().to_string(),
                 message: match self.engine.control().trading() {
                     TradingState::Active => "trading".to_string(),
-                    TradingState::Halted { reason, .. } => format!("halted: {reason}"),
+                    TradingState::Halted { reason, .. } => {
+                        let progress = &self.kill.progress;
+                        match (progress.phase, progress.time_to_flat_ms) {
+                            (KillPhase::Flat, Some(ms)) => {
+                                format!("halted: {reason}; flat in {ms} ms")
+                            }
+                            (KillPhase::Failed | KillPhase::Pending, _) => format!(
+                                "halted: {reason}; NOT FLAT: {}",
+                                progress.exchange_resting.map_or_else(
+                                    || "the exchange could not be read".to_string(),
+                                    |n| format!("{n} order(s) still resting")
+                                )
+                            ),
+                            _ => format!("halted: {reason}"),
+                        }
+                    }
                 },
             },
         };
         let _ = request.reply.send(reply);
+    }
+
+    // ---- live watchlist ----
+
+    fn watch(&mut self, request: WatchRequest) {
+        let WatchRequest {
+            ticker,
+            change,
+            reply,
+        } = request;
+        match change {
+            WatchChange::Add => {
+                if self.config.watchlist.contains(&ticker) {
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                if !self.fetching.insert(ticker.clone()) {
+                    let _ = reply.send(Err(format!("{ticker}: already being added")));
+                    return;
+                }
+                // The engine needs the market's grid, status and close before its book.
+                let rest = self.rest.clone();
+                let fetched = self.fetched.clone();
+                tokio::spawn(async move {
+                    let market = rest
+                        .market(ticker.as_str())
+                        .await
+                        .map_err(|error| format!("market {ticker}: {error}"));
+                    let _ = fetched.send(MarketFetched {
+                        ticker,
+                        market,
+                        reply,
+                    });
+                });
+            }
+            WatchChange::Remove => {
+                let Some(at) = self.config.watchlist.iter().position(|t| *t == ticker) else {
+                    let _ = reply.send(Ok(()));
+                    return;
+                };
+                // A strategy must not quote on a book nobody feeds any more.
+                let state = self.engine.control().market(&ticker).state();
+                if !matches!(state, MarketState::Disarmed | MarketState::Manual) {
+                    self.handle(Input::Command(Command::Disarm {
+                        ticker: ticker.clone(),
+                    }));
+                }
+                self.config.watchlist.remove(at);
+                self.dirty = true;
+                let ws = self.ws.clone();
+                tokio::spawn(async move {
+                    let answer = ws
+                        .remove_markets(vec![ticker.clone()])
+                        .await
+                        .map_err(|_| format!("{ticker}: the market feed has stopped"));
+                    let _ = reply.send(answer);
+                });
+            }
+        }
+    }
+
+    fn market_fetched(&mut self, fetched: MarketFetched) {
+        let MarketFetched {
+            ticker,
+            market,
+            reply,
+        } = fetched;
+        self.fetching.remove(&ticker);
+        let market = match market {
+            Ok(market) => market,
+            Err(error) => {
+                let _ = reply.send(Err(error));
+                return;
+            }
+        };
+        if market.ticker != ticker {
+            let _ = reply.send(Err(format!(
+                "market {ticker}: the exchange answered with {}",
+                market.ticker
+            )));
+            return;
+        }
+        self.handle(Input::Market(MarketInput::Info(convert::market_info(
+            &market,
+        ))));
+        if !self.config.watchlist.contains(&ticker) {
+            self.config.watchlist.push(ticker.clone());
+        }
+        self.dirty = true;
+        let ws = self.ws.clone();
+        tokio::spawn(async move {
+            let answer = ws
+                .add_markets(vec![ticker.clone()])
+                .await
+                .map_err(|_| format!("{ticker}: the market feed has stopped"));
+            let _ = reply.send(answer);
+        });
     }
 
     fn state_word(&self) -> &'static str {
@@ -390,9 +740,7 @@ impl Task {
                 self.dirty = true;
                 if reconnect && self.engine.is_halted() && self.kill_unfinished() {
                     // The kill runs first on reconnect.
-                    let _ = self.intents.send(OrderIntent::CancelAll);
-                    self.kill.last_sweep_mono_ns = 0;
-                    self.sweep_if_due();
+                    self.run_kill();
                 }
             }
             MarketEvent::Disconnected { .. } => {
@@ -414,7 +762,16 @@ impl Task {
             // Books and trades are what the screen shows: a market input changes the snapshot
             // even when the engine has nothing to say about it (no strategy armed).
             self.dirty = true;
+            // The paper exchange sees the book first, so our orders fill on the trade the
+            // engine sees, right after it.
+            let fills = match &self.paper {
+                Some(paper) => paper.on_input(&input, clock::wall_ms()),
+                None => Vec::new(),
+            };
             self.handle(input);
+            for fill in fills {
+                self.handle(fill);
+            }
         }
     }
 
@@ -462,6 +819,13 @@ impl Task {
             // A little overlap: fills are deduplicated by trade id.
             fills_since_ms: self.fills_since_ms.saturating_sub(5_000),
         };
+        if let Some(paper) = &self.paper
+            && purpose != ReadPurpose::Status
+        {
+            // The paper account lives here, not at the exchange.
+            let _ = self.reads.send(paper.read(&request));
+            return;
+        }
         let rest = self.rest.clone();
         let reads = self.reads.clone();
         tokio::spawn(async move {
@@ -475,24 +839,6 @@ impl Task {
             self.reconcile_wanted = false;
             self.start_read(ReadPurpose::Reconcile);
         }
-    }
-
-    fn sweep_if_due(&mut self) {
-        if !self.engine.is_halted() || !self.kill_unfinished() || self.read_in_flight {
-            return;
-        }
-        if self.kill.progress.phase == KillPhase::Failed {
-            return;
-        }
-        let now = clock::mono_ns();
-        let every = self.config.timing.sweep_every_ms.saturating_mul(1_000_000);
-        if self.kill.last_sweep_mono_ns != 0
-            && now.saturating_sub(self.kill.last_sweep_mono_ns) < every
-        {
-            return;
-        }
-        self.kill.last_sweep_mono_ns = now;
-        self.start_read(ReadPurpose::Sweep);
     }
 
     fn read_done(&mut self, outcome: ReadOutcome) {
@@ -528,7 +874,6 @@ impl Task {
         if self.engine.is_halted() && self.kill_unfinished() {
             // Cancel whatever the read found still resting, now rather than on the next tick.
             self.handle(Input::Tick);
-            self.judge_kill(&outcome);
         }
     }
 
@@ -556,53 +901,6 @@ impl Task {
             self.kill(&format!(
                 "{ticker}: position differs from the exchange's in {rounds} reconciliations"
             ));
-        }
-    }
-
-    /// Flat when no write is in flight, nothing is unknown, and a resting-orders read sent
-    /// after the last write finished shows none.
-    fn judge_kill(&mut self, outcome: &ReadOutcome) {
-        self.kill.progress.sweeps += 1;
-        self.kill.progress.exchange_resting = outcome.resting;
-        let Some(resting) = outcome.resting else {
-            self.kill.progress.phase = KillPhase::Pending;
-            return;
-        };
-        let read_after_writes = outcome.read_started_ns > self.gateway.last_write_done_ns();
-        let unknown = self.engine.orders().unknown_orders().count();
-        let flat = resting == 0
-            && read_after_writes
-            && self.gateway.in_flight() == 0
-            && self.gateway.unresolved() == 0
-            && unknown == 0;
-        if flat {
-            let elapsed_ms = clock::mono_ns().saturating_sub(self.kill.started_mono_ns) / 1_000_000;
-            self.kill.progress.phase = KillPhase::Flat;
-            self.kill.progress.time_to_flat_ms = Some(elapsed_ms);
-            let reason = self.kill.progress.reason.clone().unwrap_or_default();
-            self.record_halt(
-                HaltState::Flat,
-                &reason,
-                serde_json::json!({ "time_to_flat_ms": elapsed_ms, "sweeps": self.kill.progress.sweeps }),
-            );
-            tracing::warn!(elapsed_ms, "kill: flat at the exchange");
-        } else if self.kill.progress.sweeps >= self.config.timing.max_sweeps {
-            self.kill.progress.phase = KillPhase::Failed;
-            tracing::error!(
-                resting,
-                sweeps = self.kill.progress.sweeps,
-                "KILL NOT FLAT: orders still rest at the exchange after every sweep"
-            );
-            if let Some(journal) = &self.journal {
-                journal.record(JournalRecord::new(
-                    clock::wall_ms(),
-                    Mode::Live,
-                    "kill_not_flat",
-                    serde_json::json!({ "resting": resting, "sweeps": self.kill.progress.sweeps }),
-                ));
-            }
-        } else {
-            self.kill.progress.phase = KillPhase::Sweeping;
         }
     }
 
@@ -653,6 +951,40 @@ impl Task {
         snap.kill = kill;
         let _ = self.snapshots.send(Arc::new(snap));
     }
+}
+
+/// The refusal a new order or amend gets while the exchange is closed or paused.
+fn closed_refusal(intent: &OrderIntent) -> Option<GatewayResult> {
+    let (client_order_id, write) = match intent {
+        OrderIntent::Place {
+            client_order_id, ..
+        } => (
+            client_order_id.clone(),
+            crate::core::engine::WriteKind::Place,
+        ),
+        OrderIntent::Amend {
+            client_order_id, ..
+        } => (
+            client_order_id.clone(),
+            crate::core::engine::WriteKind::Amend,
+        ),
+        _ => return None,
+    };
+    Some(GatewayResult::Rejected {
+        client_order_id,
+        write,
+        http_status: None,
+        code: "trading_paused".to_string(),
+        details: "the exchange is closed or paused (status or schedule); not sent".to_string(),
+    })
+}
+
+/// The engine's kill step: what the executor sends itself.
+fn is_kill_wave(intent: &OrderIntent) -> bool {
+    matches!(
+        intent,
+        OrderIntent::CancelAll | OrderIntent::TriggerOrderGroups | OrderIntent::Cancel { .. }
+    )
 }
 
 /// An audit as a journal row: its kind, the ids it names for lookups, and itself as JSON.

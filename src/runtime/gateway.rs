@@ -7,6 +7,8 @@
 //! * The halted flag is checked before every non-cancel write and the gateway wakes when it is
 //!   set: queued non-cancel intents are dropped (answered `Rejected` with code `desk_halted`),
 //!   except flatten orders carrying the engine's permit.
+//! * The executor behind the seam is REST, or in paper mode the local exchange
+//!   ([`crate::runtime::paper_executor`]), which never writes to the exchange.
 //! * A create or amend whose answer was lost is never re-sent: the engine is told `Lost`, and
 //!   the gateway resolves it by `client_order_id` from a REST read made after the send, before
 //!   it executes the next intent of that market. An order that cannot be resolved yet (the
@@ -18,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::core::engine::{GatewayResult, OrderIntent, WriteKind};
+use crate::core::engine::{GatewayResult, Input, OrderIntent, WriteKind};
 use crate::core::market::Ticker;
 use crate::core::order::{ClientOrderId, OrderId};
 use crate::kalshi::rest::{RestClient, RestError};
@@ -28,6 +30,7 @@ use crate::kalshi::wire::{
 };
 use crate::runtime::convert;
 use crate::runtime::kill::HaltFlag;
+use crate::runtime::paper_executor::PaperExecutor;
 
 /// Code of the refusal a dropped intent gets.
 pub const HALTED_CODE: &str = "desk_halted";
@@ -88,6 +91,8 @@ pub struct GatewayParts {
     pub order_group_id: Option<String>,
     pub stats: Arc<GatewayStats>,
     pub shutdown: watch::Receiver<bool>,
+    /// Paper mode: intents execute on the local exchange and `rest` is never used.
+    pub paper: Option<PaperExecutor>,
 }
 
 /// A lost write waiting to be resolved.
@@ -120,7 +125,12 @@ pub async fn run(parts: GatewayParts) {
         order_group_id,
         stats,
         mut shutdown,
+        paper,
     } = parts;
+    if let Some(paper) = paper {
+        drop(rest);
+        return run_paper(paper, intents, halt, stats, shutdown).await;
+    }
     let mut gateway = Gateway {
         rest,
         results,
@@ -165,6 +175,71 @@ pub async fn run(parts: GatewayParts) {
         } else {
             gateway.execute(intent).await;
         }
+    }
+}
+
+/// The paper executor behind the same seam: the same halt rules (queued non-cancels dropped,
+/// the flag checked before every non-cancel write), the same counters for the kill's "flat"
+/// test, and local execution in the engine's order.
+async fn run_paper(
+    paper: PaperExecutor,
+    mut intents: mpsc::UnboundedReceiver<OrderIntent>,
+    halt: HaltFlag,
+    stats: Arc<GatewayStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut expiry_shutdown = shutdown.clone();
+    let expiry = paper.expire_until(&mut expiry_shutdown);
+    tokio::pin!(expiry);
+    let latency_ns = u64::try_from(paper.latency.as_nanos()).unwrap_or(u64::MAX);
+    // Intents with the monotonic time they left the engine: each reaches the local book one
+    // latency later, and those queued behind it travel meanwhile (no delay piles up).
+    let mut queue: VecDeque<(u64, OrderIntent)> = VecDeque::new();
+    loop {
+        if queue.is_empty() {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                intent = intents.recv() => match intent {
+                    Some(intent) => queue.push_back((crate::runtime::clock::mono_ns(), intent)),
+                    None => return,
+                },
+                () = &mut expiry => return,
+            }
+        }
+        while let Ok(intent) = intents.try_recv() {
+            queue.push_back((crate::runtime::clock::mono_ns(), intent));
+        }
+        let Some((sent_ns, intent)) = queue.pop_front() else {
+            continue;
+        };
+        let wait_ns = sent_ns
+            .saturating_add(latency_ns)
+            .saturating_sub(crate::runtime::clock::mono_ns());
+        if wait_ns > 0 {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                () = tokio::time::sleep(std::time::Duration::from_nanos(wait_ns)) => {}
+            }
+        }
+        // Checked on arrival: a kill during the flight stops it, as at the exchange's door.
+        if halt.is_halted() && !intent.is_cancel() && !is_flatten(&intent) {
+            stats.dropped_halted.fetch_add(1, Ordering::SeqCst);
+            if let Some((client_order_id, write)) = write_of(&intent) {
+                let _ = paper.inputs.send(Input::Gateway(GatewayResult::Rejected {
+                    client_order_id,
+                    write,
+                    http_status: None,
+                    code: HALTED_CODE.to_string(),
+                    details: "trading is halted".to_string(),
+                }));
+            }
+            continue;
+        }
+        stats.begin();
+        paper.execute(intent);
+        stats.end();
     }
 }
 

@@ -158,8 +158,13 @@ impl DeskSnapshot {
 /// Build the engine-owned part of a snapshot (health and kill progress are filled by the task).
 pub fn build(engine: &Engine, markets: &[Ticker], depth: usize, mono_ns: u64) -> DeskSnapshot {
     let mut tickers: Vec<Ticker> = markets.to_vec();
-    for (ticker, _) in engine.control().markets() {
-        if !tickers.contains(ticker) {
+    // Off the watchlist, a market still shows while the operator has something there: a
+    // strategy, a state other than DISARMED, or an open order (positions follow below).
+    for (ticker, control) in engine.control().markets() {
+        let in_use = control.state() != MarketState::Disarmed
+            || engine.strategy_kind(ticker.as_str()).is_some()
+            || engine.orders().open_orders().any(|o| o.ticker == *ticker);
+        if in_use && !tickers.contains(ticker) {
             tickers.push(ticker.clone());
         }
     }

@@ -38,6 +38,10 @@ pub struct TapeHeader {
     /// Series metadata (fee_type, fee_multiplier), same reason.
     #[serde(default)]
     pub series: Vec<serde_json::Value>,
+    /// The book subscriptions asked for `use_yes_price` (NO levels priced in YES terms): the
+    /// desk's own client does, `kdesk record` takes Kalshi's default. Absent in older tapes.
+    #[serde(default)]
+    pub use_yes_price: bool,
 }
 
 /// One line of a tape after the header.
@@ -164,6 +168,11 @@ impl TapeWriter {
             self.lines_since_flush = 0;
         }
         Ok(())
+    }
+
+    /// The files written so far, in order (the last one is open).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
     }
 
     /// Append one entry, rotating first if the current file is full.
@@ -340,6 +349,7 @@ mod tests {
                 json!({"ticker": "KXA-1", "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]}),
             ],
             series: vec![],
+            use_yes_price: false,
         }
     }
 

@@ -12,6 +12,7 @@ use crate::core::num::Money;
 use crate::core::risk::RiskLimits;
 use crate::core::strategy::{MakerParams, StrategyParams};
 use crate::runtime::desk::{self, DeskConfig};
+use crate::runtime::paper_executor::PaperSettings;
 use crate::sim::server::{SimConfig, SimServer};
 use crate::tui::app::{AppConfig, AppState, Msg, TicketLimits};
 use crate::tui::replica::LogLevel;
@@ -62,9 +63,52 @@ pub fn start_desk(common: &CommonArgs, args: &DeskArgs, paths: &Paths) -> anyhow
         );
         return Ok(CONFIG_ERROR);
     }
+    let extras = match DeskExtras::from_args(args) {
+        Ok(extras) => extras,
+        Err(why) => {
+            eprintln!("kdesk: {why}");
+            return Ok(CONFIG_ERROR);
+        }
+    };
     let theme_load = Theme::load(&settings.theme, Some(&paths.config_dir));
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(run_desk(settings, keymap, theme_load, paths.clone()))
+    runtime.block_on(run_desk(
+        settings,
+        keymap,
+        theme_load,
+        paths.clone(),
+        extras,
+    ))
+}
+
+/// Desk flags beyond the exchange: paper mode, metrics endpoint, tape directory.
+struct DeskExtras {
+    paper: Option<PaperSettings>,
+    metrics: Option<std::net::SocketAddr>,
+    tape_dir: Option<std::path::PathBuf>,
+}
+
+impl DeskExtras {
+    fn from_args(args: &DeskArgs) -> Result<DeskExtras, String> {
+        let paper = if args.paper {
+            let mut settings = PaperSettings::default();
+            if let Some(latency_ms) = args.paper_latency_ms {
+                settings.latency_ms = latency_ms;
+            }
+            if let Some(cash) = &args.paper_cash {
+                settings.starting_cash =
+                    Money::parse(cash).map_err(|e| format!("--paper-cash {cash:?}: {e}"))?;
+            }
+            Some(settings)
+        } else {
+            None
+        };
+        Ok(DeskExtras {
+            paper,
+            metrics: args.metrics,
+            tape_dir: args.tape_dir.clone(),
+        })
+    }
 }
 
 fn apply_flags(settings: &mut Settings, args: &DeskArgs) -> Result<(), String> {
@@ -126,11 +170,51 @@ fn configured_strategies(settings: &Settings) -> (Vec<(Ticker, StrategyParams)>,
     (good, bad)
 }
 
+/// Where the desk on the embedded simulator keeps its lock, control socket and journal:
+/// `<state dir>/sim` (`$XDG_STATE_HOME/kalshi-desk/sim`, else `~/.local/state/kalshi-desk/sim`).
+pub fn embedded_state_dir(paths: &Paths) -> std::path::PathBuf {
+    paths.state_dir.join("sim")
+}
+
+/// Each run of the embedded simulator is a fresh exchange with no order of the last run: a
+/// halt the last run ended in has nothing left to guard, so it is journaled as reset.
+fn fresh_exchange_resets_halt(config: &DeskConfig) -> Result<(), String> {
+    use crate::store::journal::{HaltRecord, HaltState, Journal, Mode};
+    let Some(dir) = &config.state_dir else {
+        return Ok(());
+    };
+    let path = config
+        .journal_path
+        .clone()
+        .unwrap_or_else(|| dir.join(format!("journal-{}.sqlite", config.account().slug())));
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut journal = Journal::open(&path).map_err(|e| e.to_string())?;
+    let halted = journal
+        .last_halt(Mode::Live)
+        .map_err(|e| e.to_string())?
+        .is_some_and(|halt| halt.state != HaltState::Reset);
+    if halted {
+        journal
+            .record_halt(&HaltRecord {
+                ts_ms: crate::runtime::clock::wall_ms(),
+                mode: Mode::Live,
+                state: HaltState::Reset,
+                reason: "a fresh embedded simulator".to_string(),
+                payload: serde_json::json!({}),
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 async fn run_desk(
     settings: Settings,
     keymap: crate::tui::keymap::Keymap,
     theme_load: crate::tui::theme::ThemeLoad,
     paths: Paths,
+    extras: DeskExtras,
 ) -> anyhow::Result<i32> {
     let (mut strategies, strategy_errors) = configured_strategies(&settings);
     let mut watchlist: Vec<Ticker> = settings
@@ -175,8 +259,12 @@ async fn run_desk(
                 &handle.key_id,
                 handle.key_file.clone(),
             );
-            // A fresh exchange each run: no lock, journal or control socket to carry over.
-            config.state_dir = None;
+            // Lock, journal and control socket like any desk, so `kdesk kill` reaches it.
+            let state_dir = embedded_state_dir(&paths);
+            config.state_dir = Some(state_dir);
+            if let Err(error) = fresh_exchange_resets_halt(&config) {
+                eprintln!("kdesk: journal: {error}");
+            }
             sim = Some(handle);
             config
         }
@@ -203,6 +291,23 @@ async fn run_desk(
         }
     };
     let mut config = config;
+    if extras.paper.is_some() {
+        // Paper keeps its own lock and journal: it may run beside a live desk on the same key.
+        config.environment = format!("{}-paper", config.environment);
+        if config.state_dir.is_none() {
+            let _ = std::fs::create_dir_all(&paths.state_dir);
+            config.journal_path = Some(
+                paths
+                    .state_dir
+                    .join(format!("journal-{}.sqlite", config.environment)),
+            );
+        }
+    }
+    config.paper = extras.paper.clone();
+    config.tape_dir = extras
+        .tape_dir
+        .clone()
+        .or_else(|| Some(paths.state_dir.join("tapes")));
     config.watchlist = watchlist.clone();
     let initial_params = strategies.clone();
     config.strategies = strategies;
@@ -226,9 +331,40 @@ async fn run_desk(
             return Ok(1);
         }
     };
+    let metrics_server = match extras.metrics {
+        Some(addr) => {
+            let metrics = Arc::new(crate::runtime::metrics::DeskMetrics::new());
+            match crate::runtime::metrics::serve(addr, metrics.clone()).await {
+                Ok((bound, server)) => {
+                    let feeder = crate::runtime::metrics::feed_from_desk(&desk, metrics);
+                    Some((bound, server, feeder))
+                }
+                Err(e) => {
+                    eprintln!("kdesk: metrics on {addr}: {e}");
+                    if let Ok(desk) = Arc::try_unwrap(desk) {
+                        desk.shutdown().await;
+                    }
+                    if let Some(sim) = sim {
+                        sim.shutdown().await;
+                    }
+                    return Ok(CONFIG_ERROR);
+                }
+            }
+        }
+        None => None,
+    };
+    let paper = extras.paper.is_some();
     let app_config = AppConfig {
-        environment: settings.environment.name().to_uppercase(),
-        account,
+        environment: if paper {
+            "PAPER".to_string()
+        } else {
+            settings.environment.name().to_uppercase()
+        },
+        account: if paper {
+            format!("{} · {account}", settings.environment.name())
+        } else {
+            account
+        },
         halt_on_exit: settings.on_ui_exit == OnUiExit::Halt,
         bell: settings.bell,
         limits: TicketLimits {
@@ -276,6 +412,26 @@ async fn run_desk(
             now,
         );
     }
+    if let Some((bound, _, _)) = &metrics_server {
+        crate::tui::app::update(
+            &mut state,
+            Msg::Notice {
+                level: LogLevel::Info,
+                text: format!("metrics on http://{bound}/metrics"),
+            },
+            now,
+        );
+    }
+    if paper {
+        crate::tui::app::update(
+            &mut state,
+            Msg::Notice {
+                level: LogLevel::Warn,
+                text: "PAPER TRADING: orders fill locally against the live books and never reach the exchange".to_string(),
+            },
+            now,
+        );
+    }
     let report = desk.startup();
     let mut started = format!(
         "reconciled: {} positions, {} orphan orders cancelled, {} of your orders kept",
@@ -307,6 +463,10 @@ async fn run_desk(
     );
     let outcome =
         crate::tui::run::run(desk.clone(), state, theme_load.theme, settings.max_fps).await;
+    if let Some((_, server, feeder)) = metrics_server {
+        server.abort();
+        feeder.abort();
+    }
     if let Ok(desk) = Arc::try_unwrap(desk) {
         desk.shutdown().await;
     }

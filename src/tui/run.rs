@@ -63,6 +63,12 @@ pub async fn run(
         })
     };
     let mut guard = TerminalGuard::enter(on_panic)?;
+    let title = if desk.paper().is_some() {
+        "kdesk — PAPER (simulated fills, nothing reaches the exchange)".to_string()
+    } else {
+        format!("kdesk — {}", state.config.environment)
+    };
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::SetTitle(title));
     let exit = run_loop(&desk, &mut guard.terminal, state, &theme, max_fps).await;
     if halt_on_exit && anything_armed(&desk) {
         desk.kill("UI exited with armed markets");
@@ -88,7 +94,9 @@ async fn run_loop(
         }
     });
     let (side_tx, mut side_rx) = mpsc::channel::<Msg>(64);
-    let reader = tokio::spawn(exchange_reads(desk.rest().clone(), side_tx));
+    let watch_notices = side_tx.clone();
+    let watchlist = desk.watchlist();
+    let reader = tokio::spawn(exchange_reads(desk.rest().clone(), side_tx.clone()));
     let mut snapshots = desk.watch_snapshots();
     let mut audits = desk.subscribe_audits();
     let commands = desk.commands();
@@ -166,12 +174,43 @@ async fn run_loop(
                             );
                         }
                     }
+                    Effect::Watch(ticker) => {
+                        let (watchlist, notices) = (watchlist.clone(), watch_notices.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = watchlist.subscribe(ticker).await {
+                                let text = e.to_string();
+                                let _ = notices
+                                    .send(Msg::Notice {
+                                        level: LogLevel::Error,
+                                        text,
+                                    })
+                                    .await;
+                            }
+                        });
+                    }
+                    Effect::Unwatch(ticker) => {
+                        let (watchlist, notices) = (watchlist.clone(), watch_notices.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = watchlist.unsubscribe(ticker).await {
+                                let text = e.to_string();
+                                let _ = notices
+                                    .send(Msg::Notice {
+                                        level: LogLevel::Error,
+                                        text,
+                                    })
+                                    .await;
+                            }
+                        });
+                    }
                     Effect::Bell => {
                         let mut out = std::io::stdout();
                         let _ = out.write_all(b"\x07");
                         let _ = out.flush();
                     }
                     Effect::Quit => exit = Some(Exit::Quit),
+                    Effect::ToggleRecording => {
+                        tokio::spawn(toggle_recording(desk.recorder().clone(), side_tx.clone()));
+                    }
                 }
             }
         }
@@ -184,6 +223,43 @@ async fn run_loop(
     }
     reader.abort();
     Ok(exit.unwrap_or(Exit::Quit))
+}
+
+/// Start or stop the recording off the screen's loop (describing the markets reads REST);
+/// the outcome comes back as a message.
+async fn toggle_recording(
+    recorder: Arc<crate::runtime::recording::Recorder>,
+    out: mpsc::Sender<Msg>,
+) {
+    use crate::runtime::recording::RecordingChange;
+    let msg = match recorder.toggle().await {
+        Ok(RecordingChange::Started { first_file }) => Msg::Recording {
+            on: true,
+            level: LogLevel::Info,
+            text: format!("REC: recording the feed into {}", first_file.display()),
+        },
+        Ok(RecordingChange::Stopped(summary)) => Msg::Recording {
+            on: false,
+            level: LogLevel::Info,
+            text: format!(
+                "recording stopped: {} frames, {} gap markers in {}",
+                summary.frames,
+                summary.gaps,
+                summary
+                    .files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+        Err(error) => Msg::Recording {
+            on: recorder.is_recording(),
+            level: LogLevel::Error,
+            text: format!("recording: {error}"),
+        },
+    };
+    let _ = out.send(msg).await;
 }
 
 /// Terminal events as messages. Ctrl-C quits like the quit key (through `update`, so the halt

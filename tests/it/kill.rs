@@ -53,11 +53,15 @@ struct Sim {
 }
 
 async fn start_sim(tier: kalshi_desk::sim::server::ratelimit::Tier) -> Sim {
+    start_sim_with(tier, 60).await
+}
+
+async fn start_sim_with(tier: kalshi_desk::sim::server::ratelimit::Tier, markets: usize) -> Sim {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = SimConfig {
         key_dir: dir.path().join("keys"),
         flow: false,
-        markets: 60,
+        markets,
         rate_limits: Some(tier.limits()),
         ..SimConfig::default()
     };
@@ -811,9 +815,10 @@ async fn time_to_flat_median_of_repeated_kills() {
     use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
     let mut samples = Vec::new();
     for run in 0..7 {
-        let sim = start_sim(SimTier::Prestige).await;
+        // The simulator's catalogue has 49 open markets: all of them.
+        let sim = start_sim_with(SimTier::Prestige, 80).await;
         let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
-        let tickers = open_tickers(&sim, 45);
+        let tickers = open_tickers(&sim, 49);
         let known = rest_orders(&rest, &tickers, 500, &format!("bench{run}"), None).await;
         let halted = HaltFlag::new();
         halted.halt();
@@ -828,7 +833,7 @@ async fn time_to_flat_median_of_repeated_kills() {
     }
     samples.sort();
     println!(
-        "time to flat, 500 orders in 45 markets (the catalogue has 49 open), {} runs: median {:?} (min {:?}, max {:?})",
+        "executor: time to flat, 500 orders in 49 markets, {} runs: median {:?} (min {:?}, max {:?})",
         samples.len(),
         samples[samples.len() / 2],
         samples[0],
@@ -875,6 +880,17 @@ fn listening_desk(state_dir: &std::path::Path, key_id: &str) -> Desk {
         _server: server,
         _answerer: answerer,
     }
+}
+
+/// The journal a desk on the simulator with `key_id` keeps in `state_dir` (and `kdesk kill`
+/// writes to, so the desk's next start honours the halt).
+fn desk_journal(state_dir: &std::path::Path, key_id: &str) -> std::path::PathBuf {
+    let account = kalshi_desk::runtime::lock::AccountId {
+        environment: "sim".into(),
+        key_id: key_id.into(),
+        subaccount: 0,
+    };
+    state_dir.join(format!("journal-{}.sqlite", account.slug()))
 }
 
 struct KillRun {
@@ -984,7 +1000,7 @@ async fn kdesk_kill_flattens_journals_and_tells_the_running_desk() {
             reason: "script test".into()
         }
     );
-    let journal = Journal::open(&state_dir.join("journal.sqlite")).expect("journal");
+    let journal = Journal::open(&desk_journal(&state_dir, &sim.handle.key_id)).expect("journal");
     let halt = journal
         .last_halt(Mode::Live)
         .expect("journal read")
@@ -1020,8 +1036,11 @@ async fn kdesk_kill_exits_3_and_journals_pending_when_the_exchange_is_gone_and_2
     assert_eq!(run.status, Some(3), "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("KILL PENDING"), "{}", run.stdout);
     assert!(run.stdout.contains("desk: none running"), "{}", run.stdout);
-    let journal =
-        Journal::open(&home.path().join("state/kalshi-desk/journal.sqlite")).expect("journal");
+    let journal = Journal::open(&desk_journal(
+        &home.path().join("state/kalshi-desk"),
+        &sim.handle.key_id,
+    ))
+    .expect("journal");
     let halt = journal
         .last_halt(Mode::Live)
         .expect("read")
@@ -1223,5 +1242,230 @@ async fn a_frozen_desk_does_not_hold_up_kdesk_kill() {
     assert!(
         matches!(&contact, DeskContact::NoAnswer { error } if error.contains("no answer")),
         "{contact:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `kdesk kill` against a real desk (runtime::desk), keyed and on the embedded simulator.
+
+/// A real desk on `sim` with its lock, journal and control socket in `state_dir`, watching
+/// `tickers`, that already knows `resting` orders of the account (kept at start-up).
+async fn real_desk(
+    sim: &Sim,
+    state_dir: &std::path::Path,
+    tickers: &[String],
+) -> kalshi_desk::runtime::desk::DeskHandle {
+    use kalshi_desk::runtime::desk::{self, DeskConfig, DeskTiming};
+    let mut config = DeskConfig::new(
+        "sim",
+        &sim.handle.rest_base_url,
+        &sim.handle.ws_url,
+        &sim.handle.key_id,
+        sim.handle.key_file.clone(),
+    );
+    config.watchlist = tickers.iter().map(|t| t.as_str().into()).collect();
+    config.state_dir = Some(state_dir.to_path_buf());
+    config.ws_jitter_seed = Some(3);
+    config.limiter = LimiterConfig::for_tier(Tier::Prestige);
+    config.timing = DeskTiming {
+        tick_ms: 50,
+        reconcile_every_ms: 2_000,
+        status_every_ms: 1_000,
+        snapshot_every_ms: 20,
+        sweep_every_ms: 100,
+        max_sweeps: 40,
+        drift_halt_after: 50,
+    };
+    desk::start(config).await.expect("desk starts")
+}
+
+async fn wait_desk(
+    desk: &kalshi_desk::runtime::desk::DeskHandle,
+    what: &str,
+    ok: impl Fn(&kalshi_desk::runtime::desk::DeskSnapshot) -> bool,
+) -> Arc<kalshi_desk::runtime::desk::DeskSnapshot> {
+    let mut snapshots = desk.watch_snapshots();
+    let found = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let snapshot = snapshots.borrow_and_update().clone();
+            if ok(&snapshot) {
+                return snapshot;
+            }
+            if snapshots.changed().await.is_err() {
+                panic!("desk stopped while waiting for {what}");
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("timed out waiting for {what}: {:#?}", desk.snapshot().kill))
+}
+
+fn no_create_accepted_after(sim: &Sim, kill_ms: i64) {
+    let late = sim.handle.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .filter(|e| e.now_ms > kill_ms)
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    WriteKind::CreateOrder | WriteKind::BatchCreateItem | WriteKind::AmendOrder
+                )
+            })
+            .filter(|e| matches!(e.outcome, WriteOutcome::Accepted))
+            .count()
+    });
+    assert_eq!(late, 0, "no create or amend accepted after the kill");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kdesk_kill_flattens_a_running_desk_which_then_shows_halted() {
+    use kalshi_desk::core::control::TradingState;
+    use kalshi_desk::runtime::desk::KillPhase;
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    let sim = start_sim(SimTier::Prestige).await;
+    let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
+    let tickers = open_tickers(&sim, 20);
+    rest_orders(&rest, &tickers, 40, "op", None).await;
+    let home = tempfile::tempdir().expect("home");
+    let config = write_config(home.path(), &sim);
+    let state_dir = home.path().join("state").join("kalshi-desk");
+    let desk = real_desk(&sim, &state_dir, &tickers).await;
+    wait_desk(&desk, "the desk showing the 40 orders", |s| {
+        s.orders.len() == 40
+    })
+    .await;
+
+    let run = run_kdesk_kill(
+        home.path(),
+        &config,
+        &[
+            "--base-url",
+            &sim.handle.rest_base_url,
+            "--reason",
+            "from a script",
+        ],
+    )
+    .await;
+    assert_eq!(run.status, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("desk: told"), "{}", run.stdout);
+    let snapshot = wait_desk(&desk, "the desk HALTED and flat", |s| {
+        matches!(s.trading, TradingState::Halted { .. })
+            && s.kill.phase == KillPhase::Flat
+            && s.orders.is_empty()
+    })
+    .await;
+    assert!(
+        snapshot
+            .kill
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("from a script")),
+        "{:?}",
+        snapshot.kill
+    );
+    assert!(resting_at_exchange(&sim).is_empty());
+    no_create_accepted_after(&sim, snapshot.kill.started_wall_ms.expect("kill instant"));
+    desk.shutdown().await;
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kdesk_kill_without_a_key_reaches_the_desk_on_the_embedded_simulator() {
+    use kalshi_desk::core::control::TradingState;
+    use kalshi_desk::runtime::desk::KillPhase;
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    let sim = start_sim(SimTier::Prestige).await;
+    let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
+    let tickers = open_tickers(&sim, 10);
+    rest_orders(&rest, &tickers, 30, "op", None).await;
+    let home = tempfile::tempdir().expect("home");
+    let keyless = home.path().join("keyless.toml");
+    std::fs::write(&keyless, "environment = \"sim\"\n").expect("config");
+
+    // Nothing running yet: a clear refusal.
+    let run = run_kdesk_kill(home.path(), &keyless, &[]).await;
+    assert_eq!(run.status, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("no desk on the embedded simulator is running"),
+        "{}",
+        run.stderr
+    );
+
+    // The desk `kdesk` starts on the embedded simulator keeps its state here.
+    let home_dir = home.path().to_path_buf();
+    let paths = kalshi_desk::config::Paths::resolve(None, |name| match name {
+        "HOME" => Some(home_dir.display().to_string()),
+        "XDG_STATE_HOME" => Some(home_dir.join("state").display().to_string()),
+        _ => None,
+    });
+    let state_dir = kalshi_desk::tui::launch::embedded_state_dir(&paths);
+    let desk = real_desk(&sim, &state_dir, &tickers).await;
+    wait_desk(&desk, "the desk showing the 30 orders", |s| {
+        s.orders.len() == 30
+    })
+    .await;
+    let run = run_kdesk_kill(home.path(), &keyless, &["--reason", "embedded"]).await;
+    assert_eq!(run.status, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("FLAT"), "{}", run.stdout);
+    let snapshot = wait_desk(&desk, "the desk HALTED and flat", |s| {
+        matches!(s.trading, TradingState::Halted { .. })
+            && s.kill.phase == KillPhase::Flat
+            && s.orders.is_empty()
+    })
+    .await;
+    assert!(resting_at_exchange(&sim).is_empty());
+    no_create_accepted_after(&sim, snapshot.kill.started_wall_ms.expect("kill instant"));
+    desk.shutdown().await;
+    sim.handle.shutdown().await;
+}
+
+/// Time to flat of the live desk's kill path (hotkey → engine → `execute_kill` → sweeps), 500
+/// resting orders in 49 markets known to the desk; the halt instant to a read newer than every
+/// write showing none, as the desk journals it. Run with
+/// `cargo test --test it kill::desk_time_to_flat -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
+async fn desk_time_to_flat_median_of_repeated_kills() {
+    use kalshi_desk::runtime::desk::KillPhase;
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    use kalshi_desk::store::journal::{Journal, Mode};
+    let mut samples = Vec::new();
+    for run in 0..7 {
+        // The simulator's catalogue has 49 open markets: all of them.
+        let sim = start_sim_with(SimTier::Prestige, 80).await;
+        let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
+        let tickers = open_tickers(&sim, 49);
+        rest_orders(&rest, &tickers, 500, &format!("op-bench{run}"), None).await;
+        let state = tempfile::tempdir().expect("state dir");
+        let desk = real_desk(&sim, state.path(), &tickers).await;
+        wait_desk(&desk, "the desk knowing the 500 orders", |s| {
+            s.orders.len() == 500
+        })
+        .await;
+        desk.kill("time-to-flat measurement");
+        wait_desk(&desk, "flat", |s| s.kill.phase == KillPhase::Flat).await;
+        assert!(resting_at_exchange(&sim).is_empty());
+        desk.shutdown().await;
+        let journal =
+            Journal::open(&desk_journal(state.path(), &sim.handle.key_id)).expect("journal");
+        let halt = journal
+            .last_halt(Mode::Live)
+            .expect("read")
+            .expect("the flat record");
+        let us = halt.payload["time_to_flat_us"]
+            .as_u64()
+            .expect("time to flat in the journal");
+        samples.push(Duration::from_micros(us));
+        sim.handle.shutdown().await;
+    }
+    samples.sort();
+    println!(
+        "desk: time to flat, 500 orders in 49 markets, {} runs: median {:?} (min {:?}, max {:?})",
+        samples.len(),
+        samples[samples.len() / 2],
+        samples[0],
+        samples[samples.len() - 1]
     );
 }

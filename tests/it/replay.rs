@@ -26,6 +26,7 @@ fn header() -> TapeHeader {
             "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]
         })],
         series: vec![json!({"ticker": "KXTEST", "fee_type": "quadratic", "fee_multiplier": 1})],
+        use_yes_price: false,
     }
 }
 
@@ -282,123 +283,613 @@ fn a_gap_marker_pauses_the_strategy_until_the_book_is_resynced() {
     assert!(rearmed, "the resync must re-arm the market: {changes:?}");
 }
 
-mod paper_trading {
+/// The desk itself (runtime::desk) on the simulator over loopback: paper mode, the metrics
+/// endpoint and the recording toggle. Every wait is on a snapshot or an audit with a generous
+/// timeout.
+mod desk_modes {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use kalshi_desk::core::engine::EngineConfig;
-    use kalshi_desk::core::market::Ticker;
-    use kalshi_desk::core::num::Money;
-    use kalshi_desk::kalshi::auth::Signer;
-    use kalshi_desk::kalshi::rest::{RestClient, RestConfig};
-    use kalshi_desk::kalshi::wire::{GetMarketsParams, GetOrdersParams};
-    use kalshi_desk::replay::paper::{self, PaperConfig};
+    use kalshi_desk::core::engine::{AuditEvent, AuditKind, Command, ManualOrder};
+    use kalshi_desk::core::market::{MarketStatus, Ticker};
+    use kalshi_desk::core::num::{Count, Money, Price};
+    use kalshi_desk::core::order::OrderSide;
+    use kalshi_desk::core::risk::TimeInForce;
+    use kalshi_desk::kalshi::ratelimit::{LimiterConfig, Tier};
+    use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
+    use kalshi_desk::replay::backtest::{BacktestConfig, Replay};
+    use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot, DeskTiming};
     use kalshi_desk::runtime::metrics::{self, DeskMetrics};
-    use kalshi_desk::sim::server::{SimConfig, SimServer};
+    use kalshi_desk::runtime::paper_executor::PaperSettings;
+    use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
     use kalshi_desk::store::journal::{Journal, Mode};
+    use kalshi_desk::store::tape::{TapeEntry, read_tape};
+    use tokio::sync::broadcast;
 
-    fn metric(body: &str, name: &str) -> Option<f64> {
-        body.lines()
-            .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
-            .and_then(|line| line[name.len()..].trim().parse().ok())
+    const WAIT: Duration = Duration::from_secs(30);
+
+    struct Fixture {
+        sim: SimHandle,
+        dir: tempfile::TempDir,
+        ticker: Ticker,
     }
 
-    /// Paper on the simulator's live feed: the maker quotes and fills locally, the exchange
-    /// never sees an order, the journal holds paper records only, and the metrics endpoint
-    /// serves the feed and order series.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn paper_trades_live_data_without_sending_orders() {
-        let keys = tempfile::tempdir().unwrap();
+    /// A quiet simulator (no synthetic traders) with one market whose book is YES bid 0.45 x100
+    /// (and 0.44 x50 below it), YES ask 0.55 x100, all from another member.
+    async fn fixture() -> Fixture {
+        fixture_with(|fx| {
+            fx.cross("liquidity", BookSide::Bid, "0.45", 100, false);
+            fx.cross("liquidity", BookSide::Bid, "0.44", 50, false);
+            fx.cross("liquidity", BookSide::Ask, "0.55", 100, false);
+        })
+        .await
+    }
+
+    /// A quiet simulator (no synthetic traders) with one active market, its book set by `book`.
+    async fn fixture_with(book: impl FnOnce(&Fixture)) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
         let sim = SimServer::start(SimConfig {
-            seed: 11,
-            markets: 6,
-            key_dir: keys.path().to_path_buf(),
-            tick: Duration::from_millis(20),
+            key_dir: dir.path().join("keys"),
+            flow: false,
+            rate_limits: None,
+            seed: 13,
             ..SimConfig::default()
         })
         .await
         .unwrap();
-        let signer = Signer::from_key_file(sim.key_id.clone(), &sim.key_file, false).unwrap();
-        let rest = RestClient::new(
-            RestConfig::new(sim.rest_base_url.clone()),
-            Some(signer.clone()),
-        )
-        .unwrap();
-        let markets: Vec<Ticker> = rest
-            .all_markets(&GetMarketsParams::default())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| m.ticker)
-            .take(3)
-            .collect();
-        let maker = super::maker();
-        let state = tempfile::tempdir().unwrap();
-        let journal_path = state.path().join("paper.sqlite");
-        let desk_metrics = Arc::new(DeskMetrics::new());
-        let (addr, server) = metrics::serve("127.0.0.1:0".parse().unwrap(), desk_metrics.clone())
-            .await
+        let ticker = sim
+            .with_exchange(|exchange| {
+                exchange
+                    .market_states()
+                    .find(|m| m.status == MarketStatus::Active)
+                    .map(|m| m.ticker.clone())
+            })
             .unwrap();
-        let config = PaperConfig {
-            ws_url: sim.ws_url.clone(),
-            markets: markets.clone(),
-            infos: Vec::new(),
-            fees: Vec::new(),
-            strategies: markets.iter().map(|t| (t.clone(), maker.clone())).collect(),
-            engine: EngineConfig::default(),
-            latency_ms: 20,
-            starting_cash: Money::from_cents(1_000_000),
-            journal: Some(journal_path.clone()),
-            tick_ms: 50,
-            status_every_ms: 100,
-        };
-        let (progress_tx, mut progress_rx) = tokio::sync::watch::channel((0u64, 0u64));
-        let stop = async move {
-            // Enough market data and at least one local order; a generous bound otherwise.
-            let _ = tokio::time::timeout(
-                Duration::from_secs(60),
-                progress_rx.wait_for(|(events, orders)| *events >= 100 && *orders >= 2),
-            )
-            .await;
-        };
-        let mut lines = Vec::new();
-        let status = paper::run(config, signer, Some(desk_metrics.clone()), stop, |s| {
-            lines.push(s.line());
-            let _ = progress_tx.send((s.market_events, s.orders));
+        let fx = Fixture { sim, dir, ticker };
+        book(&fx);
+        fx
+    }
+
+    impl Fixture {
+        fn cross(&self, user: &str, side: BookSide, price: &str, count: i64, take: bool) {
+            let mut request = CreateOrderV2Request::limit(
+                self.ticker.clone(),
+                side,
+                Price::parse(price).unwrap(),
+                Count::from_contracts(count),
+            );
+            if take {
+                request.time_in_force = WireTif::ImmediateOrCancel;
+            }
+            let user = user.to_string();
+            self.sim.exchange_write(|exchange| {
+                if exchange.account(&user).is_none() {
+                    exchange.open_account(&user, Money::from_cents(100_000_000));
+                }
+                exchange
+                    .create_order(&user, &request, kalshi_desk::runtime::clock::wall_ms())
+                    .unwrap();
+            });
+        }
+
+        fn config(&self) -> DeskConfig {
+            let mut config = DeskConfig::new(
+                "sim",
+                &self.sim.rest_base_url,
+                &self.sim.ws_url,
+                &self.sim.key_id,
+                self.sim.key_file.clone(),
+            );
+            config.watchlist = vec![self.ticker.clone()];
+            config.state_dir = Some(self.dir.path().join("state"));
+            config.tape_dir = Some(self.dir.path().join("tapes"));
+            config.ws_jitter_seed = Some(5);
+            config.limiter = LimiterConfig::for_tier(Tier::Expert);
+            config.timing = DeskTiming {
+                tick_ms: 50,
+                reconcile_every_ms: 2_000,
+                status_every_ms: 1_000,
+                snapshot_every_ms: 20,
+                sweep_every_ms: 100,
+                max_sweeps: 100,
+                drift_halt_after: 50,
+            };
+            config
+        }
+
+        /// Every write of the desk's key the exchange ever received.
+        fn writes_of_desk_key(&self) -> usize {
+            let user = self.sim.user_id.clone();
+            self.sim.with_exchange(|exchange| {
+                exchange
+                    .order_log()
+                    .iter()
+                    .filter(|entry| entry.user_id == user)
+                    .count()
+            })
+        }
+    }
+
+    async fn wait_snapshot(
+        desk: &DeskHandle,
+        what: &str,
+        ok: impl Fn(&DeskSnapshot) -> bool,
+    ) -> Arc<DeskSnapshot> {
+        let mut snapshots = desk.watch_snapshots();
+        let found = tokio::time::timeout(WAIT, async {
+            loop {
+                let snapshot = snapshots.borrow_and_update().clone();
+                if ok(&snapshot) {
+                    return snapshot;
+                }
+                if snapshots.changed().await.is_err() {
+                    panic!("desk stopped while waiting for {what}");
+                }
+            }
         })
+        .await;
+        found.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    }
+
+    async fn wait_audit(
+        audits: &mut broadcast::Receiver<AuditEvent>,
+        what: &str,
+        ok: impl Fn(&AuditKind) -> bool,
+    ) -> AuditEvent {
+        let found = tokio::time::timeout(WAIT, async {
+            loop {
+                match audits.recv().await {
+                    Ok(audit) if ok(&audit.event) => return audit,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => panic!("audit stream closed"),
+                }
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("timed out waiting for audit: {what}"))
+    }
+
+    fn bid_size(snapshot: &DeskSnapshot, ticker: &Ticker, price: &str) -> Option<Count> {
+        let price = Price::parse(price).unwrap();
+        snapshot.market(ticker.as_str()).and_then(|m| {
+            m.yes_bids
+                .iter()
+                .find(|level| level.price == price)
+                .map(|level| level.size)
+        })
+    }
+
+    fn order(ticker: &Ticker, side: OrderSide, price: &str, count: i64) -> ManualOrder {
+        ManualOrder {
+            ticker: ticker.clone(),
+            side,
+            price: Price::parse(price).unwrap(),
+            count: Count::from_contracts(count),
+            time_in_force: TimeInForce::GoodTillCanceled,
+            post_only: false,
+            reduce_only: false,
+            expiration_s: None,
+        }
+    }
+
+    /// Wait (on snapshots) until the metrics text satisfies `ok`, then return it.
+    async fn scrape_until(
+        desk: &DeskHandle,
+        addr: std::net::SocketAddr,
+        ok: impl Fn(&str) -> bool,
+    ) -> String {
+        let mut snapshots = desk.watch_snapshots();
+        let mut body = String::new();
+        let found = tokio::time::timeout(WAIT, async {
+            loop {
+                body = reqwest::get(format!("http://{addr}/metrics"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                if ok(&body) {
+                    return;
+                }
+                // The feeder updates on snapshots: scrape again after the next one.
+                let _ = tokio::time::timeout(Duration::from_secs(1), snapshots.changed()).await;
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "metrics never matched; last scrape:\n{body}");
+        body
+    }
+
+    /// Paper mode of the real desk: the order joins behind the 100 contracts shown at its
+    /// price, a trade that only eats into that queue does not fill it, a trade through its
+    /// price does; nothing of the desk's key reaches the exchange; the journal holds only
+    /// paper rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn paper_desk_fills_behind_the_queue_and_never_writes_to_the_exchange() {
+        let fx = fixture().await;
+        let mut config = fx.config();
+        config.paper = Some(PaperSettings::default());
+        let journal_path = fx.dir.path().join("paper-journal.sqlite");
+        config.journal_path = Some(journal_path.clone());
+        let desk = desk::start(config).await.unwrap();
+        assert!(desk.paper().is_some());
+        let ticker = fx.ticker.clone();
+        wait_snapshot(&desk, "the book", |s| {
+            bid_size(s, &ticker, "0.45") == Some(Count::from_contracts(100))
+        })
+        .await;
+        let mut audits = desk.subscribe_audits();
+        desk.send(Command::PlaceManual(order(
+            &ticker,
+            OrderSide::Bid,
+            "0.45",
+            5,
+        )))
         .await
         .unwrap();
-        assert!(status.market_events >= 100, "{status:?}");
-        assert!(status.orders >= 2, "{status:?}");
-        assert!(lines.iter().all(|l| l.starts_with("PAPER ")));
-        // The exchange never saw an order from us.
-        let orders = rest.all_orders(&GetOrdersParams::default()).await.unwrap();
+        let sent = wait_audit(&mut audits, "the place intent", |e| {
+            matches!(e, AuditKind::IntentEmitted { .. })
+        })
+        .await;
+        let acked = wait_audit(&mut audits, "the paper ack", |e| {
+            matches!(e, AuditKind::OrderAcked { .. })
+        })
+        .await;
         assert!(
-            orders.is_empty(),
-            "paper orders reached the exchange: {orders:?}"
+            acked.mono_ns - sent.mono_ns >= 50_000_000,
+            "the order travelled the configured 50 ms to the local book"
         );
-        // Paper records, kept apart from live ones.
+        let paper = desk.paper().unwrap().clone();
+        let resting = paper.resting(ticker.as_str());
+        assert_eq!(resting.len(), 1);
+        assert_eq!(resting[0].queue_ahead, Count::from_contracts(100));
+
+        // 60 contracts trade at our price: all from the queue ahead of us.
+        fx.cross("taker", BookSide::Ask, "0.45", 60, true);
+        wait_snapshot(&desk, "the level down to 40", |s| {
+            bid_size(s, &ticker, "0.45") == Some(Count::from_contracts(40))
+                && paper.resting(ticker.as_str())[0].queue_ahead == Count::from_contracts(40)
+        })
+        .await;
+        assert_eq!(desk.snapshot().pnl.fees, Money::ZERO);
+        assert_eq!(
+            paper.resting(ticker.as_str())[0].remaining,
+            Count::from_contracts(5),
+            "not filled ahead of the queue"
+        );
+
+        // 50 more sell: 40 clear the rest of the queue at 0.45, 10 print through at 0.44.
+        fx.cross("taker", BookSide::Ask, "0.44", 50, true);
+        let fill = wait_audit(&mut audits, "our paper fill", |e| {
+            matches!(e, AuditKind::Fill { .. })
+        })
+        .await;
+        match fill.event {
+            AuditKind::Fill {
+                yes_price, count, ..
+            } => {
+                assert_eq!(yes_price, Price::parse("0.45").unwrap());
+                assert_eq!(count, Count::from_contracts(5));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(paper.resting(ticker.as_str()).is_empty());
+        wait_snapshot(&desk, "the position", |s| {
+            s.markets
+                .iter()
+                .any(|m| m.ticker == ticker && m.position.contracts == Count::from_contracts(5))
+        })
+        .await;
+
+        // A kill cancels locally too: still no write at the exchange.
+        desk.send(Command::PlaceManual(order(
+            &ticker,
+            OrderSide::Bid,
+            "0.44",
+            3,
+        )))
+        .await
+        .unwrap();
+        wait_audit(&mut audits, "the second ack", |e| {
+            matches!(e, AuditKind::OrderAcked { .. })
+        })
+        .await;
+        desk.kill("paper kill test");
+        wait_snapshot(&desk, "flat", |s| {
+            s.kill.phase == kalshi_desk::runtime::desk::KillPhase::Flat
+        })
+        .await;
+        assert_eq!(paper.resting_count(), 0);
+        assert_eq!(
+            fx.writes_of_desk_key(),
+            0,
+            "a paper desk wrote to the exchange"
+        );
+        desk.shutdown().await;
+
         let journal = Journal::open(&journal_path).unwrap();
         assert!(
             !journal
-                .events_of_kind("intent_emitted", Mode::Paper)
+                .events_of_kind("fill", Mode::Paper)
                 .unwrap()
                 .is_empty()
         );
-        assert!(journal.recent(100, Some(Mode::Live)).unwrap().is_empty());
-        // The metrics endpoint answers with the series paper feeds.
-        let body = reqwest::get(format!("http://{addr}/metrics"))
-            .await
+        assert!(
+            journal.recent(1_000, Some(Mode::Live)).unwrap().is_empty(),
+            "live rows in a paper journal"
+        );
+        assert!(journal.last_halt(Mode::Paper).unwrap().is_some());
+        assert!(journal.last_halt(Mode::Live).unwrap().is_none());
+    }
+
+    /// What the public does at our paper bid's price after it joined.
+    #[derive(Debug, Clone)]
+    enum Flow {
+        /// Another member bids at our price: behind us.
+        AddBehind(i64),
+        /// A taker sells into our price level only.
+        SellAt(i64),
+        /// A taker sells the whole level and this many more one tick below.
+        SellThrough(i64),
+    }
+
+    fn flow() -> impl proptest::strategy::Strategy<Value = Flow> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (1i64..15).prop_map(Flow::AddBehind),
+            (1i64..25).prop_map(Flow::SellAt),
+            (1i64..8).prop_map(Flow::SellThrough),
+        ]
+    }
+
+    /// One case: a paper bid for `ours` at 0.45 behind `initial` public contracts, then the
+    /// flows; returns (filled, sold at or through 0.45).
+    async fn paper_queue_case(initial: i64, ours: i64, flows: &[Flow]) -> (Count, i64) {
+        let fx = fixture_with(|fx| {
+            if initial > 0 {
+                fx.cross("liquidity", BookSide::Bid, "0.45", initial, false);
+            }
+            fx.cross("liquidity", BookSide::Bid, "0.44", 500, false);
+            fx.cross("liquidity", BookSide::Ask, "0.55", 100, false);
+        })
+        .await;
+        let mut config = fx.config();
+        config.paper = Some(PaperSettings::default());
+        config.state_dir = None;
+        let desk = desk::start(config).await.unwrap();
+        let ticker = fx.ticker.clone();
+        wait_snapshot(&desk, "the book", |s| {
+            bid_size(s, &ticker, "0.44") == Some(Count::from_contracts(500))
+        })
+        .await;
+        let mut audits = desk.subscribe_audits();
+        desk.send(Command::PlaceManual(order(
+            &ticker,
+            OrderSide::Bid,
+            "0.45",
+            ours,
+        )))
+        .await
+        .unwrap();
+        wait_audit(&mut audits, "the paper ack", |e| {
+            matches!(e, AuditKind::OrderAcked { .. })
+        })
+        .await;
+        let mut level = initial;
+        let mut sold = 0;
+        for flow in flows {
+            match flow {
+                Flow::AddBehind(n) => {
+                    fx.cross("behind", BookSide::Bid, "0.45", *n, false);
+                    level += n;
+                }
+                Flow::SellAt(n) => {
+                    let n = (*n).min(level);
+                    if n > 0 {
+                        fx.cross("taker", BookSide::Ask, "0.45", n, true);
+                        level -= n;
+                        sold += n;
+                    }
+                }
+                Flow::SellThrough(n) => {
+                    fx.cross("taker", BookSide::Ask, "0.44", level + n, true);
+                    sold += level + n;
+                    level = 0;
+                }
+            }
+        }
+        // One connection delivers in order: once this bid shows, every earlier trade and
+        // delta (and the paper fills they caused) went through the desk.
+        fx.cross("sentinel", BookSide::Bid, "0.30", 1, false);
+        wait_snapshot(&desk, "the sentinel", |s| {
+            bid_size(s, &ticker, "0.30") == Some(Count::from_contracts(1))
+        })
+        .await;
+        let remaining = desk
+            .paper()
             .unwrap()
-            .text()
+            .resting(ticker.as_str())
+            .first()
+            .map_or(Count::ZERO, |o| o.remaining);
+        let filled = Count::from_contracts(ours).saturating_sub(remaining);
+        assert_eq!(fx.writes_of_desk_key(), 0);
+        desk.shutdown().await;
+        (filled, sold)
+    }
+
+    /// Property, through the whole desk: a paper order never fills ahead of the queue it
+    /// joined — its fills never exceed what traded at or through its price minus the public
+    /// size that was ahead of it — and never beyond its size. Seeded, few cases (each starts a
+    /// simulator and a desk).
+    #[test]
+    fn a_paper_desk_never_fills_ahead_of_the_queue() {
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        let config = Config {
+            cases: 4,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner =
+            TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+        let strategy = (0i64..60, 1i64..20, proptest::collection::vec(flow(), 1..6));
+        let result = runner.run(&strategy, |(initial, ours, flows)| {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let (filled, sold) = runtime.block_on(paper_queue_case(initial, ours, &flows));
+            let bound = (sold - initial).max(0).min(ours);
+            proptest::prop_assert!(
+                filled <= Count::from_contracts(bound),
+                "filled {filled} of {ours} behind {initial} with {sold} sold: {flows:?}"
+            );
+            Ok(())
+        });
+        if let Err(failure) = result {
+            panic!("{failure}");
+        }
+    }
+
+    fn metric(body: &str, series: &str) -> Option<i64> {
+        body.lines()
+            .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+            .and_then(|line| line[series.len()..].trim().parse().ok())
+    }
+
+    /// `--metrics` on a live desk: an order placed and filled at the exchange, then a kill,
+    /// show up in the scraped series with their values.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_desk_serves_its_metrics() {
+        let fx = fixture().await;
+        let desk = desk::start(fx.config()).await.unwrap();
+        let metrics = Arc::new(DeskMetrics::new());
+        let (addr, server) = metrics::serve("127.0.0.1:0".parse().unwrap(), metrics.clone())
             .await
             .unwrap();
-        let feed = metric(&body, "kdesk_feed_messages_total").unwrap_or(0.0);
-        assert!(feed >= 100.0, "feed messages {feed} in\n{body}");
-        let placed = metric(&body, "kdesk_orders_placed_total").unwrap_or(0.0);
-        assert_eq!(placed as u64, status.orders, "{body}");
-        assert!(body.contains("kdesk_realized_pnl_micro_dollars"), "{body}");
+        let feeder = metrics::feed_from_desk(&desk, metrics);
+        let ticker = fx.ticker.clone();
+        wait_snapshot(&desk, "the book", |s| {
+            bid_size(s, &ticker, "0.45") == Some(Count::from_contracts(100))
+        })
+        .await;
+        let mut audits = desk.subscribe_audits();
+        // Buy 2 YES at the ask: takes from the resting 0.55 offer.
+        desk.send(Command::PlaceManual(order(
+            &ticker,
+            OrderSide::Bid,
+            "0.55",
+            2,
+        )))
+        .await
+        .unwrap();
+        wait_audit(&mut audits, "the fill", |e| {
+            matches!(e, AuditKind::Fill { .. })
+        })
+        .await;
+        // An order the risk gate refuses (size over the per-order cap).
+        desk.send(Command::PlaceManual(order(
+            &ticker,
+            OrderSide::Bid,
+            "0.45",
+            1_000_000,
+        )))
+        .await
+        .unwrap();
+        let body = scrape_until(&desk, addr, |b| {
+            metric(b, "kdesk_fills_total") == Some(1)
+                && metric(b, "kdesk_orders_placed_total") == Some(1)
+                && metric(b, "kdesk_feed_messages_total").is_some_and(|n| n > 0)
+                && b.contains("kdesk_orders_refused_total{rule=\"max_order\"} 1")
+        })
+        .await;
+        assert!(
+            metric(&body, "kdesk_feed_messages_total").unwrap_or(0) > 0,
+            "{body}"
+        );
+        assert_eq!(metric(&body, "kdesk_trading_halted"), Some(0), "{body}");
+        assert_eq!(metric(&body, "kdesk_paper"), Some(0), "{body}");
+        assert!(
+            body.contains("kdesk_ratelimit_available_tokens{bucket=\"write\"}"),
+            "{body}"
+        );
+        assert!(body.contains("kdesk_daily_pnl_micro_dollars"), "{body}");
+        assert!(body.contains("kdesk_feed_lag_p99_ms"), "{body}");
+
+        desk.kill("metrics test");
+        let flat = wait_snapshot(&desk, "flat", |s| s.kill.time_to_flat_ms.is_some()).await;
+        let ms = flat.kill.time_to_flat_ms.unwrap() as i64;
+        let body = scrape_until(&desk, addr, |b| {
+            metric(b, "kdesk_trading_halted") == Some(1)
+                && metric(b, "kdesk_last_kill_time_to_flat_ms") == Some(ms)
+        })
+        .await;
+        assert!(body.contains("kdesk_feed_reconnects_total 0"), "{body}");
+        feeder.abort();
         server.abort();
+        desk.shutdown().await;
+    }
+
+    /// The recording toggle tees the desk's own feed: on, frames flow, off, and the tape
+    /// replays to the book the desk saw.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_recording_toggle_tapes_the_desk_feed_and_the_tape_replays() {
+        let fx = fixture().await;
+        let desk = desk::start(fx.config()).await.unwrap();
+        let ticker = fx.ticker.clone();
+        wait_snapshot(&desk, "the book", |s| {
+            bid_size(s, &ticker, "0.45") == Some(Count::from_contracts(100))
+        })
+        .await;
+        let recorder = desk.recorder().clone();
+        let first = recorder.start().await.unwrap();
+        assert!(recorder.is_recording());
+        assert!(first.starts_with(fx.dir.path().join("tapes")));
+        // Frames flow: the book changes while recording.
+        fx.cross("taker", BookSide::Ask, "0.45", 30, true);
+        wait_snapshot(&desk, "the trade applied", |s| {
+            bid_size(s, &ticker, "0.45") == Some(Count::from_contracts(70))
+        })
+        .await;
+        let summary = recorder.stop().await.unwrap();
+        assert!(!recorder.is_recording());
+        assert!(summary.frames > 0, "{summary:?}");
+        // Off: later frames are not taped.
+        fx.cross("taker", BookSide::Ask, "0.45", 10, true);
+        wait_snapshot(&desk, "the next trade", |s| {
+            bid_size(s, &ticker, "0.45") == Some(Count::from_contracts(60))
+        })
+        .await;
+        desk.shutdown().await;
+
+        let tape = read_tape(&summary.files).unwrap();
+        assert!(tape.header.use_yes_price);
+        assert!(
+            tape.header
+                .markets
+                .iter()
+                .any(|m| m["ticker"] == ticker.as_str())
+        );
+        assert!(matches!(tape.entries.first(), Some(TapeEntry::Gap { .. })));
+        assert!(matches!(tape.entries.last(), Some(TapeEntry::Note { .. })));
+        let frames = tape
+            .entries
+            .iter()
+            .filter(|e| matches!(e, TapeEntry::Frame { .. }))
+            .count() as u64;
+        assert_eq!(frames, summary.frames);
+        let mut replay = Replay::start(&tape, &BacktestConfig::new(Vec::new()));
+        for entry in &tape.entries {
+            replay.entry(entry);
+        }
+        let best = replay
+            .session
+            .engine()
+            .books()
+            .best_yes_bid(ticker.as_str())
+            .unwrap();
+        assert_eq!(best.price, Price::parse("0.45").unwrap());
+        assert_eq!(best.size, Count::from_contracts(70), "the book as recorded");
     }
 }
 

@@ -8,6 +8,7 @@
 mod account;
 mod endpoint;
 mod error;
+mod gate;
 mod markets;
 mod orders;
 mod pages;
@@ -22,6 +23,7 @@ pub use pages::{MAX_PAGES, collect_pages};
 
 pub use endpoint::{Endpoint, Lane};
 pub use error::{RestError, error_from_status};
+pub use gate::WriteGate;
 pub use stats::{EndpointLatency, LatencyStats};
 
 use crate::kalshi::auth::Signer;
@@ -155,6 +157,7 @@ impl RestClient {
                 limiter,
                 config,
                 stats: LatencyStats::default(),
+                gate: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -165,6 +168,13 @@ impl RestClient {
 
     pub fn limiter(&self) -> &Arc<RateLimiter> {
         &self.shared.limiter
+    }
+
+    /// Install the gate every new order and amend must pass right before it is sent (the
+    /// desk's halted flag). Shared by every clone; only the first call takes effect (false
+    /// when a gate was already installed).
+    pub fn set_write_gate(&self, gate: Arc<dyn WriteGate>) -> bool {
+        self.shared.gate.set(gate).is_ok()
     }
 
     /// Round-trip latency per endpoint, for the health panel.

@@ -94,9 +94,14 @@ impl RestClient {
         mut order: CreateOrderV2Request,
     ) -> Result<CreateOrderV2Response, RestError> {
         let client_order_id = ensure_client_order_id(&mut order);
-        let call = Call::new(Endpoint::CreateOrder)
+        let flatten = order.reduce_only == Some(true)
+            && order.time_in_force == crate::kalshi::wire::TimeInForce::ImmediateOrCancel;
+        let mut call = Call::new(Endpoint::CreateOrder)
             .json(&order)?
             .client_order_id(Some(client_order_id));
+        if flatten {
+            call = call.passes_closed_gate();
+        }
         self.call_json(call).await
     }
 

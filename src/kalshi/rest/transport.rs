@@ -33,6 +33,9 @@ pub(crate) struct Call {
     pub keep_server_error_body: bool,
     pub client_order_id: Option<String>,
     pub order_id: Option<String>,
+    /// An immediate-or-cancel reduce-only order (the engine's flatten permit): it can only
+    /// shrink a position and never rests, so a closed write gate lets it through.
+    pub passes_closed_gate: bool,
 }
 
 impl Call {
@@ -48,6 +51,7 @@ impl Call {
             keep_server_error_body: false,
             client_order_id: None,
             order_id: None,
+            passes_closed_gate: false,
         }
     }
 
@@ -107,6 +111,11 @@ impl Call {
 
     pub fn order_id(mut self, order_id: &str) -> Call {
         self.order_id = Some(order_id.to_string());
+        self
+    }
+
+    pub fn passes_closed_gate(mut self) -> Call {
+        self.passes_closed_gate = true;
         self
     }
 
@@ -179,6 +188,7 @@ pub(crate) struct Shared {
     pub limiter: Arc<RateLimiter>,
     pub config: RestConfig,
     pub stats: super::stats::LatencyStats,
+    pub gate: std::sync::OnceLock<Arc<dyn super::WriteGate>>,
 }
 
 impl RestClient {
@@ -201,6 +211,22 @@ impl RestClient {
         loop {
             attempt_number += 1;
             self.take_budget(call, attempt_number).await?;
+            // Started before the gate is asked: a kill raising its flag after this sees the
+            // write in flight, one raised before it closes the gate.
+            let _gated = match (call.endpoint.lane(), shared.gate.get()) {
+                (Lane::Order, Some(gate)) => {
+                    gate.write_started();
+                    let write = super::gate::GateWrite(gate.as_ref());
+                    if !gate.is_open() && !call.passes_closed_gate {
+                        return Err(RestError::NotSent {
+                            endpoint: call.endpoint.name(),
+                            reason: "trading is halted".to_string(),
+                        });
+                    }
+                    Some(write)
+                }
+                _ => None,
+            };
             let outcome = self.attempt(call, &url).await;
             let retry_error = match outcome {
                 Attempt::Answered { status, body } if (200..300).contains(&status) => {

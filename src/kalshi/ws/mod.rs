@@ -13,11 +13,13 @@ mod outbox;
 mod seq;
 mod session;
 mod subs;
+mod tee;
 
 pub use crate::kalshi::wire::Channel;
 pub use backoff::Backoff;
 pub use seq::{BookCheck, MarketCheck, SeqCheck, SeqTracker};
 pub use session::ConnectError;
+pub use tee::{FrameTee, TeeEvent};
 
 use crate::core::book::PriceConvention;
 use crate::core::market::Ticker;
@@ -103,6 +105,8 @@ pub struct WsConfig {
     pub resync_timeout: Duration,
     /// Largest frame accepted.
     pub max_frame_bytes: usize,
+    /// Raw frames, connection events and gaps for a recorder (off until it starts).
+    pub tee: FrameTee,
 }
 
 impl WsConfig {
@@ -126,6 +130,7 @@ impl WsConfig {
             idle_timeout: Duration::from_secs(30),
             resync_timeout: Duration::from_secs(10),
             max_frame_bytes: 16 << 20,
+            tee: FrameTee::new(),
         }
     }
 }

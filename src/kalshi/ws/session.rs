@@ -7,8 +7,8 @@ use super::outbox::{Delivery, Outbox};
 use super::seq::{MarketCheck, SeqCheck, SeqTracker};
 use super::subs::{Registry, SpecId, SubChange};
 use super::{
-    BookUpdate, Channel, MarketEvent, PrivateEvent, ResyncCause, WsCommand, WsConfig, WsStats,
-    account_stream, sequenced,
+    BookUpdate, Channel, MarketEvent, PrivateEvent, ResyncCause, TeeEvent, WsCommand, WsConfig,
+    WsStats, account_stream, sequenced,
 };
 use crate::core::book::PriceConvention;
 use crate::core::market::Ticker;
@@ -146,6 +146,11 @@ pub(super) async fn run(
                     }
                     End::Dropped(reason) => {
                         tracing::warn!(connection, %reason, "websocket connection lost");
+                        config.tee.tap(|| TeeEvent::Disconnected {
+                            rx_ms: clock::wall_ms(),
+                            connection,
+                            reason: reason.clone(),
+                        });
                         WsStats::bump(&stats.reconnects);
                         announced_down = true;
                         outbox.control(MarketEvent::Disconnected { reason });
@@ -296,6 +301,11 @@ impl Session<'_> {
         commands: &mut mpsc::Receiver<WsCommand>,
         writer: &mut tokio::task::JoinHandle<Result<(), String>>,
     ) -> End {
+        let connection = self.connection;
+        self.config.tee.tap(|| TeeEvent::Connected {
+            rx_ms: clock::wall_ms(),
+            connection,
+        });
         self.outbox.control(MarketEvent::Connected {
             connection: self.connection,
         });
@@ -439,6 +449,7 @@ impl Session<'_> {
             if !tickers.is_empty() {
                 WsStats::bump(&self.stats.resyncs);
                 self.resyncing.extend(tickers.iter().cloned());
+                self.tap_gap(&tickers, &cause);
                 self.outbox
                     .control(MarketEvent::ResyncStarted { tickers, cause });
             }
@@ -488,11 +499,25 @@ impl Session<'_> {
             self.deadlines
                 .insert(spec_id, clock::instant() + self.config.resync_timeout);
             self.resyncing.extend(stale.iter().cloned());
+            self.tap_gap(&stale, &cause);
             self.outbox.control(MarketEvent::ResyncStarted {
                 tickers: stale,
                 cause,
             });
         }
+    }
+
+    /// A recording marks books being rebuilt (a new connection is marked by its own events).
+    fn tap_gap(&self, tickers: &[Ticker], cause: &ResyncCause) {
+        if *cause == ResyncCause::Reconnect {
+            return;
+        }
+        self.config.tee.tap(|| TeeEvent::Gap {
+            rx_ms: clock::wall_ms(),
+            connection: self.connection,
+            tickers: tickers.to_vec(),
+            reason: format!("{cause:?}"),
+        });
     }
 
     /// Once the private subscriptions of this connection are live, the consumer reconciles over
@@ -656,6 +681,11 @@ impl Session<'_> {
                 self.stats
                     .bytes
                     .fetch_add(text.len() as u64, Ordering::Relaxed);
+                self.config.tee.tap(|| TeeEvent::Frame {
+                    rx_ms: clock::wall_ms(),
+                    connection: self.connection,
+                    text: text.as_str().to_owned(),
+                });
                 match decode_server_frame(text.as_str()) {
                     Ok(frame) => self.on_frame(frame),
                     Err(err) => self.malformed(&err, text.as_str()),

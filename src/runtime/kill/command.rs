@@ -9,7 +9,7 @@ use crate::kalshi::rest::RestClient;
 use crate::runtime::control_socket::{self, ControlCommand, ControlReply};
 use crate::runtime::lock::{AccountId, DeskLock};
 use crate::store::journal::{HaltRecord, HaltState, Journal, Mode};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What `kdesk kill` needs.
@@ -135,5 +135,84 @@ pub async fn remote_kill(options: RemoteKillOptions) -> RemoteKill {
         report,
         desk,
         journal_errors,
+    }
+}
+
+/// The control sockets of the desks running in `state_dir` (each holds its `desk-*.lock`).
+/// Used by `kdesk kill` without a key, for desks on the embedded simulator.
+pub fn running_desks(state_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return Vec::new();
+    };
+    let mut sockets: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("desk-") && name.ends_with(".lock"))
+        })
+        .filter(|path| {
+            // A lock nobody holds can be taken shared: that desk is gone.
+            std::fs::File::open(path).is_ok_and(|file| file.try_lock_shared().is_err())
+        })
+        .map(|path| path.with_extension("sock"))
+        .collect();
+    sockets.sort();
+    sockets
+}
+
+/// What a desk told `kdesk kill` through its control socket.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeskKill {
+    pub socket: PathBuf,
+    /// The answer to the kill, then the last status read while waiting for flat.
+    pub reply: Result<ControlReplyView, String>,
+    /// The desk said it is flat at the exchange.
+    pub flat: bool,
+}
+
+/// The state word a desk answers with once its kill is flat.
+const FLAT_STATE: &str = "halted";
+
+/// Tell the desk listening on `socket` to halt, then ask its status until its kill is flat (or
+/// `patience` runs out): the desk runs the kill itself, with its own key.
+pub async fn kill_desk_at(socket: &Path, reason: &str, patience: Duration) -> DeskKill {
+    let ask = Duration::from_secs(2).min(patience);
+    let command = ControlCommand::Kill {
+        reason: reason.to_string(),
+    };
+    let mut reply = match control_socket::send(socket, &command, ask).await {
+        Ok(reply) => ControlReplyView::from(reply),
+        Err(error) => {
+            return DeskKill {
+                socket: socket.to_path_buf(),
+                reply: Err(error.to_string()),
+                flat: false,
+            };
+        }
+    };
+    let deadline_ns = crate::runtime::clock::mono_ns()
+        .saturating_add(u64::try_from(patience.as_nanos()).unwrap_or(u64::MAX));
+    let mut wait = Duration::from_millis(10);
+    while reply.state != FLAT_STATE && crate::runtime::clock::mono_ns() < deadline_ns {
+        // Polling another process: there is nothing to wait on but its answers.
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(250));
+        match control_socket::send(socket, &ControlCommand::Status, ask).await {
+            Ok(status) => reply = status.into(),
+            Err(error) => {
+                return DeskKill {
+                    socket: socket.to_path_buf(),
+                    reply: Err(format!("told to halt, then: {error}")),
+                    flat: false,
+                };
+            }
+        }
+    }
+    DeskKill {
+        socket: socket.to_path_buf(),
+        flat: reply.state == FLAT_STATE,
+        reply: Ok(reply),
     }
 }

@@ -126,9 +126,7 @@ pub struct WriteGuard {
 
 impl Drop for WriteGuard {
     fn drop(&mut self) {
-        if self.tracker.inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.tracker.inner.idle.notify_waiters();
-        }
+        self.tracker.finish_one();
     }
 }
 
@@ -146,10 +144,20 @@ impl WriteTracker {
 
     /// Mark a write as started; hold the guard until its answer (or its loss) is known.
     pub fn begin(&self) -> WriteGuard {
-        self.inner.started.fetch_add(1, Ordering::SeqCst);
-        self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.start_one();
         WriteGuard {
             tracker: self.clone(),
+        }
+    }
+
+    fn start_one(&self) {
+        self.inner.started.fetch_add(1, Ordering::SeqCst);
+        self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn finish_one(&self) {
+        if self.inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.inner.idle.notify_waiters();
         }
     }
 
@@ -190,6 +198,28 @@ impl WriteTracker {
             }
         };
         tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+}
+
+/// The REST client's write gate for a desk: closed while the halted flag is up, and counting
+/// every new order and amend in flight for the kill's "read newer than every write" test.
+#[derive(Debug, Clone)]
+pub struct HaltGate {
+    pub halt: HaltFlag,
+    pub writes: WriteTracker,
+}
+
+impl crate::kalshi::rest::WriteGate for HaltGate {
+    fn is_open(&self) -> bool {
+        !self.halt.is_halted()
+    }
+
+    fn write_started(&self) {
+        self.writes.start_one();
+    }
+
+    fn write_finished(&self) {
+        self.writes.finish_one();
     }
 }
 

@@ -26,9 +26,10 @@ mod command;
 mod flag;
 
 pub use command::{
-    ControlReplyView, DeskContact, RemoteKill, RemoteKillOptions, remote_kill, tell_desk,
+    ControlReplyView, DeskContact, DeskKill, RemoteKill, RemoteKillOptions, kill_desk_at,
+    remote_kill, running_desks, tell_desk,
 };
-pub use flag::{HaltFlag, WriteGuard, WriteMark, WriteTracker};
+pub use flag::{HaltFlag, HaltGate, WriteGuard, WriteMark, WriteTracker};
 
 /// An order the desk believes may rest at the exchange.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -51,6 +51,12 @@ pub enum Msg {
         level: LogLevel,
         text: String,
     },
+    /// The feed recording started or stopped (or failed to): `text` says where and how much.
+    Recording {
+        on: bool,
+        level: LogLevel,
+        text: String,
+    },
 }
 
 /// What the shell must do.
@@ -60,8 +66,15 @@ pub enum Effect {
     Kill(String),
     /// An operator command for the engine.
     Engine(Command),
+    /// Subscribe the desk to a market it does not watch yet (`DeskHandle::subscribe_market`).
+    Watch(Ticker),
+    /// Take a market off the desk's watchlist (`DeskHandle::unsubscribe_market`).
+    Unwatch(Ticker),
     Bell,
     Quit,
+    /// Start or stop recording the desk's feed (`Recorder::toggle`); the answer comes back as
+    /// `Msg::Recording`.
+    ToggleRecording,
 }
 
 /// Static facts and preferences the screen starts with.
@@ -208,6 +221,8 @@ pub struct AppState {
     pub quitting: bool,
     /// Something visible changed since the last frame.
     pub dirty: bool,
+    /// The desk's feed is being recorded (REC in the status bar).
+    pub recording: bool,
 }
 
 impl AppState {
@@ -239,6 +254,7 @@ impl AppState {
             now_ms: 0,
             quitting: false,
             dirty: true,
+            recording: false,
         }
     }
 
@@ -402,6 +418,10 @@ pub fn update(state: &mut AppState, msg: Msg, now_ms: i64) -> Vec<Effect> {
             state.dirty = true;
         }
         Msg::Tick => state.dirty = true,
+        Msg::Recording { on, level, text } => {
+            state.recording = on;
+            state.push_notice(level, text);
+        }
         Msg::Notice { level, text } => {
             state.replica.log_line(now_ms, level, text.clone());
             state.push_notice(level, text);
@@ -662,6 +682,7 @@ fn on_action(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
             };
             state.push_notice(LogLevel::Info, text.into());
         }
+        A::ToggleRecording => effects.push(Effect::ToggleRecording),
         A::DismissNotice => {
             state.notices.pop_front();
         }
@@ -774,6 +795,7 @@ fn on_action(state: &mut AppState, action: Action, effects: &mut Vec<Effect>) {
             if let Some(ticker) = ticker {
                 state.watchlist.retain(|t| *t != ticker);
                 state.selected = None;
+                effects.push(Effect::Unwatch(ticker));
             }
         }
         A::PriceAlert => {
@@ -966,9 +988,10 @@ fn on_modal_action(state: &mut AppState, action: Action, effects: &mut Vec<Effec
                         state.selected = Some(ticker.clone());
                         if !subscribed {
                             state.push_notice(
-                                LogLevel::Warn,
-                                format!("{ticker}: not in this session's feed; add it to the config watchlist for a live book"),
+                                LogLevel::Info,
+                                format!("{ticker}: subscribing to its book"),
                             );
+                            effects.push(Effect::Watch(ticker));
                         }
                     }
                     state.modal = None;

@@ -109,6 +109,7 @@ actions! {
     FlattenAll = "flatten_all", [Global], "Flatten every position (asks for confirmation)";
     ResetHalt = "reset_halt", [Global], "Reset a halt and resume trading (asks for confirmation)";
     ToggleBell = "toggle_bell", [Global], "Turn the alert bell on or off";
+    ToggleRecording = "toggle_recording", [Global], "Start / stop recording the market feed to a tape";
     DismissNotice = "dismiss_notice", [Global], "Dismiss the newest notice";
     SelectNext = "select_next", [Market, Orders, Search, Help], "Select the next row";
     SelectPrev = "select_prev", [Market, Orders, Search, Help], "Select the previous row";

@@ -57,6 +57,15 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
         }
         _ => spans.push(styled(" HALTED ", theme.style(Role::StatusHalted))),
     }
+    if state.config.environment == "PAPER" {
+        spans.push(styled(
+            " simulated fills: nothing reaches the exchange ",
+            theme.style(Role::StatusPaper),
+        ));
+    }
+    if state.recording {
+        spans.push(styled(" ● REC ", theme.style(Role::StatusWarn)));
+    }
     if state.frozen.is_some() {
         spans.push(styled(
             " ❄ FROZEN (display only) ",

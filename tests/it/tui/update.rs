@@ -277,19 +277,25 @@ fn watchlist_filters_sorts_searches_and_removes() {
     assert_eq!(state.visible_rows().len(), 4);
     press(&mut state, &["s"]);
     assert_eq!(state.visible_rows()[0], fed(), "by 24h volume");
-    press(&mut state, &["/", "0", ".", "2", "enter"]);
+    let added = Ticker::from("KXCPI-26NOV-T0.2");
     assert_eq!(
-        state.selected_ticker(),
-        Some(Ticker::from("KXCPI-26NOV-T0.2"))
+        press(&mut state, &["/", "0", ".", "2", "enter"]),
+        vec![Effect::Watch(added.clone())],
+        "a market outside the feed is subscribed live"
     );
+    assert_eq!(state.selected_ticker(), Some(added.clone()));
     assert_eq!(state.visible_rows().len(), 5, "added from the catalogue");
     assert!(
         state
             .notices
             .front()
-            .is_some_and(|n| n.text.contains("not in this session's feed"))
+            .is_some_and(|n| n.text.contains("subscribing"))
     );
-    press(&mut state, &["delete"]);
+    assert_eq!(
+        press(&mut state, &["delete"]),
+        vec![Effect::Unwatch(added)],
+        "removing a market unsubscribes it"
+    );
     assert_eq!(state.visible_rows().len(), 4);
 }
 
