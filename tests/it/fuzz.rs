@@ -613,8 +613,47 @@ fn ws_seed_corpus_decodes() {
 #[test]
 fn fuzz_ws_frames() {
     let seeds = seed_bytes(&corpus("ws"));
-    fuzz("ws_frames", 600, mutation(3, 3), |m| {
-        check_frame(&m.apply(&seeds, JSON_TOKENS))
+    let decoded = std::sync::atomic::AtomicU32::new(0);
+    let total = std::sync::atomic::AtomicU32::new(0);
+    // Few byte edits here (fuzz_ws_frames_bytes_only does the noise), so that many cases still
+    // decode and reach the re-encoding check.
+    fuzz("ws_frames", 600, mutation(2, 1), |m| {
+        let text = m.apply(&seeds, JSON_TOKENS);
+        total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if decode_server_frame(&text).is_ok() {
+            decoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        check_frame(&text)
+    });
+    // The mutations must reach the payload decoders, not only the JSON syntax check (about a
+    // third of the seeds are client commands and pings, which never decode as server frames).
+    let (decoded, total) = (decoded.into_inner(), total.into_inner());
+    eprintln!("ws_frames: {decoded} of {total} mutated frames decoded");
+    assert!(
+        decoded * 20 >= total,
+        "only {decoded} of {total} mutated frames decoded"
+    );
+}
+
+#[test]
+fn fuzz_ws_commands() {
+    // What the simulator reads from its clients: never a panic; what decodes re-encodes.
+    let seeds = seed_bytes(&corpus("ws"));
+    fuzz("ws_commands", 400, mutation(3, 2), |m| {
+        let text = m.apply(&seeds, JSON_TOKENS);
+        match wire::decode_command(&text) {
+            Ok(command) => {
+                let again = command.to_json();
+                let round = wire::decode_command(&again).map_err(|e| {
+                    TestCaseError::fail(format!(
+                        "re-encoded command does not decode: {e:?}\n{again}"
+                    ))
+                })?;
+                prop_assert_eq!(round, command, "command changed on re-encoding: {}", again);
+            }
+            Err(error) => prop_assert!(!error.to_string().is_empty()),
+        }
+        Ok(())
     });
 }
 

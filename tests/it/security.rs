@@ -520,6 +520,12 @@ fn the_private_key_never_reaches_logs_debug_output_journal_tapes_or_state() {
         "the journal and the tape were written"
     );
     assert!(scanned >= 3, "only {scanned} files scanned");
+    eprintln!(
+        "searched {} bytes of logs, {} outputs and {scanned} files for {} slices of the key",
+        logs.len(),
+        outputs.texts.len(),
+        needles.set.len()
+    );
     drop(runtime);
 }
 
