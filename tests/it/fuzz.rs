@@ -1367,3 +1367,421 @@ fn backtest_regressions_corrupt_times() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The simulator's write path: what its clients send, after the wire decoder let it through.
+
+#[derive(Debug, Clone)]
+struct OrderFields {
+    ticker: usize,
+    bid: bool,
+    count: i64,
+    price: i64,
+    expiration_s: Option<i64>,
+    tif: u8,
+    maker_stp: bool,
+    flags: (Option<bool>, Option<bool>, Option<bool>),
+    subaccount: Option<u32>,
+    client_order_id: Option<u8>,
+    group: Option<usize>,
+    exchange_index: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+enum SimOp {
+    Create {
+        user: u8,
+        order: OrderFields,
+    },
+    Batch {
+        user: u8,
+        orders: Vec<OrderFields>,
+    },
+    Amend {
+        user: u8,
+        target: usize,
+        order: OrderFields,
+        new_id: Option<u8>,
+    },
+    Decrease {
+        user: u8,
+        target: usize,
+        by: Option<i64>,
+        to: Option<i64>,
+    },
+    Cancel {
+        user: u8,
+        target: usize,
+        subaccount: Option<u32>,
+    },
+    BatchCancel {
+        user: u8,
+        targets: Vec<usize>,
+    },
+    Group {
+        user: u8,
+        limit: Option<i64>,
+        limit_fp: Option<i64>,
+        subaccount: Option<u32>,
+    },
+    Trigger {
+        user: u8,
+        group: usize,
+    },
+    GroupLimit {
+        user: u8,
+        group: usize,
+        limit: Option<i64>,
+    },
+    Advance {
+        ms: i64,
+    },
+}
+
+fn odd_count() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        4 => 0i64..=20_000,
+        1 => Just(i64::MAX),
+        1 => Just(i64::MAX / 100),
+        1 => any::<u32>().prop_map(i64::from),
+        1 => any::<i64>().prop_map(|v| v.saturating_abs()),
+    ]
+}
+
+fn order_fields() -> impl Strategy<Value = OrderFields> {
+    // Mostly valid orders, so that matching, fills and groups are reached; each field is odd
+    // now and then.
+    (
+        (
+            any::<usize>(),
+            any::<bool>(),
+            prop_oneof![12 => (1i64..=50).prop_map(|c| c * 100), 1 => odd_count()],
+            prop_oneof![
+                16 => (1i64..=99).prop_map(|c| c * 10_000),
+                1 => 0i64..=1_000_000,
+                1 => Just(0i64),
+                1 => Just(1_000_000i64),
+            ],
+            prop_oneof![
+                16 => Just(None),
+                1 => any::<i64>().prop_map(Some),
+                1 => (1_795_000_000i64..1_800_000_000).prop_map(Some),
+                1 => prop::sample::select(vec![i64::MAX, i64::MIN]).prop_map(Some),
+            ],
+            0u8..3,
+        ),
+        (
+            any::<bool>(),
+            (
+                prop::option::of(any::<bool>()),
+                prop::option::of(any::<bool>()),
+                prop_oneof![4 => Just(None), 1 => any::<bool>().prop_map(Some)],
+            ),
+            prop_oneof![
+                12 => Just(None),
+                2 => (0u32..3).prop_map(Some),
+                1 => any::<u32>().prop_map(Some),
+            ],
+            prop_oneof![3 => Just(None), 1 => (0u8..8).prop_map(Some)],
+            prop_oneof![4 => Just(None), 1 => any::<usize>().prop_map(Some)],
+            prop_oneof![
+                16 => Just(None),
+                1 => Just(Some(0i32)),
+                1 => any::<i32>().prop_map(Some),
+            ],
+        ),
+    )
+        .prop_map(
+            |(
+                (ticker, bid, count, price, expiration_s, tif),
+                (maker_stp, flags, subaccount, client_order_id, group, exchange_index),
+            )| OrderFields {
+                ticker,
+                bid,
+                count,
+                price,
+                expiration_s,
+                tif,
+                maker_stp,
+                flags,
+                subaccount,
+                client_order_id,
+                group,
+                exchange_index,
+            },
+        )
+}
+
+fn sim_op() -> impl Strategy<Value = SimOp> {
+    let user = 0u8..3;
+    prop_oneof![
+        6 => (user.clone(), order_fields()).prop_map(|(user, order)| SimOp::Create { user, order }),
+        1 => (user.clone(), prop::collection::vec(order_fields(), 0..5))
+            .prop_map(|(user, orders)| SimOp::Batch { user, orders }),
+        2 => (user.clone(), any::<usize>(), order_fields(), prop::option::of(0u8..4))
+            .prop_map(|(user, target, order, new_id)| SimOp::Amend { user, target, order, new_id }),
+        2 => (user.clone(), any::<usize>(), prop::option::of(odd_count()), prop::option::of(odd_count()))
+            .prop_map(|(user, target, by, to)| SimOp::Decrease { user, target, by, to }),
+        2 => (user.clone(), any::<usize>(), prop::option::of(0u32..3))
+            .prop_map(|(user, target, subaccount)| SimOp::Cancel { user, target, subaccount }),
+        1 => (user.clone(), prop::collection::vec(any::<usize>(), 0..4))
+            .prop_map(|(user, targets)| SimOp::BatchCancel { user, targets }),
+        1 => (user.clone(), prop::option::of(prop_oneof![0i64..50, any::<i64>()]), prop::option::of(odd_count()), prop::option::of(0u32..3))
+            .prop_map(|(user, limit, limit_fp, subaccount)| SimOp::Group { user, limit, limit_fp, subaccount }),
+        1 => (user.clone(), any::<usize>()).prop_map(|(user, group)| SimOp::Trigger { user, group }),
+        1 => (user, any::<usize>(), prop::option::of(prop_oneof![0i64..50, any::<i64>()]))
+            .prop_map(|(user, group, limit)| SimOp::GroupLimit { user, group, limit }),
+        1 => prop_oneof![0i64..5_000, 0i64..3_600_000].prop_map(|ms| SimOp::Advance { ms }),
+    ]
+}
+
+#[test]
+fn fuzz_simulator_writes() {
+    use kalshi_desk::core::market::Ticker;
+    use kalshi_desk::kalshi::wire::{
+        AmendOrderV2Request, BatchCancelOrderV2, BatchCancelOrdersV2Request,
+        BatchCreateOrdersV2Request, BookSide, CreateOrderGroupRequest, CreateOrderV2Request,
+        DecreaseOrderV2Request, SelfTradePrevention, TimeInForce, UpdateOrderGroupLimitRequest,
+    };
+    use kalshi_desk::sim::server::{SimConfig, SimServer};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = runtime
+        .block_on(SimServer::start(SimConfig {
+            key_dir: dir.path().join("keys"),
+            flow: false,
+            rate_limits: None,
+            seed: 5,
+            markets: 4,
+            ..SimConfig::default()
+        }))
+        .expect("simulator");
+    let users = ["alice", "bob", "poor"];
+    let base = sim.exchange_write(|exchange| {
+        exchange.open_account("alice", Money::from_cents(100_000_000));
+        exchange.open_account("bob", Money::from_cents(100_000_000));
+        exchange.open_account("poor", Money::from_cents(1));
+        exchange.clone()
+    });
+    // Real markets five times over, so that an unknown ticker is the exception.
+    let real: Vec<Ticker> = base.market_states().map(|m| m.ticker.clone()).collect();
+    let tickers: Vec<Ticker> = std::iter::repeat_n(real.iter().cloned(), 5)
+        .flatten()
+        .chain([Ticker::from("NO-SUCH-MARKET"), Ticker::from("")])
+        .collect();
+    let start_ms = kalshi_desk::runtime::clock::wall_ms();
+    let to_request = |o: &OrderFields, groups: &[String]| CreateOrderV2Request {
+        ticker: tickers[o.ticker % tickers.len()].clone(),
+        client_order_id: o.client_order_id.map(|c| format!("c{c}")),
+        side: if o.bid { BookSide::Bid } else { BookSide::Ask },
+        count: Count::from_centi(o.count),
+        price: Price::from_micros(o.price).unwrap_or(Price::ZERO),
+        expiration_time: o.expiration_s,
+        time_in_force: match o.tif {
+            0 => TimeInForce::GoodTillCanceled,
+            1 => TimeInForce::ImmediateOrCancel,
+            _ => TimeInForce::FillOrKill,
+        },
+        post_only: o.flags.0,
+        self_trade_prevention_type: if o.maker_stp {
+            SelfTradePrevention::Maker
+        } else {
+            SelfTradePrevention::TakerAtCross
+        },
+        cancel_order_on_pause: o.flags.1,
+        reduce_only: o.flags.2,
+        subaccount: o.subaccount,
+        order_group_id: o
+            .group
+            .and_then(|g| groups.get(g % groups.len().max(1)).cloned()),
+        exchange_index: o.exchange_index,
+    };
+    let accepted = std::sync::atomic::AtomicUsize::new(0);
+    let wire_events = std::sync::atomic::AtomicUsize::new(0);
+    fuzz(
+        "simulator_writes",
+        300,
+        prop::collection::vec(sim_op(), 1..24),
+        |ops| {
+            let mut exchange = base.clone();
+            let mut now = start_ms;
+            let mut orders: Vec<String> = vec!["not-an-order".into()];
+            let mut groups: Vec<String> = vec!["not-a-group".into()];
+            let pick = |list: &[String], i: usize| list[i % list.len()].clone();
+            for op in &ops {
+                now += 1;
+                match op {
+                    SimOp::Create { user, order } => {
+                        let request = to_request(order, &groups);
+                        if let Ok(ack) = exchange.create_order(users[*user as usize], &request, now)
+                        {
+                            orders.push(ack.order_id);
+                        }
+                    }
+                    SimOp::Batch {
+                        user,
+                        orders: items,
+                    } => {
+                        let request = BatchCreateOrdersV2Request {
+                            orders: items.iter().map(|o| to_request(o, &groups)).collect(),
+                        };
+                        if let Ok(response) =
+                            exchange.batch_create_orders(users[*user as usize], &request, now)
+                        {
+                            orders.extend(response.orders.into_iter().filter_map(|r| r.order_id));
+                        }
+                    }
+                    SimOp::Amend {
+                        user,
+                        target,
+                        order,
+                        new_id,
+                    } => {
+                        let base_request = to_request(order, &groups);
+                        let request = AmendOrderV2Request {
+                            ticker: base_request.ticker,
+                            side: base_request.side,
+                            price: base_request.price,
+                            count: base_request.count,
+                            client_order_id: base_request.client_order_id,
+                            updated_client_order_id: new_id.map(|c| format!("c{c}")),
+                            expiration_time: base_request.expiration_time,
+                            exchange_index: base_request.exchange_index,
+                        };
+                        let _ = exchange.amend_order(
+                            users[*user as usize],
+                            &pick(&orders, *target),
+                            order.subaccount,
+                            &request,
+                            now,
+                        );
+                    }
+                    SimOp::Decrease {
+                        user,
+                        target,
+                        by,
+                        to,
+                    } => {
+                        let request = DecreaseOrderV2Request {
+                            reduce_by: by.map(Count::from_centi),
+                            reduce_to: to.map(Count::from_centi),
+                            exchange_index: None,
+                            market_ticker: None,
+                        };
+                        let _ = exchange.decrease_order(
+                            users[*user as usize],
+                            &pick(&orders, *target),
+                            None,
+                            &request,
+                            now,
+                        );
+                    }
+                    SimOp::Cancel {
+                        user,
+                        target,
+                        subaccount,
+                    } => {
+                        let _ = exchange.cancel_order(
+                            users[*user as usize],
+                            &pick(&orders, *target),
+                            *subaccount,
+                            now,
+                        );
+                    }
+                    SimOp::BatchCancel { user, targets } => {
+                        let request = BatchCancelOrdersV2Request {
+                            orders: targets
+                                .iter()
+                                .map(|t| BatchCancelOrderV2 {
+                                    order_id: pick(&orders, *t),
+                                    subaccount: None,
+                                    exchange_index: None,
+                                    market_ticker: None,
+                                })
+                                .collect(),
+                        };
+                        let _ = exchange.batch_cancel_orders(users[*user as usize], &request, now);
+                    }
+                    SimOp::Group {
+                        user,
+                        limit,
+                        limit_fp,
+                        subaccount,
+                    } => {
+                        let request = CreateOrderGroupRequest {
+                            subaccount: *subaccount,
+                            contracts_limit: *limit,
+                            contracts_limit_fp: limit_fp.map(Count::from_centi),
+                            exchange_index: None,
+                        };
+                        if let Ok(group) =
+                            exchange.create_order_group(users[*user as usize], &request, now)
+                        {
+                            groups.push(group.order_group_id);
+                        }
+                    }
+                    SimOp::Trigger { user, group } => {
+                        let _ = exchange.trigger_order_group(
+                            users[*user as usize],
+                            &pick(&groups, *group),
+                            None,
+                            now,
+                        );
+                    }
+                    SimOp::GroupLimit { user, group, limit } => {
+                        let request = UpdateOrderGroupLimitRequest {
+                            contracts_limit: *limit,
+                            contracts_limit_fp: None,
+                        };
+                        let _ = exchange.update_order_group_limit(
+                            users[*user as usize],
+                            &pick(&groups, *group),
+                            None,
+                            &request,
+                            now,
+                        );
+                    }
+                    SimOp::Advance { ms } => {
+                        now += ms;
+                        exchange.advance(now);
+                    }
+                }
+            }
+            // Every book the exchange shows is uncrossed (YES bid + NO bid < $1), sizes positive.
+            for ticker in &tickers {
+                if let Some((yes_bids, no_bids)) = exchange.book_levels(ticker.as_str()) {
+                    prop_assert!(
+                        yes_bids
+                            .iter()
+                            .chain(&no_bids)
+                            .all(|(_, size)| size.is_positive())
+                    );
+                    let best_yes = yes_bids.iter().map(|(p, _)| p.micros()).max();
+                    let best_no = no_bids.iter().map(|(p, _)| p.micros()).max();
+                    if let (Some(yes), Some(no)) = (best_yes, best_no) {
+                        prop_assert!(
+                            yes + no < 1_000_000,
+                            "{} crossed: yes {} no {}",
+                            ticker,
+                            yes,
+                            no
+                        );
+                    }
+                }
+            }
+            let events = exchange.take_wire_events();
+            accepted.fetch_add(orders.len() - 1, std::sync::atomic::Ordering::Relaxed);
+            wire_events.fetch_add(events.len(), std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        },
+    );
+    runtime.block_on(sim.shutdown());
+    // The ops must get past validation often enough to exercise matching.
+    let (accepted, wire_events) = (accepted.into_inner(), wire_events.into_inner());
+    eprintln!("simulator_writes: {accepted} orders accepted, {wire_events} wire events");
+    assert!(accepted >= 100, "only {accepted} orders accepted");
+}
