@@ -179,6 +179,9 @@ pub struct KillArgs {
     /// Print the full report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Accept a key file other users can read.
+    #[arg(long)]
+    pub allow_insecure_key: bool,
 }
 
 /// Entry point for the `kdesk` binary; returns the process exit status.
@@ -424,13 +427,14 @@ fn kill(common: &CommonArgs, args: &KillArgs, paths: &Paths) -> i32 {
     use crate::runtime::lock::AccountId;
     const CONFIG_ERROR: i32 = 2;
     const NOT_FLAT: i32 = 3;
-    let settings = match load_settings(common, paths) {
+    let mut settings = match load_settings(common, paths) {
         Ok(settings) => settings,
         Err(report) => {
             eprintln!("{report}");
             return CONFIG_ERROR;
         }
     };
+    settings.allow_insecure_key |= args.allow_insecure_key;
     let (Some(key_id), Some(key_file)) = (settings.key_id.clone(), settings.key_file.clone())
     else {
         return kill_embedded_desks(args, paths);

@@ -171,7 +171,12 @@ impl Settings {
         let settings = match toml::from_str::<Settings>(text) {
             Ok(settings) => Some(settings),
             Err(error) => {
-                diagnostics.push(Diagnostic::from_toml(file, text, &error));
+                // A syntax error on a secret's line would quote the secret back; the secret
+                // finding already names the line.
+                let syntax = Diagnostic::from_toml(file, text, &error);
+                if !diagnostics.iter().any(|d| d.line == syntax.line) {
+                    diagnostics.push(syntax);
+                }
                 None
             }
         };
@@ -270,14 +275,20 @@ fn secret_findings(text: &str, file: &str) -> Vec<Diagnostic> {
                 .iter()
                 .any(|s| key == *s || key.ends_with(&format!("_{s}")));
         if line.contains("PRIVATE KEY-----") || named_secret {
-            findings.push(Diagnostic::at(
+            let mut finding = Diagnostic::at(
                 Severity::Error,
                 file,
                 text,
                 offset..offset + line.len(),
                 "secrets do not belong in the config file".to_string(),
                 Some("put the private key in its own file (chmod 600) and name it with key_file = \"...\"".into()),
-            ));
+            );
+            // Point at the line without printing the secret to the terminal (or a CI log).
+            finding.source_line = match line.split_once('=') {
+                Some((name, _)) => format!("{}= <redacted>", name),
+                None => "<redacted>".into(),
+            };
+            findings.push(finding);
         }
         offset += line.len() + 1;
     }
@@ -361,6 +372,20 @@ half_spread = "0.02"
             settings.strategies["KXFED-26DEC-T4.25"]["strategy"].as_str(),
             Some("maker")
         );
+    }
+
+    #[test]
+    fn secret_findings_never_quote_the_secret() {
+        let text = "key_id = \"k\"\nprivate_key = \"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\"\n";
+        let err = Settings::parse(text, "c.toml").unwrap_err();
+        let rendered = crate::config::diagnostic::render_all(&err);
+        assert!(rendered.contains("c.toml:2:1"), "{rendered}");
+        assert!(!rendered.contains("MIIEvQ"), "{rendered}");
+        let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+        let rendered =
+            crate::config::diagnostic::render_all(&Settings::parse(pem, "k.pem").unwrap_err());
+        assert!(rendered.contains("k.pem:1:1"), "{rendered}");
+        assert!(!rendered.contains("MIIEvQ"), "{rendered}");
     }
 
     #[test]

@@ -57,8 +57,19 @@ fn virtual_now(start_ms: i64, wall_ms: i64) -> Now {
     Now::new(((wall_ms - start_ms).max(0) as u64) * 1_000_000, wall_ms, 0)
 }
 
-/// Gaps in the tape longer than this are not filled with timer ticks one by one.
+/// Gaps in the tape longer than this are not filled with timer ticks (or equity samples, which
+/// cannot change in a gap) one by one.
 const MAX_TICKS_PER_GAP: i64 = 10_000;
+
+/// Entry times are taken at face value only within this span after the first entry, which is
+/// itself kept between 1970 and 2100: a corrupt time can then neither overflow the virtual
+/// clocks nor stretch the replay (and its equity curve) over centuries.
+const MAX_TAPE_SPAN_MS: i64 = 10 * 366 * 86_400_000;
+const LATEST_START_MS: i64 = 4_102_444_800_000;
+
+fn clamp_time(ms: i64, start_ms: i64) -> i64 {
+    ms.clamp(start_ms, start_ms + MAX_TAPE_SPAN_MS)
+}
 
 /// Replay `tape`; `progress(done, total)` is called every few thousand entries.
 pub fn run(
@@ -101,12 +112,15 @@ impl Replay {
             .entries
             .first()
             .map(TapeEntry::rx_ms)
-            .unwrap_or(tape.header.started_ms);
-        let end_ms = tape
-            .entries
-            .last()
-            .map(TapeEntry::rx_ms)
-            .unwrap_or(start_ms);
+            .unwrap_or(tape.header.started_ms)
+            .clamp(0, LATEST_START_MS);
+        let end_ms = clamp_time(
+            tape.entries
+                .last()
+                .map(TapeEntry::rx_ms)
+                .unwrap_or(start_ms),
+            start_ms,
+        );
         let span = (end_ms - start_ms).max(0);
         let split_ms = start_ms + span * i64::from(config.in_sample_percent.min(100)) / 100;
         let now = virtual_now(start_ms, start_ms);
@@ -187,6 +201,9 @@ impl Replay {
             ledger.finish(self.split_ms);
             self.at_split = Some((ledger, self.split_ms));
         }
+        if ms - self.next_equity_ms > self.equity_every_ms * MAX_TICKS_PER_GAP {
+            self.next_equity_ms = ms - self.equity_every_ms * MAX_TICKS_PER_GAP;
+        }
         while self.next_equity_ms <= ms {
             let at = self.next_equity_ms;
             self.equity.push(EquityPoint {
@@ -199,7 +216,7 @@ impl Replay {
 
     /// Replay one tape entry.
     pub fn entry(&mut self, entry: &TapeEntry) {
-        let ms = entry.rx_ms().max(self.last_ms);
+        let ms = clamp_time(entry.rx_ms(), self.start_ms).max(self.last_ms);
         self.clock_to(ms);
         let now = virtual_now(self.start_ms, ms);
         match entry {

@@ -42,6 +42,9 @@ pub struct SourceArgs {
     /// Override the websocket URL (`…/trade-api/ws/v2`).
     #[arg(long, value_name = "URL")]
     pub ws_url: Option<String>,
+    /// Accept a key file other users can read.
+    #[arg(long)]
+    pub allow_insecure_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -153,7 +156,11 @@ async fn open_source(args: &SourceArgs, settings: &Settings) -> anyhow::Result<S
         .key_file
         .clone()
         .context("no key_file (config `key_file` or KALSHI_KEY_FILE)")?;
-    let signer = Signer::from_key_file(key_id, &key_file, settings.allow_insecure_key)?;
+    let signer = Signer::from_key_file(
+        key_id,
+        &key_file,
+        settings.allow_insecure_key || args.allow_insecure_key,
+    )?;
     Ok(Source {
         rest_url: args.rest_url.clone().unwrap_or_else(|| rest_default.into()),
         ws_url: args.ws_url.clone().unwrap_or_else(|| ws_default.into()),

@@ -237,9 +237,13 @@ impl FeedDecoder {
             }
             ServerMsg::OrderbookDelta(delta) => {
                 if let (Some(sid), Some(seq)) = (sid, seq) {
-                    let expected = self.last_seq.get(&sid).map(|last| last + 1);
+                    // checked: a corrupt tape's seq of u64::MAX must read as a gap, not overflow.
+                    let gap = self
+                        .last_seq
+                        .get(&sid)
+                        .is_some_and(|last| last.checked_add(1) != Some(seq));
                     self.last_seq.insert(sid, seq);
-                    if expected.is_some_and(|e| e != seq) {
+                    if gap {
                         let tickers: Vec<Ticker> = self
                             .sid_markets
                             .get(&sid)

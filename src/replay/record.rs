@@ -270,15 +270,38 @@ fn check_seq(
             None
         }
         ServerMsg::OrderbookDelta(_) => {
-            let expected = last_seq.insert(sid, seq).map(|last| last + 1);
-            match expected {
-                Some(expected) if expected != seq => Some((
+            // checked: a server's seq of u64::MAX must read as a gap, not overflow.
+            match last_seq.insert(sid, seq) {
+                Some(last) if last.checked_add(1) != Some(seq) => Some((
                     sid_markets.get(&sid).cloned().unwrap_or_default(),
-                    format!("sid {sid}: seq {seq} after {}", expected - 1),
+                    format!("sid {sid}: seq {seq} after {last}"),
                 )),
                 _ => None,
             }
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kalshi::wire::decode_server_frame;
+
+    #[test]
+    fn a_seq_at_u64_max_reads_as_a_gap_not_an_overflow() {
+        let delta = |seq: u64| {
+            decode_server_frame(&format!(
+                r#"{{"type":"orderbook_delta","sid":1,"seq":{seq},"msg":{{"market_ticker":"T","market_id":"m","price_dollars":"0.5000","delta_fp":"1.00","side":"yes","ts":"2022-11-22T20:44:01Z","ts_ms":1}}}}"#
+            ))
+            .unwrap()
+        };
+        let mut last = HashMap::new();
+        let mut markets = HashMap::new();
+        assert!(check_seq(&delta(u64::MAX), &mut last, &mut markets).is_none());
+        let (_, why) = check_seq(&delta(u64::MAX), &mut last, &mut markets).expect("a gap");
+        assert!(why.contains("after 18446744073709551615"), "{why}");
+        assert!(check_seq(&delta(0), &mut last, &mut markets).is_some());
+        assert!(check_seq(&delta(1), &mut last, &mut markets).is_none());
     }
 }

@@ -245,13 +245,15 @@ pub fn read_tape(paths: &[PathBuf]) -> Result<Tape, TapeError> {
         let file = File::open(path).map_err(|e| io_error(path, &e))?;
         let decoder = zstd::stream::read::Decoder::new(file).map_err(|e| io_error(path, &e))?;
         let mut reader = BufReader::new(decoder);
-        let mut line = String::new();
+        // Bytes, not `read_line`: a complete line that is not UTF-8 is corruption at that line,
+        // which `read_line` would report like a crash's cut-off end.
+        let mut line = Vec::new();
         let mut number = 0;
         loop {
             line.clear();
-            match reader.read_line(&mut line) {
+            match reader.read_until(b'\n', &mut line) {
                 Ok(0) => break,
-                Ok(_) if !line.ends_with('\n') => {
+                Ok(_) if line.last() != Some(&b'\n') => {
                     truncated = true;
                     break;
                 }
@@ -263,7 +265,13 @@ pub fn read_tape(paths: &[PathBuf]) -> Result<Tape, TapeError> {
                 }
             }
             number += 1;
-            let text = line.trim_end();
+            let text = std::str::from_utf8(&line)
+                .map_err(|e| TapeError::Format {
+                    path: path.clone(),
+                    line: number,
+                    reason: format!("not UTF-8 text: {e}"),
+                })?
+                .trim_end();
             if number == 1 {
                 let HeaderLine::Header(h) =
                     serde_json::from_str(text).map_err(|e| TapeError::Format {

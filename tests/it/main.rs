@@ -3,11 +3,13 @@
 
 mod auth;
 mod cli;
+mod fuzz;
 mod kill;
 mod replay;
 mod rest;
 mod runtime;
 mod schema;
+mod security;
 mod sim;
 mod soak;
 mod tui;

@@ -55,7 +55,18 @@ pub fn parse_contracts_limit(
     contracts_limit: Option<i64>,
     contracts_limit_fp: Option<&str>,
 ) -> Result<Count, ApiError> {
-    let from_int = contracts_limit.map(Count::from_contracts);
+    // checked: the integer comes from the client and its hundredths may not fit.
+    let from_int = match contracts_limit {
+        Some(contracts) => Some(
+            contracts
+                .checked_mul(crate::core::num::CENTI)
+                .map(Count::from_centi)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("contracts_limit {contracts} is out of range"))
+                })?,
+        ),
+        None => None,
+    };
     let from_fp = match contracts_limit_fp {
         Some(text) => Some(Count::parse(text).map_err(|e| {
             ApiError::bad_request(format!("contracts_limit_fp {text:?} is invalid: {e}"))
@@ -149,6 +160,14 @@ impl OrderGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limit_too_large_for_hundredths_is_refused_not_overflowed() {
+        // Found by fuzzing (tests/it/fuzz.rs, simulator_writes): this panicked the handler.
+        for huge in [92_233_720_368_547_759, i64::MAX, i64::MIN] {
+            assert!(parse_contracts_limit(Some(huge), None).is_err(), "{huge}");
+        }
+    }
 
     #[test]
     fn limit_parsing_accepts_either_form_and_refuses_mismatch_and_fractions() {

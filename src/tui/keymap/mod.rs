@@ -173,15 +173,23 @@ impl Keymap {
             .bindings_of(Layer::Global, Action::KillSwitch)
             .collect();
         if kill.is_empty() {
-            out.push(Diagnostic {
-                severity: Severity::Error,
-                file: sources.last().map_or(String::new(), |s| s.name.clone()),
-                line: 0,
-                col: 0,
-                source_line: String::new(),
-                message: "'kill_switch' has no key; it cannot be unbound".into(),
-                help: Some("bind it to keys with a modifier or an F-key, e.g. kill_switch = [\"ctrl-k\", \"f12\"]".into()),
-            });
+            let message = "'kill_switch' has no key; it cannot be unbound".to_string();
+            let help = Some("bind it to keys with a modifier or an F-key, e.g. kill_switch = [\"ctrl-k\", \"f12\"]".into());
+            // Point at the last file's `kill_switch` line: that assignment emptied it.
+            match last_kill_switch_line(sources) {
+                Some((source, span)) => {
+                    out.push(diag(sources, Severity::Error, source, span, message, help))
+                }
+                None => out.push(Diagnostic {
+                    severity: Severity::Error,
+                    file: sources.last().map_or(String::new(), |s| s.name.clone()),
+                    line: 0,
+                    col: 0,
+                    source_line: String::new(),
+                    message,
+                    help,
+                }),
+            }
         }
         for b in &kill {
             if b.keys.0.len() != 1 || !b.keys.first().is_guarded() {
@@ -324,6 +332,27 @@ impl Keymap {
     pub fn kill_keys(&self) -> &[KeyChord] {
         &self.kill_keys
     }
+}
+
+/// The source and span of the last line that assigns `kill_switch`, searching files last first.
+fn last_kill_switch_line(sources: &[KeymapSource]) -> Option<(usize, Range<usize>)> {
+    sources
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(index, source)| {
+            let mut offset = 0;
+            let mut found = None;
+            for line in source.text.split_inclusive('\n') {
+                let key = line.trim_start();
+                if key.starts_with("kill_switch") || key.starts_with("\"kill_switch\"") {
+                    let start = offset + (line.len() - key.len());
+                    found = Some(start..start + key.trim_end().len());
+                }
+                offset += line.len();
+            }
+            found.map(|span| (index, span))
+        })
 }
 
 fn diag(
@@ -546,6 +575,9 @@ mod tests {
     #[test]
     fn the_kill_switch_cannot_be_unbound_weakened_or_shadowed() {
         assert!(errors("[global]\nkill_switch = []\n").contains("cannot be unbound"));
+        // Found by fuzzing: the error named no line; it points at the emptying assignment.
+        let unbound = errors("[global]\n# the kill switch\nkill_switch = []\n");
+        assert!(unbound.contains("user.toml:3:1"), "{unbound}");
         assert!(
             errors("[global]\nkill_switch = [\"k\"]\n")
                 .contains("must be a single key with ctrl/alt/super or an F-key")
