@@ -1481,6 +1481,7 @@ mod random_trading {
             }
         }
         assert_eq!(resting, book.order_count());
+        ex.assert_index_matches_books();
     }
 
     proptest! {
@@ -1562,4 +1563,77 @@ mod random_trading {
             }
         }
     }
+}
+
+// ---- scale ----
+
+/// 20,000 resting orders from 100 members in one market, with another member trading,
+/// cancelling and reading queue positions in between. Prints the time of each quarter: with
+/// per-member indexes the quarters take about the same time (a write walks only its member's
+/// orders); a scan over every order on each write makes each quarter slower than the last.
+#[test]
+#[ignore = "a measurement: cargo test --lib sim::exchange::tests::scale -- --ignored --nocapture"]
+fn scale_twenty_thousand_resting_orders() {
+    const ORDERS: usize = 20_000;
+    const MAKERS: usize = 100;
+    let mut ex = exchange();
+    let makers: Vec<String> = (0..MAKERS).map(|i| format!("maker-{i:02}")).collect();
+    for maker in &makers {
+        ex.open_account(maker, m("1000"));
+    }
+    ex.deposit("bob", 0, m("100000")).unwrap();
+    let mut now = 10;
+    let mut quarter_started = crate::runtime::clock::instant();
+    for i in 0..ORDERS {
+        now += 1;
+        // Makers rest bids at 1..=40 cents and asks at 60..=99 cents: nothing crosses.
+        let (side, cents) = if i % 2 == 0 {
+            (BookSide::Bid, 1 + (i / 2 % 40) as i64)
+        } else {
+            (BookSide::Ask, 60 + (i / 2 % 40) as i64)
+        };
+        let request = OrderRequest::limit(MARKET, side, Price::from_cents(cents).unwrap(), c(1));
+        ex.place_order(&makers[i % MAKERS], &request, now).unwrap();
+        // Bob takes one contract now and then, rests and cancels one, and reads his queue.
+        if i % 50 == 0 {
+            let take = OrderRequest::limit(MARKET, BookSide::Bid, p("0.99"), c(1));
+            ex.place_order("bob", &take, now).unwrap();
+            let rest = OrderRequest::limit(MARKET, BookSide::Bid, p("0.45"), c(1));
+            let ack = ex.place_order("bob", &rest, now).unwrap();
+            ex.queue_positions("bob", &[MARKET.to_string()], None)
+                .unwrap();
+            ex.queue_position("bob", &ack.order_id).unwrap();
+            ex.cancel_order_by_id("bob", &ack.order_id, None, now)
+                .unwrap();
+        }
+        ex.take_events();
+        if (i + 1) % (ORDERS / 4) == 0 {
+            let elapsed = quarter_started.elapsed();
+            println!(
+                "orders {:>6}: {:>8.1} ms",
+                i + 1,
+                elapsed.as_secs_f64() * 1e3
+            );
+            quarter_started = crate::runtime::clock::instant();
+        }
+    }
+    let resting = ex.matching_book(MARKET).unwrap().order_count();
+    let started = crate::runtime::clock::instant();
+    ex.cancel_all("bob", None, now).unwrap();
+    ex.orders("bob", &wire::GetOrdersParams::default()).unwrap();
+    ex.fills("bob", &wire::GetFillsParams::default()).unwrap();
+    println!(
+        "bob's cancel-all, order list and fill list beside {resting} resting: {:.2} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    ex.assert_index_matches_books();
+    let started = crate::runtime::clock::instant();
+    for maker in &makers {
+        ex.cancel_all(maker, None, now).unwrap();
+    }
+    println!(
+        "every maker's cancel-all: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    assert_eq!(ex.matching_book(MARKET).unwrap().order_count(), 0);
 }

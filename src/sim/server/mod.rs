@@ -10,6 +10,7 @@ pub mod auth;
 pub mod errors;
 pub mod fanout;
 pub mod gate;
+mod handler;
 pub mod market;
 pub mod net;
 pub mod query;
