@@ -66,8 +66,10 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
     type Rejection = RestError;
 
     async fn from_request(request: Request, state: &S) -> Result<Body<T>, RestError> {
+        // A body that cannot be read keeps axum's status (413 for one over the size limit).
         let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-            RestError::bad_request("cannot read the request body").with_details(e.to_string())
+            RestError::new(e.status(), "bad_request", "cannot read the request body")
+                .with_details(e.body_text())
         })?;
         parse_body(&bytes).map(Body)
     }
