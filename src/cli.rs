@@ -133,9 +133,18 @@ pub struct KeysNewArgs {
     /// Directory for the key and the registry (default: <config dir>/sim-keys).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Simulator member the key belongs to.
-    #[arg(long, default_value = "sim-user")]
+    /// Simulator member the key belongs to: a UUID, as Kalshi's user ids are (default: the
+    /// simulator's own member).
+    #[arg(
+        long,
+        default_value = crate::sim::server::DEFAULT_USER_ID,
+        value_parser = parse_member_id
+    )]
     pub user: String,
+}
+
+fn parse_member_id(text: &str) -> Result<String, String> {
+    crate::sim::keys::check_user_id(text).map(|()| text.to_string())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -4,13 +4,16 @@
 //! ```toml
 //! [[keys]]
 //! key_id = "6f1c…"
-//! user_id = "sim-user"
+//! user_id = "5a1d0c3e-7e57-4d35-9000-00000000c0de"
 //! public_key = """
 //! -----BEGIN PUBLIC KEY-----
 //! …
 //! -----END PUBLIC KEY-----
 //! """
 //! ```
+//!
+//! A member id must be a hyphenated UUID: Kalshi's user ids are, and the AsyncAPI spec types
+//! `user_order.user_id` as `uuid`, so any other id would make the simulator's frames invalid.
 //!
 //! `kdesk keys new` calls [`create_key`]: a fresh key pair, the private half written 0600 next to
 //! the registry, the public half registered.
@@ -40,6 +43,12 @@ pub enum KeyRegistryError {
     },
     #[error("{source_name}: key id {key_id:?} is listed twice")]
     Duplicate { source_name: String, key_id: String },
+    #[error("{source_name}: key {key_id:?}: {reason}")]
+    BadUserId {
+        source_name: String,
+        key_id: String,
+        reason: String,
+    },
     #[error("{0}")]
     Auth(#[from] AuthError),
 }
@@ -102,6 +111,11 @@ impl KeyRegistry {
                     key_id: entry.key_id,
                 });
             }
+            check_user_id(&entry.user_id).map_err(|reason| KeyRegistryError::BadUserId {
+                source_name: source_name.to_string(),
+                key_id: entry.key_id.clone(),
+                reason,
+            })?;
             let verifying_key = VerifyingKey::from_public_pem(&entry.public_key, source_name)
                 .map_err(|error| KeyRegistryError::BadKey {
                     source_name: source_name.to_string(),
@@ -128,6 +142,11 @@ impl KeyRegistry {
         user_id: &str,
         public_pem: &str,
     ) -> Result<(), KeyRegistryError> {
+        check_user_id(user_id).map_err(|reason| KeyRegistryError::BadUserId {
+            source_name: "registration".to_string(),
+            key_id: key_id.to_string(),
+            reason,
+        })?;
         let verifying_key = VerifyingKey::from_public_pem(public_pem, key_id)?;
         self.keys.insert(
             key_id.to_string(),
@@ -197,6 +216,23 @@ fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
     }
 }
 
+/// A member id must be a hyphenated UUID (`8-4-4-4-12` hex digits), the shape Kalshi's user ids
+/// have and the spec's `uuid` format checks.
+pub fn check_user_id(user_id: &str) -> Result<(), String> {
+    let hyphenated = user_id.len() == 36
+        && user_id
+            .char_indices()
+            .all(|(i, c)| matches!(i, 8 | 13 | 18 | 23) == (c == '-'));
+    if hyphenated && uuid::Uuid::try_parse(user_id).is_ok() {
+        Ok(())
+    } else {
+        Err(format!(
+            "user id {user_id:?} is not a UUID (like 5a1d0c3e-7e57-4d35-9000-00000000c0de); \
+             Kalshi's user ids are UUIDs"
+        ))
+    }
+}
+
 /// What [`create_key`] made.
 #[derive(Debug, Clone)]
 pub struct NewKey {
@@ -209,6 +245,12 @@ pub struct NewKey {
 /// Make a key pair in `dir`: the private key as `<key_id>.pem` (mode 0600, never overwritten) and
 /// its public half registered for `user_id` in `dir/keys.toml`.
 pub fn create_key(dir: &Path, kind: KeyKind, user_id: &str) -> Result<NewKey, KeyRegistryError> {
+    // Refuse a bad member before anything is written.
+    check_user_id(user_id).map_err(|reason| KeyRegistryError::BadUserId {
+        source_name: dir.join(REGISTRY_FILE).display().to_string(),
+        key_id: "(new)".to_string(),
+        reason,
+    })?;
     let io = |path: &Path, e: std::io::Error| KeyRegistryError::Io {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -253,11 +295,14 @@ mod tests {
     use super::*;
     use crate::kalshi::auth::Signer;
 
+    const ALICE: &str = "a11ce000-0000-4000-8000-000000000001";
+    const BOB: &str = "b0b00000-0000-4000-8000-000000000002";
+
     #[test]
     fn create_key_writes_a_private_key_0600_and_registers_its_public_half() {
         let dir = tempfile::tempdir().unwrap();
-        let first = create_key(dir.path(), KeyKind::Ed25519, "alice").unwrap();
-        let second = create_key(dir.path(), KeyKind::Ed25519, "bob").unwrap();
+        let first = create_key(dir.path(), KeyKind::Ed25519, ALICE).unwrap();
+        let second = create_key(dir.path(), KeyKind::Ed25519, BOB).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -270,7 +315,7 @@ mod tests {
         let registry = KeyRegistry::load(&first.registry_path).unwrap();
         assert_eq!(registry.len(), 2);
         let registered = registry.lookup(&second.key_id).unwrap();
-        assert_eq!(registered.user_id, "bob");
+        assert_eq!(registered.user_id, BOB);
         let signer = Signer::from_key_file(&first.key_id, &first.private_key_path, false).unwrap();
         let headers = signer.sign(7, "GET", "/trade-api/v2/portfolio/balance");
         registry
@@ -295,7 +340,7 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("reg.toml: line 2:"), "{text}");
         let err = KeyRegistry::parse(
-            "[[keys]]\nkey_id = \"a\"\nuser_id = \"u\"\npublic_key = \"junk\"\n",
+            "[[keys]]\nkey_id = \"a\"\nuser_id = \"a11ce000-0000-4000-8000-000000000001\"\npublic_key = \"junk\"\n",
             "reg.toml",
         )
         .unwrap_err();
@@ -306,5 +351,47 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn a_member_id_that_is_not_a_uuid_is_refused_everywhere() {
+        assert!(check_user_id(ALICE).is_ok());
+        assert!(check_user_id(&ALICE.to_uppercase()).is_ok());
+        for bad in [
+            "sim-user",
+            "",
+            "a11ce0000000400080000000000000000001",
+            "{a11ce000-0000-4000-8000-000000000001}",
+            "a11ce000-0000-4000-8000-00000000000g",
+            "a11ce000-0000-4000-8000_000000000001",
+        ] {
+            assert!(check_user_id(bad).is_err(), "{bad:?} passed");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let err = create_key(dir.path(), KeyKind::Ed25519, "sim-user").unwrap_err();
+        assert!(
+            err.to_string().contains("\"sim-user\" is not a UUID"),
+            "{err}"
+        );
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "nothing is written for a refused member"
+        );
+        let pair = generate_key_pair(KeyKind::Ed25519).unwrap();
+        let mut registry = KeyRegistry::new();
+        let err = registry
+            .register("k", "sim-user", &pair.public_pem)
+            .unwrap_err();
+        assert!(matches!(err, KeyRegistryError::BadUserId { .. }), "{err}");
+        let text = format!(
+            "[[keys]]\nkey_id = \"k\"\nuser_id = \"sim-user\"\npublic_key = \"\"\"\n{}\"\"\"\n",
+            pair.public_pem
+        );
+        let err = KeyRegistry::parse(&text, "reg.toml").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("reg.toml: key \"k\": user id \"sim-user\""),
+            "{err}"
+        );
     }
 }

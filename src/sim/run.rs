@@ -203,4 +203,21 @@ mod tests {
                 .contains("/nonexistent/faults.toml")
         );
     }
+
+    #[test]
+    fn keys_new_defaults_to_the_simulators_member_and_refuses_a_non_uuid() {
+        use crate::cli::{Cli as Kdesk, Command, KeysCommand};
+        let parsed = Kdesk::try_parse_from(["kdesk", "keys", "new"]).unwrap();
+        let Some(Command::Keys {
+            command: KeysCommand::New(args),
+        }) = parsed.command
+        else {
+            panic!("`kdesk keys new` parses as the keys command");
+        };
+        assert_eq!(args.user, crate::sim::server::DEFAULT_USER_ID);
+        let err = Kdesk::try_parse_from(["kdesk", "keys", "new", "--user", "sim-user"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a UUID"), "{err}");
+    }
 }

@@ -1065,10 +1065,8 @@ impl Exchange {
         self.member(user_id)?;
         let index = self.config.exchange_index;
         Ok(self
-            .fills
-            .iter()
+            .fills_of(user_id)
             .rev()
-            .filter(|f| f.user_id == user_id)
             .filter(|f| filter.subaccount.is_none_or(|s| s == f.subaccount))
             .filter(|f| {
                 filter
@@ -1098,10 +1096,8 @@ impl Exchange {
         self.member(user_id)?;
         let index = self.config.exchange_index;
         Ok(self
-            .settlements
-            .iter()
+            .settlements_of(user_id)
             .rev()
-            .filter(|s| s.user_id == user_id)
             .filter(|s| filter.subaccount.is_none_or(|n| n == s.subaccount))
             .filter(|s| {
                 filter
@@ -1130,10 +1126,8 @@ impl Exchange {
         self.member(user_id)?;
         let index = self.config.exchange_index;
         Ok(self
-            .orders
-            .iter()
+            .order_records(user_id)
             .rev()
-            .filter(|o| o.user_id == user_id)
             .filter(|o| filter.subaccount.is_none_or(|s| s == o.subaccount))
             .filter(|o| {
                 filter
@@ -1197,24 +1191,23 @@ impl Exchange {
         market_tickers: &[String],
         event_ticker: Option<&str>,
     ) -> Result<Vec<wire::OrderQueuePosition>, ApiError> {
-        self.member(user_id)?;
+        let owner = self.member(user_id)?.owner;
         Ok(self
-            .orders
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.user_id == user_id && o.is_resting())
+            .resting_numbers(None, Some(owner))
+            .into_iter()
+            .filter_map(|number| Some((number, self.orders.get(number as usize - 1)?)))
             .filter(|(_, o)| {
                 (market_tickers.is_empty() && event_ticker.is_none())
                     || market_tickers.iter().any(|t| t == o.ticker.as_str())
                     || event_ticker.is_some_and(|e| e == o.event_ticker)
             })
-            .map(|(i, o)| wire::OrderQueuePosition {
+            .map(|(number, o)| wire::OrderQueuePosition {
                 order_id: o.order_id.clone(),
                 market_ticker: o.ticker.clone(),
                 queue_position_fp: self
                     .books
                     .get(o.ticker.as_str())
-                    .and_then(|b| b.queue_position(i as u64 + 1))
+                    .and_then(|b| b.queue_position(number))
                     .unwrap_or(Count::ZERO),
             })
             .collect())

@@ -494,7 +494,11 @@ impl Exchange {
                 }
             }
         }
-        self.settlements.extend(records);
+        for record in records {
+            self.index
+                .add_settlement(&record.user_id, self.settlements.len());
+            self.settlements.push(record);
+        }
         for update in updates {
             self.pending.push(ExchangeEvent::MarketPosition(update));
         }

@@ -60,6 +60,7 @@ mod api;
 mod control;
 pub mod events;
 pub mod groups;
+mod index;
 pub mod lifecycle;
 pub mod orders;
 #[cfg(test)]
@@ -82,11 +83,12 @@ use crate::core::portfolio::fees::FeeSchedule;
 use accounts::{Account, FillRecord, SettlementRecord};
 use events::{ExchangeEvent, TickerSnapshot, TradeRecord};
 use groups::OrderGroup;
+use index::RecordIndex;
 use lifecycle::MarketState;
 use orders::OrderRecord;
 use types::{
-    ApiError, EventSpec, ExchangeConfig, MarketSpec, OrderLogEntry, SeriesSpec, WriteKind,
-    WriteOutcome,
+    ApiError, EventSpec, ExchangeConfig, MarketSpec, OrderLogEntry, OrderStatus, SeriesSpec,
+    WriteKind, WriteOutcome,
 };
 
 /// A member known to the exchange.
@@ -111,6 +113,8 @@ pub struct Exchange {
     order_numbers: HashMap<String, OrderId>,
     /// `(user_id, client_order_id)` of every accepted order.
     client_order_ids: HashSet<(String, String)>,
+    /// Each member's orders (all, and resting per market), fills and settlements.
+    index: RecordIndex,
     groups: BTreeMap<String, OrderGroup>,
     fills: Vec<FillRecord>,
     settlements: Vec<SettlementRecord>,
@@ -148,6 +152,7 @@ impl Exchange {
             orders: Vec::new(),
             order_numbers: HashMap::new(),
             client_order_ids: HashSet::new(),
+            index: RecordIndex::default(),
             groups: BTreeMap::new(),
             fills: Vec::new(),
             settlements: Vec::new(),
@@ -311,9 +316,33 @@ impl Exchange {
     }
 
     /// Every order of a member, oldest first.
-    pub fn order_records(&self, user_id: &str) -> impl Iterator<Item = &OrderRecord> + '_ {
-        let user_id = user_id.to_string();
-        self.orders.iter().filter(move |o| o.user_id == user_id)
+    pub fn order_records(
+        &self,
+        user_id: &str,
+    ) -> impl DoubleEndedIterator<Item = &OrderRecord> + '_ {
+        self.index
+            .orders_of(user_id)
+            .iter()
+            .filter_map(|&number| self.orders.get(number as usize - 1))
+    }
+
+    /// Every fill of a member, oldest first.
+    fn fills_of(&self, user_id: &str) -> impl DoubleEndedIterator<Item = &FillRecord> + '_ {
+        self.index
+            .fills_of(user_id)
+            .iter()
+            .filter_map(|&i| self.fills.get(i))
+    }
+
+    /// Every settlement of a member, oldest first.
+    fn settlements_of(
+        &self,
+        user_id: &str,
+    ) -> impl DoubleEndedIterator<Item = &SettlementRecord> + '_ {
+        self.index
+            .settlements_of(user_id)
+            .iter()
+            .filter_map(|&i| self.settlements.get(i))
     }
 
     /// Every fill, oldest first.
@@ -369,9 +398,12 @@ impl Exchange {
 
     // ---- helpers shared by the write paths ----
 
-    /// Resting orders straight from the books (cheaper than scanning every order ever placed),
-    /// in one market or all, of one owner or all, in placement order.
+    /// Resting orders in one market or all, of one owner or all, in placement order. One
+    /// owner's come from the index (its own orders only); everyone's from the books.
     fn resting_numbers(&self, ticker: Option<&str>, owner: Option<OwnerId>) -> Vec<OrderId> {
+        if let Some(owner) = owner {
+            return self.index.resting_of(owner, ticker);
+        }
         let books: Vec<&MatchingBook> = match ticker {
             Some(t) => self.books.get(t).into_iter().collect(),
             None => self.books.values().collect(),
@@ -379,11 +411,67 @@ impl Exchange {
         let mut numbers: Vec<OrderId> = books
             .into_iter()
             .flat_map(|book| book.resting_orders())
-            .filter(|order| owner.is_none_or(|o| o == order.owner))
             .map(|order| order.order_id)
             .collect();
         numbers.sort_unstable();
         numbers
+    }
+
+    /// Change an order's status, keeping the resting index in step.
+    fn set_status(&mut self, number: OrderId, status: OrderStatus) {
+        let Some(record) = self.orders.get_mut((number as usize).wrapping_sub(1)) else {
+            return;
+        };
+        let was_resting = record.is_resting();
+        record.status = status;
+        let is_resting = record.is_resting();
+        if was_resting != is_resting
+            && let Some(member) = self.members.get(&record.user_id)
+        {
+            self.index
+                .set_resting(member.owner, &record.ticker, number, is_resting);
+        }
+    }
+
+    /// Test check: the index lists, per member, exactly the orders the books hold.
+    #[cfg(test)]
+    fn assert_index_matches_books(&self) {
+        for member in self.members.values() {
+            let mut in_books: Vec<OrderId> = self
+                .books
+                .values()
+                .flat_map(|book| book.resting_orders())
+                .filter(|order| order.owner == member.owner)
+                .map(|order| order.order_id)
+                .collect();
+            in_books.sort_unstable();
+            assert_eq!(self.index.resting_of(member.owner, None), in_books);
+            assert_eq!(self.index.resting_count(member.owner), in_books.len());
+            for (ticker, book) in &self.books {
+                let mut here: Vec<OrderId> = book
+                    .resting_orders()
+                    .filter(|order| order.owner == member.owner)
+                    .map(|order| order.order_id)
+                    .collect();
+                here.sort_unstable();
+                assert_eq!(
+                    self.index.resting_of(member.owner, Some(ticker.as_str())),
+                    here
+                );
+            }
+        }
+        for (i, order) in self.orders.iter().enumerate() {
+            if order.is_resting() && order.reducing_claim.is_positive() {
+                let owner = self.members[&order.user_id].owner;
+                let number = i as OrderId + 1;
+                assert!(
+                    self.index
+                        .claiming_of(owner, order.ticker.as_str())
+                        .any(|n| n == number),
+                    "order {number} claims but is not indexed as claiming"
+                );
+            }
+        }
     }
 
     fn log_write(&mut self, entry: OrderLogEntry) {

@@ -11,6 +11,10 @@ use types::{
 };
 
 const MARKET: &str = "KXTEST-26DEC-T50";
+/// Members are UUIDs, as Kalshi's user ids are (the AsyncAPI `user_order.user_id` is `uuid`).
+const ALICE: &str = "a11ce000-0000-4000-8000-000000000001";
+const BOB: &str = "b0b00000-0000-4000-8000-000000000002";
+const CAROL: &str = "ca401000-0000-4000-8000-000000000003";
 
 fn p(text: &str) -> Price {
     Price::parse(text).unwrap()
@@ -80,8 +84,8 @@ fn exchange_with(config: ExchangeConfig, step: &str) -> Exchange {
     });
     exchange.add_market(market_spec(MARKET, step)).unwrap();
     exchange.advance(0);
-    exchange.open_account("alice", m("100"));
-    exchange.open_account("bob", m("100"));
+    exchange.open_account(ALICE, m("100"));
+    exchange.open_account(BOB, m("100"));
     exchange.take_events();
     exchange
 }
@@ -123,44 +127,44 @@ fn status(exchange: &Exchange, order_id: &str) -> OrderStatus {
 fn a_bid_locks_its_price_and_a_cancel_releases_it() {
     let mut ex = exchange();
     let bid = ex
-        .place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+        .place_order(ALICE, &order(BookSide::Bid, "0.40", 10), 1)
         .unwrap();
     // 10 × 0.40 locked.
-    assert_eq!(available(&ex, "alice", 0), m("96"));
-    assert_eq!(cash(&ex, "alice"), m("100"));
+    assert_eq!(available(&ex, ALICE, 0), m("96"));
+    assert_eq!(cash(&ex, ALICE), m("100"));
     let ack = ex
-        .cancel_order_by_id("alice", &bid.order_id, None, 2)
+        .cancel_order_by_id(ALICE, &bid.order_id, None, 2)
         .unwrap();
     assert_eq!(ack.reduced_by, c(10));
-    assert_eq!(available(&ex, "alice", 0), m("100"));
+    assert_eq!(available(&ex, ALICE, 0), m("100"));
     assert_eq!(status(&ex, &bid.order_id), OrderStatus::Canceled);
 }
 
 #[test]
 fn an_ask_locks_the_no_price() {
     let mut ex = exchange();
-    ex.place_order("alice", &order(BookSide::Ask, "0.40", 10), 1)
+    ex.place_order(ALICE, &order(BookSide::Ask, "0.40", 10), 1)
         .unwrap();
     // A YES ask at 0.40 is a NO bid at 0.60: 10 × 0.60 locked.
-    assert_eq!(available(&ex, "alice", 0), m("94"));
+    assert_eq!(available(&ex, ALICE, 0), m("94"));
 }
 
 #[test]
 fn an_order_beyond_the_available_balance_is_refused() {
     let mut ex = exchange();
-    ex.open_account("carol", m("3.99"));
+    ex.open_account(CAROL, m("3.99"));
     let err = ex
-        .place_order("carol", &order(BookSide::Bid, "0.40", 10), 1)
+        .place_order(CAROL, &order(BookSide::Bid, "0.40", 10), 1)
         .unwrap_err();
     assert_eq!(err.status, 400);
     assert_eq!(err.code, "available_balance_too_low");
     // Exactly enough is fine: 10 × 0.40 = 4.00.
-    ex.deposit("carol", 0, m("0.01")).unwrap();
-    ex.place_order("carol", &order(BookSide::Bid, "0.40", 10), 2)
+    ex.deposit(CAROL, 0, m("0.01")).unwrap();
+    ex.place_order(CAROL, &order(BookSide::Bid, "0.40", 10), 2)
         .unwrap();
-    assert_eq!(available(&ex, "carol", 0), m("0"));
+    assert_eq!(available(&ex, CAROL, 0), m("0"));
     let err = ex
-        .place_order("carol", &order(BookSide::Bid, "0.01", 1), 3)
+        .place_order(CAROL, &order(BookSide::Bid, "0.01", 1), 3)
         .unwrap_err();
     assert_eq!(err.code, "available_balance_too_low");
 }
@@ -169,10 +173,10 @@ fn an_order_beyond_the_available_balance_is_refused() {
 fn a_trade_moves_cash_positions_and_fees_as_computed_by_hand() {
     let mut ex = exchange();
     let maker = ex
-        .place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+        .place_order(ALICE, &order(BookSide::Bid, "0.40", 10), 1)
         .unwrap();
     let taker = ex
-        .place_order("bob", &order(BookSide::Ask, "0.35", 10), 2)
+        .place_order(BOB, &order(BookSide::Ask, "0.35", 10), 2)
         .unwrap();
     // Bob sells YES (buys NO) into Alice's bid; the trade prints at the maker's 0.40.
     assert_eq!(taker.fill_count, c(10));
@@ -181,33 +185,29 @@ fn a_trade_moves_cash_positions_and_fees_as_computed_by_hand() {
     // Taker fee: 0.07 × 10 × 0.40 × 0.60 = 0.168 → $0.1680; per contract $0.0168.
     assert_eq!(taker.average_fee_paid, Some(m("0.0168")));
     // Bob paid 10 × 0.60 for NO plus 0.1680 fee; nothing stays locked.
-    assert_eq!(cash(&ex, "bob"), m("93.832"));
-    assert_eq!(available(&ex, "bob", 0), m("93.832"));
+    assert_eq!(cash(&ex, BOB), m("93.832"));
+    assert_eq!(available(&ex, BOB, 0), m("93.832"));
     // Alice (maker, quadratic: no maker fee) paid 10 × 0.40.
-    assert_eq!(cash(&ex, "alice"), m("96"));
-    assert_eq!(available(&ex, "alice", 0), m("96"));
-    assert_eq!(position(&ex, "alice"), c(10));
-    assert_eq!(position(&ex, "bob"), c(-10));
+    assert_eq!(cash(&ex, ALICE), m("96"));
+    assert_eq!(available(&ex, ALICE, 0), m("96"));
+    assert_eq!(position(&ex, ALICE), c(10));
+    assert_eq!(position(&ex, BOB), c(-10));
     assert_eq!(status(&ex, &maker.order_id), OrderStatus::Executed);
     assert_eq!(status(&ex, &taker.order_id), OrderStatus::Executed);
     let fills = ex.fill_records();
     assert_eq!(fills.len(), 2);
-    let bob_fill = fills.iter().find(|f| f.user_id == "bob").unwrap();
+    let bob_fill = fills.iter().find(|f| f.user_id == BOB).unwrap();
     assert!(bob_fill.is_taker);
     assert_eq!(bob_fill.fee, m("0.168"));
     assert_eq!(bob_fill.post_position, c(-10));
-    let alice_fill = fills.iter().find(|f| f.user_id == "alice").unwrap();
+    let alice_fill = fills.iter().find(|f| f.user_id == ALICE).unwrap();
     assert_eq!(alice_fill.fee, Money::ZERO);
     assert_eq!(alice_fill.price, p("0.40"));
     let bob_record = ex.order_record(&taker.order_id).unwrap();
     assert_eq!(bob_record.taker_fill_cost, m("6"));
     assert_eq!(bob_record.taker_fees, m("0.168"));
-    let alice_pos = &ex
-        .account("alice")
-        .unwrap()
-        .subaccount(0)
-        .unwrap()
-        .positions[&Ticker::new(MARKET)];
+    let alice_pos =
+        &ex.account(ALICE).unwrap().subaccount(0).unwrap().positions[&Ticker::new(MARKET)];
     assert_eq!(alice_pos.cost, m("4"));
     assert_eq!(ex.market_state(MARKET).unwrap().stats.open_interest, c(10));
 }
@@ -215,17 +215,17 @@ fn a_trade_moves_cash_positions_and_fees_as_computed_by_hand() {
 #[test]
 fn a_taker_fill_better_than_its_limit_releases_the_unused_collateral() {
     let mut ex = exchange();
-    ex.place_order("bob", &order(BookSide::Ask, "0.30", 5), 1)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.30", 5), 1)
         .unwrap();
     // Alice bids 0.50 for 10: 5 fill at 0.30, 5 rest at 0.50.
     let ack = ex
-        .place_order("alice", &order(BookSide::Bid, "0.50", 10), 2)
+        .place_order(ALICE, &order(BookSide::Bid, "0.50", 10), 2)
         .unwrap();
     assert_eq!(ack.fill_count, c(5));
     assert_eq!(ack.remaining_count, c(5));
     // Cash: −5 × 0.30 − fee(0.07 × 5 × 0.30 × 0.70 = 0.0735) = 98.4265; locked 5 × 0.50.
-    assert_eq!(cash(&ex, "alice"), m("98.4265"));
-    assert_eq!(available(&ex, "alice", 0), m("95.9265"));
+    assert_eq!(cash(&ex, ALICE), m("98.4265"));
+    assert_eq!(available(&ex, ALICE, 0), m("95.9265"));
 }
 
 fn deci_cent_exchange(precision: BalancePrecision) -> Exchange {
@@ -245,21 +245,21 @@ fn deci_cent_exchange(precision: BalancePrecision) -> Exchange {
 fn fee_rounding_three_one_lot_matches_at_a_subpenny_price() {
     let mut ex = deci_cent_exchange(BalancePrecision::NonDirect);
     for t in 0..3 {
-        ex.place_order("bob", &order(BookSide::Ask, "0.055", 1), t)
+        ex.place_order(BOB, &order(BookSide::Ask, "0.055", 1), t)
             .unwrap();
     }
     let ack = ex
-        .place_order("alice", &order(BookSide::Bid, "0.055", 3), 10)
+        .place_order(ALICE, &order(BookSide::Bid, "0.055", 3), 10)
         .unwrap();
     assert_eq!(ack.fill_count, c(3));
     let fees: Vec<Money> = ex
         .fill_records()
         .iter()
-        .filter(|f| f.user_id == "alice")
+        .filter(|f| f.user_id == ALICE)
         .map(|f| f.fee)
         .collect();
     assert_eq!(fees, vec![m("0.005"), m("0.005"), m("0.005")]);
-    assert_eq!(cash(&ex, "alice"), m("99.82"));
+    assert_eq!(cash(&ex, ALICE), m("99.82"));
     let record = ex.order_record(&ack.order_id).unwrap();
     assert_eq!(record.fee_accumulator, m("0.0039"));
     assert_eq!(record.taker_fees, m("0.015"));
@@ -272,21 +272,21 @@ fn fee_rounding_three_one_lot_matches_at_a_subpenny_price() {
 #[test]
 fn fee_accumulator_pays_a_whole_cent_rebate() {
     let mut ex = deci_cent_exchange(BalancePrecision::NonDirect);
-    ex.place_order("bob", &order(BookSide::Ask, "0.505", 1), 1)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.505", 1), 1)
         .unwrap();
-    ex.place_order("bob", &order(BookSide::Ask, "0.505", 1), 2)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.505", 1), 2)
         .unwrap();
     let ack = ex
-        .place_order("alice", &order(BookSide::Bid, "0.505", 2), 3)
+        .place_order(ALICE, &order(BookSide::Bid, "0.505", 2), 3)
         .unwrap();
     let fees: Vec<Money> = ex
         .fill_records()
         .iter()
-        .filter(|f| f.user_id == "alice")
+        .filter(|f| f.user_id == ALICE)
         .map(|f| f.fee)
         .collect();
     assert_eq!(fees, vec![m("0.025"), m("0.015")]);
-    assert_eq!(cash(&ex, "alice"), m("98.95"));
+    assert_eq!(cash(&ex, ALICE), m("98.95"));
     assert_eq!(
         ex.order_record(&ack.order_id).unwrap().fee_accumulator,
         m("0.005")
@@ -297,54 +297,54 @@ fn fee_accumulator_pays_a_whole_cent_rebate() {
 #[test]
 fn direct_members_pay_no_rounding_fee_on_centicent_amounts() {
     let mut ex = deci_cent_exchange(BalancePrecision::Direct);
-    ex.place_order("bob", &order(BookSide::Ask, "0.055", 1), 1)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.055", 1), 1)
         .unwrap();
-    ex.place_order("alice", &order(BookSide::Bid, "0.055", 1), 2)
+    ex.place_order(ALICE, &order(BookSide::Bid, "0.055", 1), 2)
         .unwrap();
-    assert_eq!(cash(&ex, "alice"), m("99.9413"));
+    assert_eq!(cash(&ex, ALICE), m("99.9413"));
 }
 
 #[test]
 fn an_order_that_reduces_an_opposite_position_locks_nothing_for_that_part() {
     let mut ex = exchange();
-    ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 1)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.40", 10), 1)
         .unwrap();
-    ex.place_order("alice", &order(BookSide::Bid, "0.40", 10), 2)
+    ex.place_order(ALICE, &order(BookSide::Bid, "0.40", 10), 2)
         .unwrap();
     // Alice: long 10 YES, cash 100 − 4 − fee 0.168 = 95.832.
-    assert_eq!(available(&ex, "alice", 0), m("95.832"));
+    assert_eq!(available(&ex, ALICE, 0), m("95.832"));
     // Asking 10 closes the long: no collateral.
     let close = ex
-        .place_order("alice", &order(BookSide::Ask, "0.60", 10), 3)
+        .place_order(ALICE, &order(BookSide::Ask, "0.60", 10), 3)
         .unwrap();
-    assert_eq!(available(&ex, "alice", 0), m("95.832"));
+    assert_eq!(available(&ex, ALICE, 0), m("95.832"));
     // A second ask of 15 finds the position already claimed: 15 × 0.40 locked.
-    ex.place_order("alice", &order(BookSide::Ask, "0.60", 15), 4)
+    ex.place_order(ALICE, &order(BookSide::Ask, "0.60", 15), 4)
         .unwrap();
-    assert_eq!(available(&ex, "alice", 0), m("89.832"));
+    assert_eq!(available(&ex, ALICE, 0), m("89.832"));
     // Cancelling the closing order frees its claim, which passes to the ask of 15: only its
     // last 5 stay locked (5 × 0.40).
-    ex.cancel_order_by_id("alice", &close.order_id, None, 5)
+    ex.cancel_order_by_id(ALICE, &close.order_id, None, 5)
         .unwrap();
-    assert_eq!(available(&ex, "alice", 0), m("93.832"));
+    assert_eq!(available(&ex, ALICE, 0), m("93.832"));
     // Carol buys 10 from the ask of 15: the fill uses its claim and closes Alice's 10 YES at
     // 0.60.
-    ex.open_account("carol", m("100"));
-    ex.place_order("carol", &order(BookSide::Bid, "0.60", 10), 6)
+    ex.open_account(CAROL, m("100"));
+    ex.place_order(CAROL, &order(BookSide::Bid, "0.60", 10), 6)
         .unwrap();
-    assert_eq!(position(&ex, "alice"), Count::ZERO);
+    assert_eq!(position(&ex, ALICE), Count::ZERO);
     // Closing 10 YES at 0.60 pays 6.00 (maker: no fee); 10 of the 15 locked are released and
     // 5 × 0.40 stay locked: 95.832 + 6 − 2 = 99.832.
-    assert_eq!(available(&ex, "alice", 0), m("99.832"));
-    assert_eq!(cash(&ex, "alice"), m("101.832"));
+    assert_eq!(available(&ex, ALICE, 0), m("99.832"));
+    assert_eq!(cash(&ex, ALICE), m("101.832"));
 }
 
 #[test]
 fn settlement_pays_winners_and_records_it() {
     let mut ex = exchange();
-    ex.place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+    ex.place_order(ALICE, &order(BookSide::Bid, "0.40", 10), 1)
         .unwrap();
-    ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 2)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.40", 10), 2)
         .unwrap();
     ex.take_events();
     ex.determine_market(MARKET, MarketResult::Yes, 100).unwrap();
@@ -358,16 +358,16 @@ fn settlement_pays_winners_and_records_it() {
         MarketStatus::Finalized
     );
     // Alice: 96 + 10 × $1. Bob: 100 − 6 − 0.168, his NO pays nothing.
-    assert_eq!(cash(&ex, "alice"), m("106"));
-    assert_eq!(cash(&ex, "bob"), m("93.832"));
-    assert_eq!(position(&ex, "alice"), Count::ZERO);
+    assert_eq!(cash(&ex, ALICE), m("106"));
+    assert_eq!(cash(&ex, BOB), m("93.832"));
+    assert_eq!(position(&ex, ALICE), Count::ZERO);
     let settlements = ex.settlement_records();
     assert_eq!(settlements.len(), 2);
-    let alice = settlements.iter().find(|s| s.user_id == "alice").unwrap();
+    let alice = settlements.iter().find(|s| s.user_id == ALICE).unwrap();
     assert_eq!(alice.yes_count, c(10));
     assert_eq!(alice.yes_total_cost, m("4"));
     assert_eq!(alice.revenue, m("10"));
-    let bob = settlements.iter().find(|s| s.user_id == "bob").unwrap();
+    let bob = settlements.iter().find(|s| s.user_id == BOB).unwrap();
     assert_eq!(bob.no_count, c(10));
     assert_eq!(bob.no_total_cost, m("6"));
     assert_eq!(bob.revenue, Money::ZERO);
@@ -422,7 +422,7 @@ fn the_schedule_opens_closes_determines_and_settles_with_lifecycle_events() {
     );
     let early = OrderRequest::limit(ticker, BookSide::Bid, p("0.50"), c(1));
     assert_eq!(
-        ex.place_order("alice", &early, 500).unwrap_err().code,
+        ex.place_order(ALICE, &early, 500).unwrap_err().code,
         "market_closed"
     );
     ex.advance(999);
@@ -432,7 +432,7 @@ fn the_schedule_opens_closes_determines_and_settles_with_lifecycle_events() {
         lifecycle(&mut ex),
         vec![(LifecycleEventType::Activated, None)]
     );
-    let resting = ex.place_order("alice", &early, 1_500).unwrap();
+    let resting = ex.place_order(ALICE, &early, 1_500).unwrap();
     ex.advance(2_000);
     assert_eq!(
         lifecycle(&mut ex),
@@ -444,7 +444,7 @@ fn the_schedule_opens_closes_determines_and_settles_with_lifecycle_events() {
     );
     // Closing cancels resting orders and frees their collateral.
     assert_eq!(status(&ex, &resting.order_id), OrderStatus::Canceled);
-    assert_eq!(available(&ex, "alice", 0), m("100"));
+    assert_eq!(available(&ex, ALICE, 0), m("100"));
     ex.advance(3_000);
     assert_eq!(
         lifecycle(&mut ex),
@@ -466,16 +466,16 @@ fn the_schedule_opens_closes_determines_and_settles_with_lifecycle_events() {
 #[test]
 fn an_order_group_triggers_at_its_limit_cancels_its_orders_and_blocks_until_reset() {
     let mut ex = exchange();
-    let group = ex.create_group("alice", 0, c(5), 0).unwrap();
+    let group = ex.create_group(ALICE, 0, c(5), 0).unwrap();
     let mut in_group = order(BookSide::Bid, "0.40", 10);
     in_group.order_group_id = Some(group.clone());
-    let first = ex.place_order("alice", &in_group, 1).unwrap();
+    let first = ex.place_order(ALICE, &in_group, 1).unwrap();
     let mut second = order(BookSide::Bid, "0.30", 3);
     second.order_group_id = Some(group.clone());
-    let second = ex.place_order("alice", &second, 2).unwrap();
+    let second = ex.place_order(ALICE, &second, 2).unwrap();
     ex.take_events();
     // Bob takes 5 of the first order: the group has matched 5 = its limit.
-    ex.place_order("bob", &order(BookSide::Ask, "0.40", 5), 3_000)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.40", 5), 3_000)
         .unwrap();
     assert_eq!(status(&ex, &first.order_id), OrderStatus::Canceled);
     assert_eq!(status(&ex, &second.order_id), OrderStatus::Canceled);
@@ -491,17 +491,17 @@ fn an_order_group_triggers_at_its_limit_cancels_its_orders_and_blocks_until_rese
         .collect();
     assert_eq!(group_events, vec![groups::GroupEventType::Triggered]);
     // All of Alice's collateral is free again: 100 − 5 × 0.40 paid.
-    assert_eq!(available(&ex, "alice", 0), m("98"));
+    assert_eq!(available(&ex, ALICE, 0), m("98"));
     let mut again = order(BookSide::Bid, "0.40", 1);
     again.order_group_id = Some(group.clone());
-    let err = ex.place_order("alice", &again, 4_000).unwrap_err();
+    let err = ex.place_order(ALICE, &again, 4_000).unwrap_err();
     assert_eq!(err.code, "invalid_order");
     assert_eq!(err.details.as_deref(), Some("order_group_triggered"));
-    ex.reset_group("alice", &group, None, 5_000).unwrap();
-    ex.place_order("alice", &again, 6_000).unwrap();
+    ex.reset_group(ALICE, &group, None, 5_000).unwrap();
+    ex.place_order(ALICE, &again, 6_000).unwrap();
     // Bob cannot touch Alice's group.
     assert_eq!(
-        ex.trigger_group("bob", &group, None, 7_000)
+        ex.trigger_group(BOB, &group, None, 7_000)
             .unwrap_err()
             .status,
         404
@@ -511,47 +511,46 @@ fn an_order_group_triggers_at_its_limit_cancels_its_orders_and_blocks_until_rese
 #[test]
 fn a_manual_trigger_cancels_and_a_lower_limit_can_trigger() {
     let mut ex = exchange();
-    let group = ex.create_group("alice", 0, c(100), 0).unwrap();
+    let group = ex.create_group(ALICE, 0, c(100), 0).unwrap();
     let mut in_group = order(BookSide::Bid, "0.40", 10);
     in_group.order_group_id = Some(group.clone());
-    let placed = ex.place_order("alice", &in_group, 1).unwrap();
-    ex.trigger_group("alice", &group, Some(0), 2).unwrap();
+    let placed = ex.place_order(ALICE, &in_group, 1).unwrap();
+    ex.trigger_group(ALICE, &group, Some(0), 2).unwrap();
     assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
-    ex.reset_group("alice", &group, Some(0), 3).unwrap();
-    let placed = ex.place_order("alice", &in_group, 4).unwrap();
-    ex.place_order("bob", &order(BookSide::Ask, "0.40", 3), 5)
+    ex.reset_group(ALICE, &group, Some(0), 3).unwrap();
+    let placed = ex.place_order(ALICE, &in_group, 4).unwrap();
+    ex.place_order(BOB, &order(BookSide::Ask, "0.40", 3), 5)
         .unwrap();
     assert!(!ex.order_group(&group).unwrap().triggered);
     // 3 matched inside the window; a limit of 3 triggers at once.
-    ex.update_group_limit("alice", &group, None, c(3), 6)
-        .unwrap();
+    ex.update_group_limit(ALICE, &group, None, c(3), 6).unwrap();
     assert!(ex.order_group(&group).unwrap().triggered);
     assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
-    ex.delete_group("alice", &group, None, 7).unwrap();
+    ex.delete_group(ALICE, &group, None, 7).unwrap();
     assert!(ex.order_group(&group).is_none());
 }
 
 #[test]
 fn cancel_all_per_subaccount_and_for_all() {
     let mut ex = exchange();
-    ex.deposit("alice", 1, m("50")).unwrap();
+    ex.deposit(ALICE, 1, m("50")).unwrap();
     let primary = ex
-        .place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+        .place_order(ALICE, &order(BookSide::Bid, "0.40", 10), 1)
         .unwrap();
     let mut in_sub = order(BookSide::Bid, "0.30", 10);
     in_sub.subaccount = 1;
-    let sub_order = ex.place_order("alice", &in_sub, 2).unwrap();
+    let sub_order = ex.place_order(ALICE, &in_sub, 2).unwrap();
     let bobs = ex
-        .place_order("bob", &order(BookSide::Bid, "0.20", 1), 3)
+        .place_order(BOB, &order(BookSide::Bid, "0.20", 1), 3)
         .unwrap();
-    assert_eq!(available(&ex, "alice", 1), m("47"));
-    ex.cancel_all("alice", Some(1), 4).unwrap();
+    assert_eq!(available(&ex, ALICE, 1), m("47"));
+    ex.cancel_all(ALICE, Some(1), 4).unwrap();
     assert_eq!(status(&ex, &sub_order.order_id), OrderStatus::Canceled);
     assert_eq!(status(&ex, &primary.order_id), OrderStatus::Resting);
-    assert_eq!(available(&ex, "alice", 1), m("50"));
-    ex.place_order("alice", &in_sub, 5).unwrap();
-    ex.cancel_all("alice", None, 6).unwrap();
-    assert!(ex.order_records("alice").all(|o| !o.is_resting()));
+    assert_eq!(available(&ex, ALICE, 1), m("50"));
+    ex.place_order(ALICE, &in_sub, 5).unwrap();
+    ex.cancel_all(ALICE, None, 6).unwrap();
+    assert!(ex.order_records(ALICE).all(|o| !o.is_resting()));
     assert_eq!(status(&ex, &bobs.order_id), OrderStatus::Resting);
     let book = ex.matching_book(MARKET).unwrap().levels();
     assert_eq!(book.yes_bids, vec![(p("0.20"), c(1))]);
@@ -562,23 +561,23 @@ fn a_trading_pause_cancels_only_orders_that_asked_for_it_and_blocks_new_ones() {
     let mut ex = exchange();
     let mut fragile = order(BookSide::Bid, "0.40", 10);
     fragile.cancel_order_on_pause = true;
-    let fragile = ex.place_order("alice", &fragile, 1).unwrap();
+    let fragile = ex.place_order(ALICE, &fragile, 1).unwrap();
     let sturdy = ex
-        .place_order("alice", &order(BookSide::Bid, "0.30", 10), 2)
+        .place_order(ALICE, &order(BookSide::Bid, "0.30", 10), 2)
         .unwrap();
     ex.set_trading_active(false, 3);
     assert!(!ex.is_trading_active());
     assert_eq!(status(&ex, &fragile.order_id), OrderStatus::Canceled);
     assert_eq!(status(&ex, &sturdy.order_id), OrderStatus::Resting);
     let err = ex
-        .place_order("bob", &order(BookSide::Ask, "0.30", 1), 4)
+        .place_order(BOB, &order(BookSide::Ask, "0.30", 1), 4)
         .unwrap_err();
     assert_eq!((err.status, err.code.as_str()), (409, "market_closed"));
     // Cancels still work while paused.
-    ex.cancel_order_by_id("alice", &sturdy.order_id, None, 5)
+    ex.cancel_order_by_id(ALICE, &sturdy.order_id, None, 5)
         .unwrap();
     ex.set_trading_active(true, 6);
-    ex.place_order("bob", &order(BookSide::Ask, "0.30", 1), 7)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.30", 1), 7)
         .unwrap();
 }
 
@@ -587,7 +586,7 @@ fn a_market_pause_emits_deactivated_and_cancels_that_markets_pause_orders() {
     let mut ex = exchange();
     let mut fragile = order(BookSide::Bid, "0.40", 1);
     fragile.cancel_order_on_pause = true;
-    let fragile = ex.place_order("alice", &fragile, 1).unwrap();
+    let fragile = ex.place_order(ALICE, &fragile, 1).unwrap();
     ex.take_events();
     ex.set_market_paused(MARKET, true, 2).unwrap();
     assert_eq!(
@@ -616,14 +615,14 @@ fn a_duplicate_client_order_id_is_a_409() {
     let mut ex = exchange();
     let mut first = order(BookSide::Bid, "0.40", 1);
     first.client_order_id = Some("abc".to_string());
-    ex.place_order("alice", &first, 1).unwrap();
-    let err = ex.place_order("alice", &first, 2).unwrap_err();
+    ex.place_order(ALICE, &first, 1).unwrap();
+    let err = ex.place_order(ALICE, &first, 2).unwrap_err();
     assert_eq!(
         (err.status, err.code.as_str()),
         (409, "order_already_exists")
     );
     // Another member may use the same id.
-    ex.place_order("bob", &first, 3).unwrap();
+    ex.place_order(BOB, &first, 3).unwrap();
 }
 
 #[test]
@@ -631,11 +630,11 @@ fn the_order_log_records_accepted_and_refused_writes_with_their_times() {
     let mut ex = exchange();
     let mut first = order(BookSide::Bid, "0.40", 1);
     first.client_order_id = Some("q1".to_string());
-    let placed = ex.place_order("alice", &first, 10).unwrap();
-    ex.place_order("alice", &first, 20).unwrap_err();
-    ex.cancel_order_by_id("alice", &placed.order_id, None, 30)
+    let placed = ex.place_order(ALICE, &first, 10).unwrap();
+    ex.place_order(ALICE, &first, 20).unwrap_err();
+    ex.cancel_order_by_id(ALICE, &placed.order_id, None, 30)
         .unwrap();
-    ex.cancel_all("bob", None, 40).unwrap();
+    ex.cancel_all(BOB, None, 40).unwrap();
     let log = ex.order_log();
     assert_eq!(log.len(), 4);
     assert_eq!(log[0].now_ms, 10);
@@ -657,47 +656,47 @@ fn the_order_log_records_accepted_and_refused_writes_with_their_times() {
     assert_eq!(log[2].client_order_id.as_deref(), Some("q1"));
     assert_eq!(
         (log[3].kind, log[3].user_id.as_str()),
-        (WriteKind::CancelAll, "bob")
+        (WriteKind::CancelAll, BOB)
     );
 }
 
 #[test]
 fn ioc_fok_post_only_and_reduce_only_follow_kalshis_rules() {
     let mut ex = exchange();
-    ex.place_order("bob", &order(BookSide::Ask, "0.40", 3), 1)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.40", 3), 1)
         .unwrap();
     let mut ioc = order(BookSide::Bid, "0.40", 5);
     ioc.time_in_force = TimeInForce::ImmediateOrCancel;
-    let ack = ex.place_order("alice", &ioc, 2).unwrap();
+    let ack = ex.place_order(ALICE, &ioc, 2).unwrap();
     assert_eq!((ack.fill_count, ack.remaining_count), (c(3), Count::ZERO));
     assert_eq!(status(&ex, &ack.order_id), OrderStatus::Canceled);
     // Nothing locked once the IOC is done: 100 − 1.20 − fee(0.07 × 3 × 0.4 × 0.6 = 0.0504).
-    assert_eq!(available(&ex, "alice", 0), m("98.7496"));
+    assert_eq!(available(&ex, ALICE, 0), m("98.7496"));
     let mut fok = order(BookSide::Bid, "0.40", 5);
     fok.time_in_force = TimeInForce::FillOrKill;
-    let ack = ex.place_order("alice", &fok, 3).unwrap();
+    let ack = ex.place_order(ALICE, &fok, 3).unwrap();
     assert_eq!(ack.fill_count, Count::ZERO);
     assert_eq!(status(&ex, &ack.order_id), OrderStatus::Canceled);
-    ex.place_order("bob", &order(BookSide::Ask, "0.45", 1), 4)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.45", 1), 4)
         .unwrap();
     let mut post = order(BookSide::Bid, "0.45", 1);
     post.post_only = true;
-    let err = ex.place_order("alice", &post, 5).unwrap_err();
+    let err = ex.place_order(ALICE, &post, 5).unwrap_err();
     assert_eq!(err.code, "invalid_order");
     assert_eq!(err.details.as_deref(), Some("post only cross"));
     let mut reduce = order(BookSide::Ask, "0.01", 10);
     reduce.reduce_only = true;
     assert_eq!(
-        ex.place_order("alice", &reduce, 6).unwrap_err().code,
+        ex.place_order(ALICE, &reduce, 6).unwrap_err().code,
         "invalid_order"
     );
     reduce.time_in_force = TimeInForce::ImmediateOrCancel;
     // Alice holds 3 YES: the reduce-only IOC is capped at 3 and nothing rests.
-    ex.place_order("bob", &order(BookSide::Bid, "0.30", 10), 7)
+    ex.place_order(BOB, &order(BookSide::Bid, "0.30", 10), 7)
         .unwrap();
-    let ack = ex.place_order("alice", &reduce, 8).unwrap();
+    let ack = ex.place_order(ALICE, &reduce, 8).unwrap();
     assert_eq!(ack.fill_count, c(3));
-    assert_eq!(position(&ex, "alice"), Count::ZERO);
+    assert_eq!(position(&ex, ALICE), Count::ZERO);
 }
 
 #[test]
@@ -705,19 +704,19 @@ fn a_good_till_date_order_expires_on_advance_and_frees_its_collateral() {
     let mut ex = exchange();
     let mut gtd = order(BookSide::Bid, "0.40", 10);
     gtd.expiration_ms = Some(5_000);
-    let placed = ex.place_order("alice", &gtd, 1).unwrap();
+    let placed = ex.place_order(ALICE, &gtd, 1).unwrap();
     ex.advance(4_999);
     assert_eq!(status(&ex, &placed.order_id), OrderStatus::Resting);
     ex.advance(5_000);
     assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
-    assert_eq!(available(&ex, "alice", 0), m("100"));
+    assert_eq!(available(&ex, ALICE, 0), m("100"));
 }
 
 #[test]
 fn amend_and_decrease_adjust_the_order_and_its_collateral() {
     let mut ex = exchange();
     let placed = ex
-        .place_order("alice", &order(BookSide::Bid, "0.40", 10), 1)
+        .place_order(ALICE, &order(BookSide::Bid, "0.40", 10), 1)
         .unwrap();
     let amend = AmendRequest {
         ticker: MARKET.to_string(),
@@ -728,40 +727,34 @@ fn amend_and_decrease_adjust_the_order_and_its_collateral() {
         updated_client_order_id: Some("new-id".to_string()),
     };
     let ack = ex
-        .amend_order_by_id("alice", &placed.order_id, None, &amend, 2)
+        .amend_order_by_id(ALICE, &placed.order_id, None, &amend, 2)
         .unwrap();
     assert_eq!(ack.remaining_count, c(20));
     assert_eq!(ack.client_order_id, "new-id");
     // 20 × 0.45 locked.
-    assert_eq!(available(&ex, "alice", 0), m("91"));
+    assert_eq!(available(&ex, ALICE, 0), m("91"));
     let wrong_side = AmendRequest {
         side: BookSide::Ask,
         ..amend.clone()
     };
     assert_eq!(
-        ex.amend_order_by_id("alice", &placed.order_id, None, &wrong_side, 3)
+        ex.amend_order_by_id(ALICE, &placed.order_id, None, &wrong_side, 3)
             .unwrap_err()
             .code,
         "order_side_mismatch"
     );
     let ack = ex
-        .decrease_order_by_id("alice", &placed.order_id, None, Decrease::By(c(5)), 4)
+        .decrease_order_by_id(ALICE, &placed.order_id, None, Decrease::By(c(5)), 4)
         .unwrap();
     assert_eq!(ack.remaining_count, c(15));
-    assert_eq!(available(&ex, "alice", 0), m("93.25"));
-    ex.decrease_order_by_id(
-        "alice",
-        &placed.order_id,
-        None,
-        Decrease::To(Count::ZERO),
-        5,
-    )
-    .unwrap();
+    assert_eq!(available(&ex, ALICE, 0), m("93.25"));
+    ex.decrease_order_by_id(ALICE, &placed.order_id, None, Decrease::To(Count::ZERO), 5)
+        .unwrap();
     assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
-    assert_eq!(available(&ex, "alice", 0), m("100"));
+    assert_eq!(available(&ex, ALICE, 0), m("100"));
     // Others cannot see it.
     assert_eq!(
-        ex.cancel_order_by_id("bob", &placed.order_id, None, 6)
+        ex.cancel_order_by_id(BOB, &placed.order_id, None, 6)
             .unwrap_err()
             .status,
         404
@@ -773,7 +766,7 @@ fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
     let mut ex = exchange();
     let mut ask = order(BookSide::Ask, "0.40", 2);
     ask.client_order_id = Some("mine".to_string());
-    ex.place_order("alice", &ask, 1).unwrap();
+    ex.place_order(ALICE, &ask, 1).unwrap();
     let deltas: Vec<events::BookDelta> = ex
         .take_events()
         .into_iter()
@@ -786,7 +779,7 @@ fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
     assert_eq!(deltas[0].side, types::OutcomeSide::No);
     assert_eq!(deltas[0].price, p("0.60"));
     assert_eq!(deltas[0].delta, c(2));
-    assert_eq!(deltas[0].user_id.as_deref(), Some("alice"));
+    assert_eq!(deltas[0].user_id.as_deref(), Some(ALICE));
     assert_eq!(deltas[0].client_order_id.as_deref(), Some("mine"));
 }
 
@@ -794,11 +787,11 @@ fn book_deltas_carry_the_owner_and_no_levels_in_no_prices() {
 fn self_trade_prevention_cancels_the_taker_or_the_resting_maker() {
     let mut ex = exchange();
     let own = ex
-        .place_order("alice", &order(BookSide::Ask, "0.40", 5), 1)
+        .place_order(ALICE, &order(BookSide::Ask, "0.40", 5), 1)
         .unwrap();
     // taker_at_cross: Alice's bid stops at her own ask; nothing trades, her bid is cancelled.
     let stopped = ex
-        .place_order("alice", &order(BookSide::Bid, "0.45", 3), 2)
+        .place_order(ALICE, &order(BookSide::Bid, "0.45", 3), 2)
         .unwrap();
     assert_eq!(stopped.fill_count, Count::ZERO);
     assert_eq!(status(&ex, &stopped.order_id), OrderStatus::Canceled);
@@ -807,20 +800,20 @@ fn self_trade_prevention_cancels_the_taker_or_the_resting_maker() {
     // cancelled ask (5 × 0.60) comes back.
     let mut maker_stp = order(BookSide::Bid, "0.45", 3);
     maker_stp.self_trade_prevention = SelfTradePrevention::Maker;
-    let kept = ex.place_order("alice", &maker_stp, 3).unwrap();
+    let kept = ex.place_order(ALICE, &maker_stp, 3).unwrap();
     assert_eq!(status(&ex, &own.order_id), OrderStatus::Canceled);
     assert_eq!(status(&ex, &kept.order_id), OrderStatus::Resting);
-    assert_eq!(available(&ex, "alice", 0), m("98.65"));
+    assert_eq!(available(&ex, ALICE, 0), m("98.65"));
     assert!(ex.fill_records().is_empty());
 }
 
 #[test]
 fn an_amend_that_crosses_trades_as_a_taker() {
     let mut ex = exchange();
-    ex.place_order("bob", &order(BookSide::Ask, "0.50", 2), 1)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.50", 2), 1)
         .unwrap();
     let bid = ex
-        .place_order("alice", &order(BookSide::Bid, "0.40", 5), 2)
+        .place_order(ALICE, &order(BookSide::Bid, "0.40", 5), 2)
         .unwrap();
     let amend = AmendRequest {
         ticker: MARKET.to_string(),
@@ -831,19 +824,19 @@ fn an_amend_that_crosses_trades_as_a_taker() {
         updated_client_order_id: None,
     };
     let ack = ex
-        .amend_order_by_id("alice", &bid.order_id, None, &amend, 3)
+        .amend_order_by_id(ALICE, &bid.order_id, None, &amend, 3)
         .unwrap();
     assert_eq!(ack.fill_count, c(2));
     assert_eq!(ack.remaining_count, c(3));
     let alice_fill = ex
         .fill_records()
         .iter()
-        .find(|f| f.user_id == "alice")
+        .find(|f| f.user_id == ALICE)
         .unwrap();
     assert!(alice_fill.is_taker);
     // Taker fee 0.07 × 2 × 0.5 × 0.5 = 0.035; cash 100 − 1.00 − 0.035; 3 × 0.50 locked.
-    assert_eq!(cash(&ex, "alice"), m("98.965"));
-    assert_eq!(available(&ex, "alice", 0), m("97.465"));
+    assert_eq!(cash(&ex, ALICE), m("98.965"));
+    assert_eq!(available(&ex, ALICE, 0), m("97.465"));
 }
 
 #[test]
@@ -851,14 +844,14 @@ fn an_expired_order_is_retired_before_a_write_touches_it() {
     let mut ex = exchange();
     let mut gtd = order(BookSide::Bid, "0.40", 10);
     gtd.expiration_ms = Some(5_000);
-    let placed = ex.place_order("alice", &gtd, 1).unwrap();
+    let placed = ex.place_order(ALICE, &gtd, 1).unwrap();
     // No `advance` in between: the cancel at 6 000 finds the order already expired.
     let err = ex
-        .cancel_order_by_id("alice", &placed.order_id, None, 6_000)
+        .cancel_order_by_id(ALICE, &placed.order_id, None, 6_000)
         .unwrap_err();
     assert_eq!(err.status, 404);
     assert_eq!(status(&ex, &placed.order_id), OrderStatus::Canceled);
-    assert_eq!(available(&ex, "alice", 0), m("100"));
+    assert_eq!(available(&ex, ALICE, 0), m("100"));
 }
 
 #[test]
@@ -871,25 +864,25 @@ fn fractional_fills_pay_fees_on_the_fraction() {
     let ticker = "KXTEST-26DEC-FRAC";
     let half = Count::from_centi(250);
     ex.place_order(
-        "bob",
+        BOB,
         &OrderRequest::limit(ticker, BookSide::Ask, p("0.33"), half),
         2,
     )
     .unwrap();
     let ack = ex
         .place_order(
-            "alice",
+            ALICE,
             &OrderRequest::limit(ticker, BookSide::Bid, p("0.33"), half),
             3,
         )
         .unwrap();
     assert_eq!(ack.fill_count, half);
     // Fee 0.07 × 2.5 × 0.33 × 0.67 = 0.0386925 → 0.0387; cost 2.5 × 0.33 = 0.825.
-    assert_eq!(cash(&ex, "alice"), m("99.1363"));
+    assert_eq!(cash(&ex, ALICE), m("99.1363"));
     // Whole-contract markets refuse fractions.
     assert_eq!(
         ex.place_order(
-            "alice",
+            ALICE,
             &OrderRequest::limit(MARKET, BookSide::Bid, p("0.33"), half),
             4
         )
@@ -902,28 +895,28 @@ fn fractional_fills_pay_fees_on_the_fraction() {
 #[test]
 fn a_claim_whose_position_is_gone_is_backed_by_money_again() {
     let mut ex = exchange();
-    ex.place_order("bob", &order(BookSide::Ask, "0.40", 10), 1)
+    ex.place_order(BOB, &order(BookSide::Ask, "0.40", 10), 1)
         .unwrap();
-    ex.place_order("alice", &order(BookSide::Bid, "0.40", 10), 2)
+    ex.place_order(ALICE, &order(BookSide::Bid, "0.40", 10), 2)
         .unwrap();
     // Long 10 YES; an ask of 10 reduces it and locks nothing.
     let resting_ask = ex
-        .place_order("alice", &order(BookSide::Ask, "0.60", 10), 3)
+        .place_order(ALICE, &order(BookSide::Ask, "0.60", 10), 3)
         .unwrap();
-    assert_eq!(available(&ex, "alice", 0), m("95.832"));
+    assert_eq!(available(&ex, ALICE, 0), m("95.832"));
     // Alice sells her 10 YES elsewhere: + 4.00 − fee 0.168.
-    ex.place_order("bob", &order(BookSide::Bid, "0.40", 10), 4)
+    ex.place_order(BOB, &order(BookSide::Bid, "0.40", 10), 4)
         .unwrap();
     let mut ioc = order(BookSide::Ask, "0.40", 10);
     ioc.time_in_force = TimeInForce::ImmediateOrCancel;
-    ex.place_order("alice", &ioc, 5).unwrap();
-    assert_eq!(position(&ex, "alice"), Count::ZERO);
-    assert_eq!(cash(&ex, "alice"), m("99.664"));
+    ex.place_order(ALICE, &ioc, 5).unwrap();
+    assert_eq!(position(&ex, ALICE), Count::ZERO);
+    assert_eq!(cash(&ex, ALICE), m("99.664"));
     // The resting ask would now open NO: it locks 10 × 0.40.
     let record = ex.order_record(&resting_ask.order_id).unwrap();
     assert_eq!(record.reducing_claim, Count::ZERO);
     assert_eq!(record.locked, m("4"));
-    assert_eq!(available(&ex, "alice", 0), m("95.664"));
+    assert_eq!(available(&ex, ALICE, 0), m("95.664"));
 }
 
 // ---- the wire-typed API ----
@@ -943,17 +936,26 @@ fn spec_document(text: &str) -> Value {
 
 /// Validate `instance` against `#/components/schemas/{name}` of a spec document.
 fn assert_matches_schema(doc: &Value, name: &str, instance: &Value) {
-    let mut schema = doc.clone();
-    schema["$ref"] = json!(format!("#/components/schemas/{name}"));
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let errors = schema_errors(doc, name, instance);
     assert!(
         errors.is_empty(),
         "{name} does not match the spec: {errors:#?}\n{instance:#}"
     );
+}
+
+/// Why `instance` does not match `#/components/schemas/{name}` (formats checked).
+fn schema_errors(doc: &Value, name: &str, instance: &Value) -> Vec<String> {
+    let mut schema = doc.clone();
+    schema["$ref"] = json!(format!("#/components/schemas/{name}"));
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .should_ignore_unknown_formats(true)
+        .build(&schema)
+        .unwrap();
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
 }
 
 fn openapi() -> Value {
@@ -981,12 +983,12 @@ fn wire_writes_answer_in_kalshis_shapes() {
     let mut ex = exchange();
     let mut request = wire_order(wire::BookSide::Bid, "0.40", 10);
     request.client_order_id = Some("w1".to_string());
-    let created = ex.create_order("alice", &request, 1_000).unwrap();
+    let created = ex.create_order(ALICE, &request, 1_000).unwrap();
     assert_eq!(created.client_order_id.as_deref(), Some("w1"));
     assert_eq!(created.remaining_count, c(10));
     assert_eq!(created.ts_ms, 1_000);
     let taker = ex
-        .create_order("bob", &wire_order(wire::BookSide::Ask, "0.40", 4), 2_000)
+        .create_order(BOB, &wire_order(wire::BookSide::Ask, "0.40", 4), 2_000)
         .unwrap();
     assert_eq!(taker.fill_count, c(4));
     assert_eq!(taker.average_fill_price, Some(p("0.40")));
@@ -996,7 +998,7 @@ fn wire_writes_answer_in_kalshis_shapes() {
 
     let decreased = ex
         .decrease_order(
-            "alice",
+            ALICE,
             &created.order_id,
             None,
             &wire::DecreaseOrderV2Request::by(c(1)),
@@ -1007,7 +1009,7 @@ fn wire_writes_answer_in_kalshis_shapes() {
     assert_matches_schema(&spec, "DecreaseOrderV2Response", &to_json(&decreased));
     let amended = ex
         .amend_order(
-            "alice",
+            ALICE,
             &created.order_id,
             None,
             &wire::AmendOrderV2Request {
@@ -1027,14 +1029,14 @@ fn wire_writes_answer_in_kalshis_shapes() {
     assert_eq!(amended.remaining_count, Some(c(4)));
     assert_matches_schema(&spec, "AmendOrderV2Response", &to_json(&amended));
     let cancelled = ex
-        .cancel_order("alice", &created.order_id, None, 5_000)
+        .cancel_order(ALICE, &created.order_id, None, 5_000)
         .unwrap();
     assert_eq!(cancelled.reduced_by, c(4));
     assert_matches_schema(&spec, "CancelOrderV2Response", &to_json(&cancelled));
 
     let bad = wire::DecreaseOrderV2Request::default();
     assert_eq!(
-        ex.decrease_order("alice", &created.order_id, None, &bad, 6_000)
+        ex.decrease_order(ALICE, &created.order_id, None, &bad, 6_000)
             .unwrap_err()
             .status,
         400
@@ -1050,7 +1052,7 @@ fn batch_writes_report_per_item_errors() {
     let batch = wire::BatchCreateOrdersV2Request {
         orders: vec![duplicate.clone(), duplicate, off_grid],
     };
-    let answer = ex.batch_create_orders("alice", &batch, 10).unwrap();
+    let answer = ex.batch_create_orders(ALICE, &batch, 10).unwrap();
     assert_eq!(answer.orders.len(), 3);
     assert!(answer.orders[0].error.is_none());
     let second = answer.orders[1].error.as_ref().unwrap();
@@ -1081,7 +1083,7 @@ fn batch_writes_report_per_item_errors() {
             },
         ],
     };
-    let answer = ex.batch_cancel_orders("alice", &cancel, 20).unwrap();
+    let answer = ex.batch_cancel_orders(ALICE, &cancel, 20).unwrap();
     assert_eq!(answer.orders[0].reduced_by, c(1));
     assert!(answer.orders[0].error.is_none());
     assert_eq!(answer.orders[1].reduced_by, Count::ZERO);
@@ -1096,7 +1098,7 @@ fn a_past_expiration_time_is_refused_and_logged() {
     let mut ex = exchange();
     let mut request = wire_order(wire::BookSide::Bid, "0.40", 1);
     request.expiration_time = Some(10);
-    let err = ex.create_order("alice", &request, 10_000).unwrap_err();
+    let err = ex.create_order(ALICE, &request, 10_000).unwrap_err();
     assert_eq!(err.code, "invalid_order");
     assert_eq!(ex.order_log().len(), 1);
     assert!(matches!(
@@ -1110,7 +1112,7 @@ fn reads_match_the_openapi_schemas() {
     let mut ex = exchange();
     let group = ex
         .create_order_group(
-            "alice",
+            ALICE,
             &wire::CreateOrderGroupRequest {
                 subaccount: None,
                 contracts_limit: Some(100),
@@ -1122,10 +1124,10 @@ fn reads_match_the_openapi_schemas() {
         .unwrap();
     let mut maker = wire_order(wire::BookSide::Bid, "0.40", 10);
     maker.order_group_id = Some(group.order_group_id.clone());
-    ex.create_order("alice", &maker, 1_000).unwrap();
-    ex.create_order("bob", &wire_order(wire::BookSide::Ask, "0.40", 4), 2_000)
+    ex.create_order(ALICE, &maker, 1_000).unwrap();
+    ex.create_order(BOB, &wire_order(wire::BookSide::Ask, "0.40", 4), 2_000)
         .unwrap();
-    ex.create_order("bob", &wire_order(wire::BookSide::Ask, "0.55", 3), 3_000)
+    ex.create_order(BOB, &wire_order(wire::BookSide::Ask, "0.55", 3), 3_000)
         .unwrap();
     let spec = openapi();
     for market in ex.markets(&wire::GetMarketsParams::default()) {
@@ -1169,26 +1171,24 @@ fn reads_match_the_openapi_schemas() {
     for trade in ex.trades(&wire::GetTradesParams::default()) {
         assert_matches_schema(&spec, "Trade", &to_json(&trade));
     }
-    let balance = ex.balance("alice", None).unwrap();
+    let balance = ex.balance(ALICE, None).unwrap();
     assert_matches_schema(&spec, "GetBalanceResponse", &to_json(&balance));
     // 100 − 4 × 0.40 paid − 6 × 0.40 locked.
     assert_eq!(balance.balance_dollars, m("96"));
     assert_eq!(balance.balance, 9600);
     let positions = ex
-        .positions("alice", &wire::GetPositionsParams::default())
+        .positions(ALICE, &wire::GetPositionsParams::default())
         .unwrap();
     assert_matches_schema(&spec, "GetPositionsResponse", &to_json(&positions));
     assert_eq!(positions.market_positions[0].position_fp, c(4));
     let bob_positions = ex
-        .positions("bob", &wire::GetPositionsParams::default())
+        .positions(BOB, &wire::GetPositionsParams::default())
         .unwrap();
     assert_eq!(bob_positions.market_positions[0].position_fp, c(-4));
-    for fill in ex.fills("bob", &wire::GetFillsParams::default()).unwrap() {
+    for fill in ex.fills(BOB, &wire::GetFillsParams::default()).unwrap() {
         assert_matches_schema(&spec, "Fill", &to_json(&fill));
     }
-    let orders = ex
-        .orders("alice", &wire::GetOrdersParams::default())
-        .unwrap();
+    let orders = ex.orders(ALICE, &wire::GetOrdersParams::default()).unwrap();
     for order in &orders {
         assert_matches_schema(&spec, "Order", &to_json(order));
     }
@@ -1196,7 +1196,7 @@ fn reads_match_the_openapi_schemas() {
         orders[0].order_group_id.as_ref(),
         Some(&group.order_group_id)
     );
-    let queue = ex.queue_position("alice", &orders[0].order_id).unwrap();
+    let queue = ex.queue_position(ALICE, &orders[0].order_id).unwrap();
     assert_matches_schema(&spec, "GetOrderQueuePositionResponse", &to_json(&queue));
     assert_matches_schema(&spec, "ExchangeStatus", &to_json(&ex.exchange_status()));
     assert_matches_schema(
@@ -1204,10 +1204,10 @@ fn reads_match_the_openapi_schemas() {
         "GetExchangeScheduleResponse",
         &to_json(&ex.schedule()),
     );
-    let groups = ex.list_order_groups("alice", None).unwrap();
+    let groups = ex.list_order_groups(ALICE, None).unwrap();
     assert_matches_schema(&spec, "GetOrderGroupsResponse", &to_json(&groups));
     let one = ex
-        .get_order_group("alice", &group.order_group_id, None)
+        .get_order_group(ALICE, &group.order_group_id, None)
         .unwrap();
     assert_matches_schema(&spec, "GetOrderGroupResponse", &to_json(&one));
     assert_matches_schema(&spec, "CreateOrderGroupResponse", &to_json(&group));
@@ -1215,9 +1215,7 @@ fn reads_match_the_openapi_schemas() {
     ex.determine_market(MARKET, MarketResult::Yes, 5_000)
         .unwrap();
     ex.settle_market(MARKET, 6_000).unwrap();
-    let settlements = ex
-        .settlements("alice", &SettlementFilter::default())
-        .unwrap();
+    let settlements = ex.settlements(ALICE, &SettlementFilter::default()).unwrap();
     assert_eq!(settlements.len(), 1);
     assert_eq!(settlements[0].revenue, 400);
     assert_matches_schema(&spec, "Settlement", &to_json(&settlements[0]));
@@ -1230,12 +1228,12 @@ fn reads_match_the_openapi_schemas() {
 #[test]
 fn ws_events_match_the_asyncapi_payloads() {
     let mut ex = exchange();
-    let group = ex.create_group("alice", 0, c(100), 0).unwrap();
+    let group = ex.create_group(ALICE, 0, c(100), 0).unwrap();
     let mut maker = wire_order(wire::BookSide::Bid, "0.40", 10);
     maker.order_group_id = Some(group);
     maker.client_order_id = Some("m1".to_string());
-    ex.create_order("alice", &maker, 1_000).unwrap();
-    ex.create_order("bob", &wire_order(wire::BookSide::Ask, "0.40", 4), 2_000)
+    ex.create_order(ALICE, &maker, 1_000).unwrap();
+    ex.create_order(BOB, &wire_order(wire::BookSide::Ask, "0.40", 4), 2_000)
         .unwrap();
     ex.determine_market(MARKET, MarketResult::No, 3_000)
         .unwrap();
@@ -1288,12 +1286,21 @@ fn ws_events_match_the_asyncapi_payloads() {
         seen.insert(kind);
         let frame = json!({"type": kind, "sid": 1, "seq": 1, "msg": msg});
         assert_matches_schema(&spec, schema, &frame);
+        if kind == "user_order" {
+            // The check would catch a member id that is not a UUID (`sim-user` once was one).
+            let mut renamed = frame.clone();
+            renamed["msg"]["user_id"] = json!("sim-user");
+            assert!(
+                !schema_errors(&spec, schema, &renamed).is_empty(),
+                "a non-UUID user_id passed the schema"
+            );
+        }
     }
     assert_eq!(seen.len(), 8, "every event kind was produced: {seen:?}");
     let fills: Vec<&wire::WsFill> = events
         .iter()
         .filter_map(|e| match e {
-            WireEvent::Fill { user_id, msg } if user_id == "alice" => Some(msg),
+            WireEvent::Fill { user_id, msg } if user_id == ALICE => Some(msg),
             _ => None,
         })
         .collect();
@@ -1315,7 +1322,7 @@ fn a_maintenance_window_takes_the_exchange_down_and_back() {
     let mut ex = exchange_with(config, "0.01");
     let mut fragile = order(BookSide::Bid, "0.40", 1);
     fragile.cancel_order_on_pause = true;
-    let fragile = ex.place_order("alice", &fragile, 5_000).unwrap();
+    let fragile = ex.place_order(ALICE, &fragile, 5_000).unwrap();
     ex.advance(10_000);
     let status_now = ex.exchange_status();
     assert!(!status_now.exchange_active && !status_now.trading_active);
@@ -1327,14 +1334,14 @@ fn a_maintenance_window_takes_the_exchange_down_and_back() {
     );
     assert_eq!(status(&ex, &fragile.order_id), OrderStatus::Canceled);
     assert_eq!(
-        ex.place_order("bob", &order(BookSide::Bid, "0.40", 1), 15_000)
+        ex.place_order(BOB, &order(BookSide::Bid, "0.40", 1), 15_000)
             .unwrap_err()
             .code,
         "market_closed"
     );
     ex.advance(20_000);
     assert!(ex.exchange_status().trading_active);
-    ex.place_order("bob", &order(BookSide::Bid, "0.40", 1), 20_001)
+    ex.place_order(BOB, &order(BookSide::Bid, "0.40", 1), 20_001)
         .unwrap();
     let schedule = ex.schedule();
     assert_eq!(schedule.schedule.maintenance_windows.len(), 1);
@@ -1346,7 +1353,7 @@ mod random_trading {
     use super::*;
     use proptest::prelude::*;
 
-    const USERS: [&str; 3] = ["alice", "bob", "carol"];
+    const USERS: [&str; 3] = [ALICE, BOB, CAROL];
 
     #[derive(Debug, Clone)]
     enum Op {
@@ -1481,6 +1488,7 @@ mod random_trading {
             }
         }
         assert_eq!(resting, book.order_count());
+        ex.assert_index_matches_books();
     }
 
     proptest! {
@@ -1488,7 +1496,7 @@ mod random_trading {
         #[test]
         fn money_is_conserved_and_locks_match_resting_orders(ops in prop::collection::vec(op(), 1..80)) {
             let mut ex = exchange();
-            ex.open_account("carol", m("100"));
+            ex.open_account(CAROL, m("100"));
             for user in USERS {
                 ex.deposit(user, 1, m("50")).unwrap();
             }
@@ -1562,4 +1570,77 @@ mod random_trading {
             }
         }
     }
+}
+
+// ---- scale ----
+
+/// 20,000 resting orders from 100 members in one market, with another member trading,
+/// cancelling and reading queue positions in between. Prints the time of each quarter: with
+/// per-member indexes the quarters take about the same time (a write walks only its member's
+/// orders); a scan over every order on each write makes each quarter slower than the last.
+#[test]
+#[ignore = "a measurement: cargo test --lib sim::exchange::tests::scale -- --ignored --nocapture"]
+fn scale_twenty_thousand_resting_orders() {
+    const ORDERS: usize = 20_000;
+    const MAKERS: usize = 100;
+    let mut ex = exchange();
+    let makers: Vec<String> = (0..MAKERS).map(|i| format!("maker-{i:02}")).collect();
+    for maker in &makers {
+        ex.open_account(maker, m("1000"));
+    }
+    ex.deposit(BOB, 0, m("100000")).unwrap();
+    let mut now = 10;
+    let mut quarter_started = crate::runtime::clock::instant();
+    for i in 0..ORDERS {
+        now += 1;
+        // Makers rest bids at 1..=40 cents and asks at 60..=99 cents: nothing crosses.
+        let (side, cents) = if i % 2 == 0 {
+            (BookSide::Bid, 1 + (i / 2 % 40) as i64)
+        } else {
+            (BookSide::Ask, 60 + (i / 2 % 40) as i64)
+        };
+        let request = OrderRequest::limit(MARKET, side, Price::from_cents(cents).unwrap(), c(1));
+        ex.place_order(&makers[i % MAKERS], &request, now).unwrap();
+        // Bob takes one contract now and then, rests and cancels one, and reads his queue.
+        if i % 50 == 0 {
+            let take = OrderRequest::limit(MARKET, BookSide::Bid, p("0.99"), c(1));
+            ex.place_order(BOB, &take, now).unwrap();
+            let rest = OrderRequest::limit(MARKET, BookSide::Bid, p("0.45"), c(1));
+            let ack = ex.place_order(BOB, &rest, now).unwrap();
+            ex.queue_positions(BOB, &[MARKET.to_string()], None)
+                .unwrap();
+            ex.queue_position(BOB, &ack.order_id).unwrap();
+            ex.cancel_order_by_id(BOB, &ack.order_id, None, now)
+                .unwrap();
+        }
+        ex.take_events();
+        if (i + 1) % (ORDERS / 4) == 0 {
+            let elapsed = quarter_started.elapsed();
+            println!(
+                "orders {:>6}: {:>8.1} ms",
+                i + 1,
+                elapsed.as_secs_f64() * 1e3
+            );
+            quarter_started = crate::runtime::clock::instant();
+        }
+    }
+    let resting = ex.matching_book(MARKET).unwrap().order_count();
+    let started = crate::runtime::clock::instant();
+    ex.cancel_all(BOB, None, now).unwrap();
+    ex.orders(BOB, &wire::GetOrdersParams::default()).unwrap();
+    ex.fills(BOB, &wire::GetFillsParams::default()).unwrap();
+    println!(
+        "bob's cancel-all, order list and fill list beside {resting} resting: {:.2} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    ex.assert_index_matches_books();
+    let started = crate::runtime::clock::instant();
+    for maker in &makers {
+        ex.cancel_all(maker, None, now).unwrap();
+    }
+    println!(
+        "every maker's cancel-all: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    assert_eq!(ex.matching_book(MARKET).unwrap().order_count(), 0);
 }

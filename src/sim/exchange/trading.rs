@@ -216,13 +216,18 @@ impl Exchange {
             BookSide::Bid => (-position).max(Count::ZERO),
             BookSide::Ask => position.max(Count::ZERO),
         };
-        let owner = self.members.get(user_id).map(|m| m.owner);
+        let Some(owner) = self.members.get(user_id).map(|m| m.owner) else {
+            return Count::ZERO;
+        };
+        if !opposite.is_positive() {
+            return Count::ZERO;
+        }
         let claimed = self
-            .resting_numbers(Some(ticker.as_str()), owner)
-            .into_iter()
+            .index
+            .claiming_of(owner, ticker.as_str())
             .filter(|&n| excluding != Some(n))
             .map(|n| self.record(n))
-            .filter(|o| o.subaccount == subaccount && o.side == side)
+            .filter(|o| o.is_resting() && o.subaccount == subaccount && o.side == side)
             .fold(Count::ZERO, |sum, o| sum.saturating_add(o.reducing_claim));
         opposite.saturating_sub(claimed).max(Count::ZERO)
     }
@@ -339,15 +344,8 @@ impl Exchange {
                 .with_details("order_group_triggered"));
             }
         }
-        // Counting one member's orders walks every book, so do it only when the whole exchange
-        // holds enough orders for the cap to matter.
         let max = self.config.max_open_orders_per_user;
-        let all_resting: usize = self.books.values().map(|b| b.order_count()).sum();
-        let open_orders = if all_resting >= max {
-            self.resting_numbers(None, Some(member.owner)).len()
-        } else {
-            all_resting
-        };
+        let open_orders = self.index.resting_count(member.owner);
         if open_orders >= max {
             return Err(ApiError::invalid_order(format!(
                 "user already has {open_orders} open orders (the maximum)"
@@ -458,6 +456,11 @@ impl Exchange {
             reducing_claim: claim.min(accepted),
         });
         self.order_numbers.insert(order_id.clone(), number);
+        self.index.add_order(user_id, number);
+        // The record starts `resting` (apply_outcome settles its final status).
+        self.index.set_resting(owner, &ticker, number, true);
+        self.index
+            .set_claiming(owner, &ticker, number, claim.min(accepted).is_positive());
         if !client_order_id.is_empty() {
             self.client_order_ids
                 .insert((user_id.to_string(), client_order_id.clone()));
@@ -517,9 +520,9 @@ impl Exchange {
                 let record = self.record_mut(maker);
                 record.filled = record.filled.saturating_add(fill.count);
                 record.remaining = fill.maker_remaining;
-                if record.remaining.is_zero() {
-                    record.status = OrderStatus::Executed;
-                }
+            }
+            if fill.maker_remaining.is_zero() {
+                self.set_status(maker, OrderStatus::Executed);
             }
             self.push_delta(maker, maker_side, fill.price, -fill.count, now_ms);
             {
@@ -579,20 +582,23 @@ impl Exchange {
         if let Some(rested) = outcome.rested {
             let record = self.record_mut(taker);
             record.remaining = rested;
-            record.status = OrderStatus::Resting;
             record.updated_ms = now_ms;
+            self.set_status(taker, OrderStatus::Resting);
             self.push_delta(taker, taker_side, taker_price, rested, now_ms);
         } else {
             let cancelled = outcome.cancelled_remainder;
-            let release = {
-                let record = self.record_mut(taker);
-                record.remaining = Count::ZERO;
-                // IOC/FoK remainders and self-trade stops end `canceled`; a full fill `executed`.
-                record.status = if cancelled.is_positive() {
+            // IOC/FoK remainders and self-trade stops end `canceled`; a full fill `executed`.
+            self.set_status(
+                taker,
+                if cancelled.is_positive() {
                     OrderStatus::Canceled
                 } else {
                     OrderStatus::Executed
-                };
+                },
+            );
+            let release = {
+                let record = self.record_mut(taker);
+                record.remaining = Count::ZERO;
                 record.updated_ms = now_ms;
                 record.reducing_claim = Count::ZERO;
                 std::mem::take(&mut record.locked)
@@ -667,6 +673,8 @@ impl Exchange {
             lock_change = lock_change.saturating_add(lock.saturating_sub(order.locked));
             order.reducing_claim = claim;
             order.locked = lock;
+            self.index
+                .set_claiming(owner, ticker, number, claim.is_positive());
         }
         if let Some(member) = self.members.get_mut(user_id)
             && let Ok(sub) = member.account.subaccount_mut(subaccount)
@@ -737,6 +745,7 @@ impl Exchange {
             client_order_id: record.client_order_id.clone(),
             ts_ms: now_ms,
         };
+        self.index.add_fill(&fill.user_id, self.fills.len());
         self.fills.push(fill.clone());
         self.pending.push(ExchangeEvent::Fill(fill));
         (fee.net_fee, effect.opened, effect.closed)
@@ -819,11 +828,11 @@ impl Exchange {
         if number == 0 || number as usize > self.orders.len() {
             return;
         }
+        self.set_status(number, OrderStatus::Canceled);
         let release = {
             let record = self.record_mut(number);
             let reduced = record.remaining;
             record.remaining = Count::ZERO;
-            record.status = OrderStatus::Canceled;
             record.updated_ms = now_ms;
             let release = record.take_collateral_for_reduction(reduced);
             record.reducing_claim = Count::ZERO;
@@ -1156,6 +1165,10 @@ impl Exchange {
                 order.client_order_id = updated.clone();
             }
         }
+        if let Some(owner) = self.members.get(user_id).map(|m| m.owner) {
+            self.index
+                .set_claiming(owner, &record.ticker, number, claim.is_positive());
+        }
         let totals = self.apply_outcome(
             &record.ticker,
             number,
@@ -1225,13 +1238,13 @@ impl Exchange {
             .ok_or_else(|| ApiError::not_found(format!("market {} not found", record.ticker)))?;
         let outcome = book.decrease(number, decrease).map_err(reject_to_api)?;
         let remaining = outcome.order.remaining;
+        if remaining.is_zero() {
+            self.set_status(number, OrderStatus::Canceled);
+        }
         let release = {
             let order = self.record_mut(number);
             order.remaining = remaining;
             order.updated_ms = now_ms;
-            if remaining.is_zero() {
-                order.status = OrderStatus::Canceled;
-            }
             let release = order.take_collateral_for_reduction(outcome.reduced_by);
             if remaining.is_zero() {
                 order.reducing_claim = Count::ZERO;

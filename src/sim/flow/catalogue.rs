@@ -333,7 +333,9 @@ const CITIES: [City; 4] = [
         name: "NYC",
         place: "Central Park, New York",
         normal_high: 58.0,
-        period_ms: 12 * MINUTE,
+        // Short enough that a 10-minute run (the soak) sees a market close, be determined and
+        // settle: closes 6 minutes in, determined a minute later, settled a minute after that.
+        period_ms: 6 * MINUTE,
         fee: FeeType::QuadraticWithMakerFees,
         grid: "linear_cent",
     },

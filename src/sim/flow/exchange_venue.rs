@@ -14,9 +14,10 @@ use crate::sim::exchange::{Exchange, OrderRequest};
 use super::Flow;
 use super::venue::{AgentId, FlowOrder, FlowVenue, Placed, TopOfBook, VenueError, VenueErrorKind};
 
-/// The exchange member id of a flow agent.
+/// The exchange member id of a flow agent: UUID-shaped like every Kalshi user id, with the
+/// agent number in the last group.
 pub fn agent_user_id(agent: AgentId) -> String {
-    format!("flow-agent-{:02}", agent.0)
+    format!("f10a0000-0000-4000-8000-{:012x}", agent.0)
 }
 
 fn venue_error(error: ApiError) -> VenueError {

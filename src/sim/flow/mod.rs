@@ -91,7 +91,7 @@ pub enum AgentRole {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentSpec {
     pub id: AgentId,
-    /// The exchange member id, `flow-agent-NN`.
+    /// The exchange member id (`f10a0000-0000-4000-8000-0000000000NN`).
     pub name: String,
     pub role: AgentRole,
     pub balance: Money,

@@ -422,7 +422,7 @@ mod on_the_exchange {
     #[test]
     fn markets_settle_on_the_exchange() {
         let r = run_on_exchange(5, 15 * 60, 1000);
-        // The NYC high closes 12 minutes in and settles a minute after determination; every
+        // The NYC high closes 6 minutes in (and again at 12) and settles a minute after determination; every
         // market whose settlement time has passed is finalized.
         let end_ms = START_MS + 15 * 60_000;
         let due: Vec<&str> = r

@@ -84,6 +84,8 @@ mod tests {
     use super::*;
     use crate::kalshi::auth::{KeyKind, Signer, generate_key_pair};
 
+    const USER: &str = "0a5e4000-0000-4000-8000-000000000001";
+
     fn signed(signer: &Signer, ts_ms: i64, method: &str, path: &str) -> HeaderMap {
         let auth = signer.sign(ts_ms, method, path);
         let mut headers = HeaderMap::new();
@@ -100,16 +102,14 @@ mod tests {
             let pair = generate_key_pair(kind).unwrap();
             let signer = Signer::from_pem("key-1", &pair.private_pem, "test").unwrap();
             let mut registry = KeyRegistry::new();
-            registry
-                .register("key-1", "user-1", &pair.public_pem)
-                .unwrap();
+            registry.register("key-1", USER, &pair.public_pem).unwrap();
             let path = "/trade-api/v2/portfolio/orders";
 
             let headers = signed(&signer, now, "GET", path);
             let caller =
                 verify_request(&registry, &headers, "GET", &format!("{path}?limit=5"), now)
                     .unwrap();
-            assert_eq!(caller.user_id, "user-1");
+            assert_eq!(caller.user_id, USER);
 
             assert_eq!(
                 verify_request(&registry, &headers, "POST", path, now),

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod errors;
 pub mod fanout;
 pub mod gate;
+mod handler;
 pub mod market;
 pub mod net;
 pub mod query;
@@ -116,6 +117,8 @@ pub enum SimError {
     Faults(#[from] crate::sim::faults::FaultError),
     #[error("building the market: {0}")]
     Market(String),
+    #[error("member: {0}")]
+    UserId(String),
 }
 
 /// Shared by every handler.
@@ -200,6 +203,7 @@ impl SimServer {
     /// Bind, provision the key, build the market and serve until [`SimHandle::shutdown`].
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         config.faults.validate()?;
+        keys::check_user_id(&config.user_id).map_err(SimError::UserId)?;
         let (key_id, key_file, registry_path, registry, user_id) =
             provision_key(&config.key_dir, config.key_algorithm, &config.user_id)?;
         let config = SimConfig { user_id, ..config };

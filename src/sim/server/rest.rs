@@ -1,66 +1,32 @@
-//! The REST router and its handlers. Each handler parses (query, path, JSON body), calls the
-//! exchange under its lock, and serializes; statuses and shapes follow OpenAPI 3.27 (and the 3.34
-//! SDK for cancel-all).
+//! The REST router and its handlers. Each handler names the exchange call it makes and how its
+//! answer is keyed; parsing, locking, paging and serializing are `handler`'s. Statuses and
+//! shapes follow OpenAPI 3.27 (and the 3.34 SDK for cancel-all).
 
-use super::auth::Caller;
-use super::errors::{RestError, json_response};
+use super::errors::RestError;
 use super::gate::{self, REST_PREFIX, WS_PATH};
-use super::query::{QueryParams, page};
+use super::handler::{
+    Answer, Body, PAGE_100_OF_1000, Paging, Query, Signed, check_one_of, keyed, read, read_page,
+    reply, to_json, word, write,
+};
+use super::query::QueryParams;
 use super::ratelimit::{DEFAULT_COST, ENDPOINT_COSTS};
 use super::{AppState, SimConfig, ws};
 use crate::core::num::Money;
 use crate::kalshi::wire;
 use crate::runtime::clock;
+use crate::sim::exchange::types::ApiError;
 use crate::sim::exchange::{Exchange, SettlementFilter};
 use crate::sim::flow::Flow;
 use crate::sim::keys::KeyRegistry;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use http::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 type Shared = State<Arc<AppState>>;
-type Answer = Result<Response, RestError>;
-
-fn ok(body: Value) -> Answer {
-    Ok(json_response(StatusCode::OK, body.to_string()))
-}
-
-fn created(body: Value) -> Answer {
-    Ok(json_response(StatusCode::CREATED, body.to_string()))
-}
-
-/// The signed caller; the gate has already refused unsigned requests to private endpoints.
-fn caller(caller: Option<axum::Extension<Caller>>) -> Result<Caller, RestError> {
-    caller
-        .map(|axum::Extension(c)| c)
-        .ok_or_else(|| RestError::unauthorized("authentication required"))
-}
-
-type CallerExt = Option<axum::Extension<Caller>>;
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RestError> {
-    if body.is_empty() {
-        return Err(RestError::bad_request("request body is required"));
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| RestError::bad_request("invalid request body").with_details(e.to_string()))
-}
-
-/// A query value that must be one of `allowed`.
-fn check_one_of(name: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), RestError> {
-    match value {
-        Some(value) if !allowed.contains(&value) => Err(RestError::bad_request(format!(
-            "{name} {value:?} is not one of {}",
-            allowed.join(", ")
-        ))),
-        _ => Ok(()),
-    }
-}
 
 /// Build the exchange and (if enabled) the synthetic traders, with an account for every
 /// registered user.
@@ -188,27 +154,6 @@ async fn not_found() -> RestError {
     RestError::not_found("no such endpoint")
 }
 
-// ---- helpers ----
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, RestError> {
-    serde_json::to_value(value)
-        .map_err(|e| RestError::internal(format!("cannot encode the answer: {e}")))
-}
-
-/// One page of a complete list under `key`, with the next cursor.
-fn paged<T: serde::Serialize>(
-    key: &str,
-    items: Vec<T>,
-    query: &QueryParams,
-    default: usize,
-    max: usize,
-) -> Answer {
-    let limit = query.limit(default, max, true)?;
-    let offset = query.cursor()?;
-    let (items, cursor) = page(items, offset, limit);
-    ok(json!({ key: to_json(&items)?, "cursor": cursor }))
-}
-
 fn seconds(query: &QueryParams, name: &str) -> Result<Option<i64>, RestError> {
     query.int(name)
 }
@@ -217,42 +162,25 @@ fn owned(query: &QueryParams, name: &str) -> Option<String> {
     query.text(name).map(str::to_string)
 }
 
-/// A query value that must be one of Kalshi's words, decoded into its wire enum.
-fn word<T: serde::de::DeserializeOwned>(
-    query: &QueryParams,
-    name: &str,
-    allowed: &[&str],
-) -> Result<Option<T>, RestError> {
-    let value = query.text(name);
-    check_one_of(name, value, allowed)?;
-    value
-        .map(|v| serde_json::from_value(Value::String(v.to_string())))
-        .transpose()
-        .map_err(|e| RestError::bad_request(format!("{name}: {e}")))
-}
-
 // ---- exchange ----
 
 async fn exchange_status(State(state): Shared) -> Answer {
-    let status = state.market.read(|exchange| exchange.exchange_status());
-    ok(to_json(&status)?)
+    read(&state, |exchange| Ok(exchange.exchange_status()))
 }
 
 async fn exchange_schedule(State(state): Shared) -> Answer {
-    let schedule = state.market.read(|exchange| exchange.schedule());
-    ok(to_json(&schedule)?)
+    read(&state, |exchange| Ok(exchange.schedule()))
 }
 
-async fn user_data_timestamp(caller_ext: CallerExt) -> Answer {
-    caller(caller_ext)?;
+async fn user_data_timestamp(_: Signed) -> Answer {
     let now = chrono::DateTime::from_timestamp_millis(clock::wall_ms()).unwrap_or_default();
-    ok(json!({ "as_of_time": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true) }))
+    let as_of_time = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    reply(StatusCode::OK, &keyed("as_of_time")(as_of_time))
 }
 
 // ---- markets ----
 
-async fn list_markets(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
-    let query = QueryParams::parse(raw.as_deref());
+async fn list_markets(State(state): Shared, Query(query): Query) -> Answer {
     let filter = wire::GetMarketsParams {
         event_ticker: owned(&query, "event_ticker"),
         series_ticker: owned(&query, "series_ticker"),
@@ -272,21 +200,22 @@ async fn list_markets(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
         min_updated_ts: seconds(&query, "min_updated_ts")?,
         ..Default::default()
     };
-    let markets = state.market.read(|exchange| exchange.markets(&filter));
-    paged("markets", markets, &query, 100, 1000)
+    read_page(&state, &query, "markets", PAGE_100_OF_1000, |exchange| {
+        Ok(exchange.markets(&filter))
+    })
 }
 
 async fn get_market(State(state): Shared, Path(ticker): Path<String>) -> Answer {
-    let market = state.market.read(|exchange| exchange.market(&ticker))?;
-    ok(json!({ "market": to_json(&market)? }))
+    read(&state, |exchange| {
+        exchange.market(&ticker).map(keyed("market"))
+    })
 }
 
 async fn orderbook(
     State(state): Shared,
     Path(ticker): Path<String>,
-    RawQuery(raw): RawQuery,
+    Query(query): Query,
 ) -> Answer {
-    let query = QueryParams::parse(raw.as_deref());
     let depth = match query.int("depth")? {
         None => 0,
         Some(d) if d <= 0 => 0,
@@ -297,14 +226,14 @@ async fn orderbook(
             )));
         }
     };
-    let book = state
-        .market
-        .read(|exchange| exchange.orderbook(&ticker, depth))?;
-    ok(json!({ "orderbook_fp": to_json(&book)? }))
+    read(&state, |exchange| {
+        exchange
+            .orderbook(&ticker, depth)
+            .map(keyed("orderbook_fp"))
+    })
 }
 
-async fn orderbooks(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
-    let query = QueryParams::parse(raw.as_deref());
+async fn orderbooks(State(state): Shared, Query(query): Query) -> Answer {
     let tickers = query.list("tickers");
     if tickers.is_empty() || tickers.len() > 100 {
         return Err(RestError::bad_request(
@@ -322,11 +251,10 @@ async fn orderbooks(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
             })
             .collect::<Result<Vec<_>, RestError>>()
     })?;
-    ok(json!({ "orderbooks": books }))
+    reply(StatusCode::OK, &keyed("orderbooks")(books))
 }
 
-async fn list_trades(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
-    let query = QueryParams::parse(raw.as_deref());
+async fn list_trades(State(state): Shared, Query(query): Query) -> Answer {
     let filter = wire::GetTradesParams {
         ticker: owned(&query, "ticker"),
         min_ts: seconds(&query, "min_ts")?,
@@ -337,12 +265,19 @@ async fn list_trades(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
         },
         ..Default::default()
     };
-    let trades = state.market.read(|exchange| exchange.trades(&filter));
-    paged("trades", trades, &query, 100, 1000)
+    read_page(&state, &query, "trades", PAGE_100_OF_1000, |exchange| {
+        Ok(exchange.trades(&filter))
+    })
 }
 
-async fn list_events(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
-    let query = QueryParams::parse(raw.as_deref());
+/// `GET /events` pages by at most 200 and refuses `limit=0`.
+const EVENT_PAGES: Paging = Paging {
+    default: 200,
+    max: 200,
+    zero_ok: false,
+};
+
+async fn list_events(State(state): Shared, Query(query): Query) -> Answer {
     let status = query.text("status");
     check_one_of("status", status, &["unopened", "open", "closed", "settled"])?;
     let filter = wire::GetEventsParams {
@@ -354,33 +289,25 @@ async fn list_events(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
         ..Default::default()
     };
     let tickers = query.list("tickers");
-    let events: Vec<wire::EventData> = state
-        .market
-        .read(|exchange| exchange.events(&filter))
-        .into_iter()
-        .filter(|e| tickers.is_empty() || tickers.contains(&e.event_ticker))
-        .collect();
-    let limit = query.limit(200, 200, false)?;
-    let offset = query.cursor()?;
-    let (events, cursor) = page(events, offset, limit);
-    ok(json!({ "events": to_json(&events)?, "cursor": cursor }))
+    read_page(&state, &query, "events", EVENT_PAGES, |exchange| {
+        Ok(exchange
+            .events(&filter)
+            .into_iter()
+            .filter(|e| tickers.is_empty() || tickers.contains(&e.event_ticker))
+            .collect())
+    })
 }
 
 async fn get_event(
     State(state): Shared,
     Path(event_ticker): Path<String>,
-    RawQuery(raw): RawQuery,
+    Query(query): Query,
 ) -> Answer {
-    let query = QueryParams::parse(raw.as_deref());
     let nested = query.flag("with_nested_markets")?;
-    let event = state
-        .market
-        .read(|exchange| exchange.event(&event_ticker, nested))?;
-    ok(to_json(&event)?)
+    read(&state, |exchange| exchange.event(&event_ticker, nested))
 }
 
-async fn list_series(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
-    let query = QueryParams::parse(raw.as_deref());
+async fn list_series(State(state): Shared, Query(query): Query) -> Answer {
     let category = query.text("category");
     let tags = query.list("tags");
     let include_volume = query.flag("include_volume")?;
@@ -392,7 +319,7 @@ async fn list_series(State(state): Shared, RawQuery(raw): RawQuery) -> Answer {
         .filter(|s| tags.is_empty() || tags.iter().any(|t| s.tags.contains(t)))
         .map(|s| series_json(&s, include_volume))
         .collect::<Result<_, _>>()?;
-    ok(json!({ "series": series }))
+    reply(StatusCode::OK, &keyed("series")(series))
 }
 
 /// A series; `volume_fp` only when asked for (`include_volume`).
@@ -407,189 +334,161 @@ fn series_json(series: &wire::Series, include_volume: bool) -> Result<Value, Res
 async fn get_series(
     State(state): Shared,
     Path(series_ticker): Path<String>,
-    RawQuery(raw): RawQuery,
+    Query(query): Query,
 ) -> Answer {
-    let query = QueryParams::parse(raw.as_deref());
     let include_volume = query.flag("include_volume")?;
     let series = state
         .market
         .read(|exchange| exchange.series(&series_ticker))?;
-    ok(json!({ "series": series_json(&series, include_volume)? }))
+    reply(
+        StatusCode::OK,
+        &keyed("series")(series_json(&series, include_volume)?),
+    )
 }
 
 // ---- portfolio ----
 
-async fn balance(State(state): Shared, caller_ext: CallerExt, RawQuery(raw): RawQuery) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
-    let balance = state
-        .market
-        .read(|exchange| exchange.balance(&caller.user_id, subaccount))?;
-    ok(to_json(&balance)?)
+/// A read of the caller's own records that takes only the `subaccount` query parameter.
+fn read_own<T: serde::Serialize>(
+    state: &AppState,
+    call: &Signed,
+    read_for: fn(&Exchange, &str, Option<u32>) -> Result<T, ApiError>,
+) -> Answer {
+    let subaccount = call.subaccount()?;
+    read(state, |exchange| {
+        read_for(exchange, &call.user_id, subaccount)
+    })
 }
 
-async fn positions(State(state): Shared, caller_ext: CallerExt, RawQuery(raw): RawQuery) -> Answer {
-    let caller = caller(caller_ext)?;
-    let query = QueryParams::parse(raw.as_deref());
+async fn balance(State(state): Shared, call: Signed) -> Answer {
+    read_own(&state, &call, Exchange::balance)
+}
+
+async fn positions(State(state): Shared, call: Signed) -> Answer {
+    let query = &call.query;
     for filter in query.list("count_filter") {
         check_one_of("count_filter", Some(&filter), &["position", "total_traded"])?;
     }
     let filter = wire::GetPositionsParams {
-        ticker: owned(&query, "ticker"),
-        event_ticker: owned(&query, "event_ticker"),
-        count_filter: owned(&query, "count_filter"),
+        ticker: owned(query, "ticker"),
+        event_ticker: owned(query, "event_ticker"),
+        count_filter: owned(query, "count_filter"),
         subaccount: query.subaccount()?,
         ..Default::default()
     };
     let mut positions = state
         .market
-        .read(|exchange| exchange.positions(&caller.user_id, &filter))?;
-    let limit = query.limit(100, 1000, false)?;
-    let offset = query.cursor()?;
-    let (market_positions, cursor) = page(positions.market_positions, offset, limit);
-    positions.market_positions = market_positions;
-    positions.cursor = cursor;
-    ok(to_json(&positions)?)
+        .read(|exchange| exchange.positions(&call.user_id, &filter))?;
+    let paging = Paging {
+        default: 100,
+        max: 1000,
+        zero_ok: false,
+    };
+    (positions.market_positions, positions.cursor) =
+        paging.page(positions.market_positions, query)?;
+    reply(StatusCode::OK, &positions)
 }
 
-async fn fills(State(state): Shared, caller_ext: CallerExt, RawQuery(raw): RawQuery) -> Answer {
-    let caller = caller(caller_ext)?;
-    let query = QueryParams::parse(raw.as_deref());
+async fn fills(State(state): Shared, call: Signed) -> Answer {
+    let query = &call.query;
     let filter = wire::GetFillsParams {
-        ticker: owned(&query, "ticker"),
-        order_id: owned(&query, "order_id"),
-        min_ts: seconds(&query, "min_ts")?,
-        max_ts: seconds(&query, "max_ts")?,
+        ticker: owned(query, "ticker"),
+        order_id: owned(query, "order_id"),
+        min_ts: seconds(query, "min_ts")?,
+        max_ts: seconds(query, "max_ts")?,
         subaccount: query.subaccount()?,
         ..Default::default()
     };
-    let fills = state
-        .market
-        .read(|exchange| exchange.fills(&caller.user_id, &filter))?;
-    paged("fills", fills, &query, 100, 1000)
+    read_page(&state, query, "fills", PAGE_100_OF_1000, |exchange| {
+        exchange.fills(&call.user_id, &filter)
+    })
 }
 
-async fn settlements(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    let caller = caller(caller_ext)?;
-    let query = QueryParams::parse(raw.as_deref());
+async fn settlements(State(state): Shared, call: Signed) -> Answer {
+    let query = &call.query;
     let filter = SettlementFilter {
-        ticker: owned(&query, "ticker"),
-        event_ticker: owned(&query, "event_ticker"),
-        min_ts: seconds(&query, "min_ts")?,
-        max_ts: seconds(&query, "max_ts")?,
+        ticker: owned(query, "ticker"),
+        event_ticker: owned(query, "event_ticker"),
+        min_ts: seconds(query, "min_ts")?,
+        max_ts: seconds(query, "max_ts")?,
         subaccount: query.subaccount()?,
     };
-    let settlements = state
-        .market
-        .read(|exchange| exchange.settlements(&caller.user_id, &filter))?;
-    paged("settlements", settlements, &query, 100, 1000)
+    read_page(&state, query, "settlements", PAGE_100_OF_1000, |exchange| {
+        exchange.settlements(&call.user_id, &filter)
+    })
 }
 
-async fn resting_order_value(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
-    let value = state
-        .market
-        .read(|exchange| exchange.total_resting_order_value(&caller.user_id, subaccount))?;
-    ok(to_json(&value)?)
+async fn resting_order_value(State(state): Shared, call: Signed) -> Answer {
+    read_own(&state, &call, Exchange::total_resting_order_value)
 }
 
 // ---- orders: reads ----
 
-async fn list_orders(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    let caller = caller(caller_ext)?;
-    let query = QueryParams::parse(raw.as_deref());
+async fn list_orders(State(state): Shared, call: Signed) -> Answer {
+    let query = &call.query;
     if query.list("event_ticker").len() > 10 {
         return Err(RestError::bad_request(
             "event_ticker: at most 10 event tickers",
         ));
     }
     let filter = wire::GetOrdersParams {
-        ticker: owned(&query, "ticker"),
-        event_ticker: owned(&query, "event_ticker"),
-        min_ts: seconds(&query, "min_ts")?,
-        max_ts: seconds(&query, "max_ts")?,
-        status: word(&query, "status", &["resting", "canceled", "executed"])?,
+        ticker: owned(query, "ticker"),
+        event_ticker: owned(query, "event_ticker"),
+        min_ts: seconds(query, "min_ts")?,
+        max_ts: seconds(query, "max_ts")?,
+        status: word(query, "status", &["resting", "canceled", "executed"])?,
         subaccount: query.subaccount()?,
         ..Default::default()
     };
-    let orders = state
-        .market
-        .read(|exchange| exchange.orders(&caller.user_id, &filter))?;
-    paged("orders", orders, &query, 100, 1000)
+    read_page(&state, query, "orders", PAGE_100_OF_1000, |exchange| {
+        exchange.orders(&call.user_id, &filter)
+    })
 }
 
-async fn get_order(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    Path(order_id): Path<String>,
-) -> Answer {
-    let caller = caller(caller_ext)?;
-    let order = state
-        .market
-        .read(|exchange| exchange.order(&caller.user_id, &order_id))?;
-    ok(json!({ "order": to_json(&order)? }))
+async fn get_order(State(state): Shared, call: Signed, Path(order_id): Path<String>) -> Answer {
+    read(&state, |exchange| {
+        exchange.order(&call.user_id, &order_id).map(keyed("order"))
+    })
 }
 
 async fn queue_position(
     State(state): Shared,
-    caller_ext: CallerExt,
+    call: Signed,
     Path(order_id): Path<String>,
 ) -> Answer {
-    let caller = caller(caller_ext)?;
-    let position = state
-        .market
-        .read(|exchange| exchange.queue_position(&caller.user_id, &order_id))?;
-    ok(to_json(&position)?)
+    read(&state, |exchange| {
+        exchange.queue_position(&call.user_id, &order_id)
+    })
 }
 
-async fn queue_positions(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    let caller = caller(caller_ext)?;
-    let query = QueryParams::parse(raw.as_deref());
-    let tickers = query.list("market_tickers");
-    let event_ticker = query.text("event_ticker");
+async fn queue_positions(State(state): Shared, call: Signed) -> Answer {
+    let tickers = call.query.list("market_tickers");
+    let event_ticker = call.query.text("event_ticker");
     if tickers.is_empty() && event_ticker.is_none() {
         return Err(RestError::bad_request(
             "give market_tickers or event_ticker",
         ));
     }
-    let positions = state
-        .market
-        .read(|exchange| exchange.queue_positions(&caller.user_id, &tickers, event_ticker))?;
-    ok(json!({ "queue_positions": to_json(&positions)? }))
+    read(&state, |exchange| {
+        exchange
+            .queue_positions(&call.user_id, &tickers, event_ticker)
+            .map(keyed("queue_positions"))
+    })
 }
 
 // ---- orders: writes ----
 
-async fn create_order(State(state): Shared, caller_ext: CallerExt, body: Bytes) -> Answer {
-    let caller = caller(caller_ext)?;
-    let request: wire::CreateOrderV2Request = parse_body(&body)?;
-    let now_ms = clock::wall_ms();
-    let created_order = state.market.write(now_ms, |exchange| {
-        exchange.create_order(&caller.user_id, &request, now_ms)
-    })?;
-    created(to_json(&created_order)?)
+async fn create_order(
+    State(state): Shared,
+    call: Signed,
+    Body(request): Body<wire::CreateOrderV2Request>,
+) -> Answer {
+    write(&state, StatusCode::CREATED, |exchange, now_ms| {
+        exchange.create_order(&call.user_id, &request, now_ms)
+    })
 }
 
-async fn batch_create(State(state): Shared, caller_ext: CallerExt, body: Bytes) -> Answer {
-    let caller = caller(caller_ext)?;
-    let batch: Value = parse_body(&body)?;
+async fn batch_create(State(state): Shared, call: Signed, Body(batch): Body<Value>) -> Answer {
     let items = batch
         .get("orders")
         .and_then(Value::as_array)
@@ -615,7 +514,7 @@ async fn batch_create(State(state): Shared, caller_ext: CallerExt, body: Bytes) 
     };
     let now_ms = clock::wall_ms();
     let answered = state.market.write(now_ms, |exchange| {
-        exchange.batch_create_orders(&caller.user_id, &request, now_ms)
+        exchange.batch_create_orders(&call.user_id, &request, now_ms)
     })?;
     let mut answers = answered.orders.into_iter();
     let mut orders = Vec::with_capacity(items.len());
@@ -635,7 +534,7 @@ async fn batch_create(State(state): Shared, caller_ext: CallerExt, body: Bytes) 
             })),
         }
     }
-    created(json!({ "orders": orders }))
+    reply(StatusCode::CREATED, &keyed("orders")(orders))
 }
 
 /// Drop `null` members whose schema does not allow null (a batch item's `order_id`).
@@ -648,204 +547,127 @@ fn without_nulls(mut item: Value) -> Value {
     item
 }
 
-async fn cancel_order(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    Path(order_id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
-    let now_ms = clock::wall_ms();
-    let canceled = state.market.write(now_ms, |exchange| {
-        exchange.cancel_order(&caller.user_id, &order_id, subaccount, now_ms)
-    })?;
-    ok(to_json(&canceled)?)
+async fn cancel_order(State(state): Shared, call: Signed, Path(order_id): Path<String>) -> Answer {
+    let subaccount = call.subaccount()?;
+    write(&state, StatusCode::OK, |exchange, now_ms| {
+        exchange.cancel_order(&call.user_id, &order_id, subaccount, now_ms)
+    })
 }
 
-async fn batch_cancel(State(state): Shared, caller_ext: CallerExt, body: Bytes) -> Answer {
-    let caller = caller(caller_ext)?;
-    let request: wire::BatchCancelOrdersV2Request = parse_body(&body)?;
+async fn batch_cancel(
+    State(state): Shared,
+    call: Signed,
+    Body(request): Body<wire::BatchCancelOrdersV2Request>,
+) -> Answer {
     if request.orders.is_empty() {
         return Err(RestError::bad_request(
             "orders: at least one order is required",
         ));
     }
-    let now_ms = clock::wall_ms();
-    let canceled = state.market.write(now_ms, |exchange| {
-        exchange.batch_cancel_orders(&caller.user_id, &request, now_ms)
-    })?;
-    ok(to_json(&canceled)?)
+    write(&state, StatusCode::OK, |exchange, now_ms| {
+        exchange.batch_cancel_orders(&call.user_id, &request, now_ms)
+    })
 }
 
-async fn cancel_all(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
+async fn cancel_all(State(state): Shared, call: Signed) -> Answer {
+    let subaccount = call.subaccount()?;
     let now_ms = clock::wall_ms();
     state.market.write(now_ms, |exchange| {
-        exchange.cancel_all(&caller.user_id, subaccount, now_ms)
+        exchange.cancel_all(&call.user_id, subaccount, now_ms)
     })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn amend_order(
     State(state): Shared,
-    caller_ext: CallerExt,
+    call: Signed,
     Path(order_id): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
+    Body(request): Body<wire::AmendOrderV2Request>,
 ) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
-    let request: wire::AmendOrderV2Request = parse_body(&body)?;
-    let now_ms = clock::wall_ms();
-    let amended = state.market.write(now_ms, |exchange| {
-        exchange.amend_order(&caller.user_id, &order_id, subaccount, &request, now_ms)
-    })?;
-    ok(to_json(&amended)?)
+    let subaccount = call.subaccount()?;
+    write(&state, StatusCode::OK, |exchange, now_ms| {
+        exchange.amend_order(&call.user_id, &order_id, subaccount, &request, now_ms)
+    })
 }
 
 async fn decrease_order(
     State(state): Shared,
-    caller_ext: CallerExt,
+    call: Signed,
     Path(order_id): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
+    Body(request): Body<wire::DecreaseOrderV2Request>,
 ) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
-    let request: wire::DecreaseOrderV2Request = parse_body(&body)?;
+    let subaccount = call.subaccount()?;
     request.validate().map_err(RestError::bad_request)?;
-    let now_ms = clock::wall_ms();
-    let decreased = state.market.write(now_ms, |exchange| {
-        exchange.decrease_order(&caller.user_id, &order_id, subaccount, &request, now_ms)
-    })?;
-    ok(to_json(&decreased)?)
+    write(&state, StatusCode::OK, |exchange, now_ms| {
+        exchange.decrease_order(&call.user_id, &order_id, subaccount, &request, now_ms)
+    })
 }
 
 // ---- order groups ----
 
-async fn list_order_groups(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
-    let groups = state
-        .market
-        .read(|exchange| exchange.list_order_groups(&caller.user_id, subaccount))?;
-    ok(to_json(&groups)?)
+async fn list_order_groups(State(state): Shared, call: Signed) -> Answer {
+    read_own(&state, &call, Exchange::list_order_groups)
 }
 
-async fn create_order_group(State(state): Shared, caller_ext: CallerExt, body: Bytes) -> Answer {
-    let caller = caller(caller_ext)?;
-    let request: wire::CreateOrderGroupRequest = parse_body(&body)?;
-    let now_ms = clock::wall_ms();
-    let group = state.market.write(now_ms, |exchange| {
-        exchange.create_order_group(&caller.user_id, &request, now_ms)
-    })?;
-    created(to_json(&group)?)
+async fn create_order_group(
+    State(state): Shared,
+    call: Signed,
+    Body(request): Body<wire::CreateOrderGroupRequest>,
+) -> Answer {
+    write(&state, StatusCode::CREATED, |exchange, now_ms| {
+        exchange.create_order_group(&call.user_id, &request, now_ms)
+    })
 }
 
 async fn get_order_group(
     State(state): Shared,
-    caller_ext: CallerExt,
+    call: Signed,
     Path(group_id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
-    let group = state
-        .market
-        .read(|exchange| exchange.get_order_group(&caller.user_id, &group_id, subaccount))?;
-    ok(to_json(&group)?)
+    let subaccount = call.subaccount()?;
+    read(&state, |exchange| {
+        exchange.get_order_group(&call.user_id, &group_id, subaccount)
+    })
 }
 
-/// The order-group writes that take only the group id (and `subaccount`).
-#[derive(Clone, Copy)]
-enum GroupWrite {
-    Delete,
-    Reset,
-    Trigger,
+/// An order-group write that takes only the group id (and `subaccount`).
+type GroupWrite =
+    fn(&mut Exchange, &str, &str, Option<u32>, i64) -> Result<wire::EmptyResponse, ApiError>;
+
+fn group_write(state: &AppState, call: Signed, group_id: &str, apply: GroupWrite) -> Answer {
+    let subaccount = call.subaccount()?;
+    write(state, StatusCode::OK, |exchange, now_ms| {
+        apply(exchange, &call.user_id, group_id, subaccount, now_ms)
+    })
 }
 
-async fn group_write(
-    state: Arc<AppState>,
-    caller_ext: CallerExt,
-    group_id: String,
-    raw: Option<String>,
-    write: GroupWrite,
-) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
-    let now_ms = clock::wall_ms();
-    let done = state.market.write(now_ms, |exchange| match write {
-        GroupWrite::Delete => {
-            exchange.delete_order_group(&caller.user_id, &group_id, subaccount, now_ms)
-        }
-        GroupWrite::Reset => {
-            exchange.reset_order_group(&caller.user_id, &group_id, subaccount, now_ms)
-        }
-        GroupWrite::Trigger => {
-            exchange.trigger_order_group(&caller.user_id, &group_id, subaccount, now_ms)
-        }
-    })?;
-    ok(to_json(&done)?)
+async fn delete_order_group(State(state): Shared, call: Signed, Path(id): Path<String>) -> Answer {
+    group_write(&state, call, &id, Exchange::delete_order_group)
 }
 
-async fn delete_order_group(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    Path(group_id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    group_write(state, caller_ext, group_id, raw, GroupWrite::Delete).await
+async fn reset_order_group(State(state): Shared, call: Signed, Path(id): Path<String>) -> Answer {
+    group_write(&state, call, &id, Exchange::reset_order_group)
 }
 
-async fn reset_order_group(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    Path(group_id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    group_write(state, caller_ext, group_id, raw, GroupWrite::Reset).await
-}
-
-async fn trigger_order_group(
-    State(state): Shared,
-    caller_ext: CallerExt,
-    Path(group_id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Answer {
-    group_write(state, caller_ext, group_id, raw, GroupWrite::Trigger).await
+async fn trigger_order_group(State(state): Shared, call: Signed, Path(id): Path<String>) -> Answer {
+    group_write(&state, call, &id, Exchange::trigger_order_group)
 }
 
 async fn update_order_group_limit(
     State(state): Shared,
-    caller_ext: CallerExt,
+    call: Signed,
     Path(group_id): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
+    Body(request): Body<wire::UpdateOrderGroupLimitRequest>,
 ) -> Answer {
-    let caller = caller(caller_ext)?;
-    let subaccount = QueryParams::parse(raw.as_deref()).subaccount()?;
-    let request: wire::UpdateOrderGroupLimitRequest = parse_body(&body)?;
-    let now_ms = clock::wall_ms();
-    let done = state.market.write(now_ms, |exchange| {
-        exchange.update_order_group_limit(&caller.user_id, &group_id, subaccount, &request, now_ms)
-    })?;
-    ok(to_json(&done)?)
+    let subaccount = call.subaccount()?;
+    write(&state, StatusCode::OK, |exchange, now_ms| {
+        exchange.update_order_group_limit(&call.user_id, &group_id, subaccount, &request, now_ms)
+    })
 }
 
 // ---- account ----
 
-async fn account_limits(State(state): Shared, caller_ext: CallerExt) -> Answer {
-    caller(caller_ext)?;
+async fn account_limits(State(state): Shared, _: Signed) -> Answer {
     // With rate limiting off the simulator reports the top tier's numbers.
     let limits = state
         .gate
@@ -853,12 +675,15 @@ async fn account_limits(State(state): Shared, caller_ext: CallerExt) -> Answer {
         .limits()
         .cloned()
         .unwrap_or_else(|| super::ratelimit::Tier::Prestige.limits());
-    ok(json!({
-        "usage_tier": limits.usage_tier,
-        "read": { "refill_rate": limits.read.refill_rate, "bucket_capacity": limits.read.bucket_capacity },
-        "write": { "refill_rate": limits.write.refill_rate, "bucket_capacity": limits.write.bucket_capacity },
-        "grants": [],
-    }))
+    reply(
+        StatusCode::OK,
+        &json!({
+            "usage_tier": limits.usage_tier,
+            "read": { "refill_rate": limits.read.refill_rate, "bucket_capacity": limits.read.bucket_capacity },
+            "write": { "refill_rate": limits.write.refill_rate, "bucket_capacity": limits.write.bucket_capacity },
+            "grants": [],
+        }),
+    )
 }
 
 async fn endpoint_costs() -> Answer {
@@ -866,5 +691,8 @@ async fn endpoint_costs() -> Answer {
         .iter()
         .map(|(method, path, cost)| json!({ "method": method, "path": format!("{REST_PREFIX}{path}"), "cost": cost }))
         .collect();
-    ok(json!({ "default_cost": DEFAULT_COST, "endpoint_costs": costs }))
+    reply(
+        StatusCode::OK,
+        &json!({ "default_cost": DEFAULT_COST, "endpoint_costs": costs }),
+    )
 }

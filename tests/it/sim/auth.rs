@@ -6,6 +6,7 @@ use kalshi_desk::kalshi::auth::{HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, 
 use kalshi_desk::runtime::clock::wall_ms;
 use kalshi_desk::sim::server::variants::WsAuthFailure;
 use reqwest::Method;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 async fn balance_with(
@@ -210,4 +211,49 @@ async fn the_key_registry_is_reused_across_starts_and_keys_new_keys_are_accepted
     let user = second.main_user();
     assert_eq!(second.get(&user, "/portfolio/balance").await.status, 200);
     second.handle.shutdown().await;
+}
+
+/// Members are UUIDs (AsyncAPI types `user_order.user_id` as `uuid`): the simulator refuses any
+/// other member id, its `user_order` frames carry the UUID, and the schema check used on every
+/// frame would catch a non-UUID id.
+#[tokio::test]
+async fn members_are_uuids_and_the_schema_check_would_catch_one_that_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = kalshi_desk::sim::server::SimServer::start(kalshi_desk::sim::server::SimConfig {
+        key_dir: dir.path().join("keys"),
+        user_id: "sim-user".into(),
+        flow: false,
+        ..Default::default()
+    })
+    .await;
+    let Err(err) = refused else {
+        panic!("a non-UUID member is refused");
+    };
+    let err = err.to_string();
+    assert!(err.contains("\"sim-user\" is not a UUID"), "{err}");
+
+    let sim = start(|c| c.flow = false).await;
+    let pair = kalshi_desk::kalshi::auth::generate_key_pair(KeyKind::Ed25519).unwrap();
+    assert!(
+        sim.handle
+            .register_key("another-key", "sim-user", &pair.public_pem)
+            .is_err()
+    );
+    let user = sim.main_user();
+    assert_eq!(user.user_id, kalshi_desk::sim::server::DEFAULT_USER_ID);
+    let ticker = sim.open_market(&user, "KXFEDDECISION").await;
+    let mut ws = sim.ws(&user).await;
+    ws.subscribe(json!({"channels": ["user_orders"]})).await;
+    let placed = sim.order(&user, &ticker, "bid", "0.01", "1").await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    // `frame` validates every frame against the AsyncAPI schema (formats included).
+    let (frame, _) = ws.until(|f| f["type"] == "user_order").await;
+    assert_eq!(frame["msg"]["user_id"], user.user_id);
+    let mut renamed = frame.clone();
+    renamed["msg"]["user_id"] = json!("sim-user");
+    assert!(
+        crate::schema::validate_ws_message("user_order", &renamed).is_err(),
+        "a non-UUID user_id passed the schema check"
+    );
+    sim.handle.shutdown().await;
 }

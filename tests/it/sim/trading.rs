@@ -618,3 +618,47 @@ async fn order_groups_trigger_on_their_limit_and_reset() {
     );
     sim.handle.shutdown().await;
 }
+
+/// The portfolio reads refuse bad query values with a 400 in the error envelope (OpenAPI
+/// documents 400 for each), and answer 401 to an unsigned request.
+#[tokio::test]
+async fn portfolio_reads_refuse_bad_queries_and_unsigned_requests() {
+    use reqwest::Method;
+    let sim = start(|_| {}).await;
+    let user = sim.new_user(KeyKind::Ed25519);
+    for bad in [
+        "/portfolio/balance?subaccount=64",
+        "/portfolio/positions?count_filter=everything",
+        "/portfolio/positions?limit=0",
+        "/portfolio/fills?min_ts=yesterday",
+        "/portfolio/fills?limit=1001",
+        "/portfolio/settlements?max_ts=later",
+        "/portfolio/settlements?cursor=zzz",
+        "/portfolio/orders?status=open",
+        "/portfolio/orders?event_ticker=A,B,C,D,E,F,G,H,I,J,K",
+        "/portfolio/orders/queue_positions",
+        "/portfolio/summary/total_resting_order_value?subaccount=-1",
+        "/portfolio/order_groups?subaccount=99",
+    ] {
+        let reply = sim.get(&user, bad).await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.body);
+        assert_eq!(
+            error_code(&reply.body),
+            "bad_request",
+            "{bad}: {}",
+            reply.body
+        );
+    }
+    for path in [
+        "/portfolio/balance",
+        "/portfolio/fills",
+        "/portfolio/orders",
+        "/portfolio/order_groups",
+        "/exchange/user_data_timestamp",
+        "/account/limits",
+    ] {
+        let reply = sim.call(None, Method::GET, path, None).await;
+        assert_eq!(reply.status, 401, "{path}: {}", reply.body);
+    }
+    sim.handle.shutdown().await;
+}
