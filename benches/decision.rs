@@ -2,8 +2,9 @@
 //! every market of the sample tape) has its order intents ready, per frame, in an HdrHistogram.
 //! The path is the paper/backtest one: `replay::feed::FeedDecoder` (decode + sequence checks →
 //! engine inputs) and `replay::session::Session` (fill model's shadow book, then
-//! `Engine::handle`); intents land at the local exchange between frames, outside the timing.
-//! Then request signing apart: RSA-2048 PSS and Ed25519 (`kalshi::auth::Signer::sign`).
+//! `Engine::handle`); intents reach the local exchange after the backtest's 50 ms latency,
+//! outside the timing.
+//! The reject-streak halt is off (see `main`). Then request signing apart: RSA-2048 PSS and Ed25519 (`kalshi::auth::Signer::sign`).
 //!
 //! `cargo bench --bench decision`.
 
@@ -17,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use criterion::Criterion;
 use hdrhistogram::Histogram;
-use kalshi_desk::core::engine::{Command, Input, MarketInput};
+use kalshi_desk::core::engine::{AuditKind, Command, Input, MarketInput};
 use kalshi_desk::core::market::Ticker;
 use kalshi_desk::core::num::{Count, Money};
 use kalshi_desk::core::strategy::{MakerParams, StrategyParams};
@@ -51,13 +52,13 @@ fn one_pass(tape: &Tape, base: &BacktestConfig, latencies: &mut Latencies) -> an
     let mut session = Session::new(
         SessionConfig {
             engine: base.engine.clone(),
-            latency_ms: 0,
+            latency_ms: base.latency_ms,
             starting_cash: Money::from_cents(10_000_000),
             id_prefix: "bench".to_string(),
         },
         now,
     );
-    session.discard_audits();
+    let mut last_rejects: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     let markets = header_markets(&tape.header);
     for (ticker, fees) in &markets.fees {
         session.set_fees(ticker, *fees);
@@ -108,6 +109,14 @@ fn one_pass(tape: &Tape, base: &BacktestConfig, latencies: &mut Latencies) -> an
             session.input(input, now);
         }
         let took = clock::mono_ns().saturating_sub(started).max(1);
+        for audit in session.take_audits() {
+            if let AuditKind::OrderRejected { .. } = &audit.event {
+                last_rejects.push_back(format!("{:?}", audit.event));
+                if last_rejects.len() > 3 {
+                    last_rejects.pop_front();
+                }
+            }
+        }
         if is_book {
             latencies.every_frame.record(took).context("histogram")?;
             let emitted = session.in_flight().saturating_sub(before);
@@ -119,7 +128,7 @@ fn one_pass(tape: &Tape, base: &BacktestConfig, latencies: &mut Latencies) -> an
     }
     anyhow::ensure!(
         session.halted().is_none(),
-        "the engine halted during the bench: {:?}",
+        "the engine halted during the bench: {:?}; last rejects: {last_rejects:?}",
         session.halted()
     );
     Ok(())
@@ -155,7 +164,11 @@ fn main() -> anyhow::Result<()> {
     let tape = common::sample_tape()?;
     let settings =
         config::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/backtest.toml"))?;
-    let base = BacktestConfig::from_settings(&settings);
+    let mut base = BacktestConfig::from_settings(&settings);
+    // With maker on every market the local exchange answers some amends and cancels with "not
+    // resting" (the order filled first); ten in a row would halt the engine and end the
+    // decisions being measured. The streak halt is off here, every other limit stays.
+    base.engine.limits.reject_streak_limit = 0;
     let rsa = signer("rsa2048-pkcs8.pem")?;
     let ed25519 = signer("ed25519-pkcs8.pem")?;
 

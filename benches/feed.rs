@@ -202,11 +202,11 @@ fn main() -> anyhow::Result<()> {
         &note,
     );
     result(
-        "feed: serde_json decode (ceiling)",
+        "feed: bare serde_json decode, type known (ceiling)",
         ceiling,
         "msg/s",
         Bar::Info,
-        "same frames, same types",
+        "same frames into OrderbookDelta/OrderbookSnapshot",
     );
     result(
         "feed: share of ceiling",

@@ -67,6 +67,7 @@ impl ServerFrame {
 }
 
 /// Decode one WS text frame. Unknown `type`s decode to [`ServerMsg::Unknown`].
+#[inline]
 pub fn decode_server_frame(text: &str) -> Result<ServerFrame, WireError> {
     // One pass even when `msg` precedes `type` (the simulator sorts its keys): the type is read
     // ahead from the text. Any failure there is decided again by the plain decoder below, which
@@ -98,6 +99,7 @@ pub fn decode_server_frame(text: &str) -> Result<ServerFrame, WireError> {
     }
 }
 
+#[inline]
 fn decode_with_type_hint(text: &str) -> Result<ServerFrame, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let frame = (&mut deserializer).deserialize_map(FrameVisitor { text: Some(text) })?;
@@ -109,10 +111,18 @@ fn decode_with_type_hint(text: &str) -> Result<ServerFrame, serde_json::Error> {
 /// envelope's own comes last when keys are sorted; an earlier one may be nested in `msg`).
 /// Only a hint: the decoder checks it against the envelope's `type`.
 fn type_hint(text: &str) -> Option<Kind> {
-    const KEY: &str = "\"type\":\"";
-    let start = text.rfind(KEY)? + KEY.len();
-    let rest = &text[start..];
-    let name = &rest[..rest.find('"')?];
+    const KEY: &[u8] = b"\"type\":\"";
+    let bytes = text.as_bytes();
+    // A plain backward scan: the key sits a few bytes from the end of a sorted frame, and
+    // setting up a substring searcher per frame costs more than the scan.
+    let start = (0..=bytes.len().checked_sub(KEY.len())?)
+        .rev()
+        .find(|&at| &bytes[at..at + KEY.len()] == KEY)?
+        + KEY.len();
+    let rest = &bytes[start..];
+    let end = rest.iter().position(|&b| b == b'"')?;
+    // The key and the quote are ASCII, so both cuts fall on character boundaries.
+    let name = text.get(start..start + end)?;
     match Kind::from_name(name) {
         Kind::Unknown(_) => None,
         kind => Some(kind),
@@ -813,16 +823,20 @@ impl<'de> Visitor<'de> for FrameVisitor<'_> {
                 "`msg` was read as another type than the frame's `type`",
             ));
         }
-        let msg = match (msg, early_msg) {
-            (Some(m), _) => m,
-            (None, Some(value)) => MsgSeed(&kind)
-                .deserialize(value)
-                .map_err(de::Error::custom)?,
-            (None, None) => match kind {
-                Kind::Unsubscribed => ServerMsg::Unsubscribed,
-                Kind::Ok => ServerMsg::Ok(OkMarkets::default()),
-                Kind::Unknown(type_name) => ServerMsg::Unknown { type_name },
-                _ => return Err(de::Error::missing_field("msg")),
+        // Matched one by one rather than as a tuple: a `ServerMsg` is large, and every move of
+        // it shows on the feed path.
+        let msg = match msg {
+            Some(m) => m,
+            None => match early_msg {
+                Some(value) => MsgSeed(&kind)
+                    .deserialize(value)
+                    .map_err(de::Error::custom)?,
+                None => match kind {
+                    Kind::Unsubscribed => ServerMsg::Unsubscribed,
+                    Kind::Ok => ServerMsg::Ok(OkMarkets::default()),
+                    Kind::Unknown(type_name) => ServerMsg::Unknown { type_name },
+                    _ => return Err(de::Error::missing_field("msg")),
+                },
             },
         };
         Ok(ServerFrame { id, sid, seq, msg })
