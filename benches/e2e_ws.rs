@@ -4,11 +4,12 @@
 //! as fast as it can write them. In this process `kalshi::ws::WsClient` (signed upgrade,
 //! sequence checks, bounded queue) receives them and the consumer applies every book update to
 //! `core::book::Books`. Reported: applied deltas per second, and the lag from `ts_ms` to
-//! applied (ms; a flood keeps the socket buffers full, so this is lag under saturation).
+//! applied (ms): under the flood (socket buffers full, so mostly queueing) and in a second,
+//! paced run at 100,000 msg/s.
 //!
 //! The simulator has no flood mode; this driver stands in for it (bench-only).
 //!
-//! `cargo bench --bench e2e_ws [-- DELTAS MARKETS]` (defaults 1,000,000 and 50).
+//! `cargo bench --bench e2e_ws [-- DELTAS MARKETS]` (flood defaults 1,000,000 and 50).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -62,7 +63,8 @@ fn delta_frame(out: &mut String, sid: u64, seq: u64, k: u64, markets: u64, ts_ms
     );
 }
 
-async fn flood_server(deltas: u64, markets: u64) -> anyhow::Result<()> {
+/// `rate` 0 floods; otherwise deltas go out at about `rate` per second (in bursts of 100).
+async fn flood_server(deltas: u64, markets: u64, rate: u64) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("PORT {}", listener.local_addr()?.port());
     let (stream, _) = listener.accept().await?;
@@ -109,7 +111,11 @@ async fn flood_server(deltas: u64, markets: u64) -> anyhow::Result<()> {
         seq += 1;
         delta_frame(&mut text, sid, seq, k, markets, clock::wall_ms());
         sink.feed(Message::text(text.as_str())).await?;
-        if k % 64 == 63 {
+        if rate > 0 && k % 100 == 99 {
+            sink.flush().await?;
+            let due = started + Duration::from_secs_f64((k + 1) as f64 / rate as f64);
+            tokio::time::sleep_until(due.into()).await;
+        } else if k % 64 == 63 {
             sink.flush().await?;
         }
     }
@@ -222,21 +228,26 @@ async fn client(port: u16, deltas: u64, markets: usize) -> anyhow::Result<(Recei
     Ok((received, ws))
 }
 
-fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let deltas = numbers.first().copied().unwrap_or(1_000_000);
-    let markets = numbers.get(1).copied().unwrap_or(50).max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    if args.iter().any(|a| a == "--flood-server") {
-        return runtime.block_on(flood_server(deltas, markets));
-    }
+/// One connection's worth: the applied deltas, the client's counters, the server's send rate.
+struct Session {
+    received: Received,
+    stats: kalshi_desk::kalshi::ws::WsStatsSnapshot,
+    sent_per_second: Option<f64>,
+}
 
+fn session(
+    runtime: &tokio::runtime::Runtime,
+    deltas: u64,
+    markets: u64,
+    rate: u64,
+) -> anyhow::Result<Session> {
     let mut child = Command::new(std::env::current_exe()?)
-        .args(["--flood-server", &deltas.to_string(), &markets.to_string()])
+        .args([
+            "--flood-server",
+            &deltas.to_string(),
+            &markets.to_string(),
+            &format!("--rate={rate}"),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .context("starting the flood server")?;
@@ -255,7 +266,7 @@ fn main() -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), ws.task).await;
         anyhow::Ok((received, stats))
     });
-    let mut sent = None;
+    let mut sent_per_second = None;
     for line in lines.map_while(Result::ok) {
         if let Some(rest) = line.strip_prefix("SENT ") {
             let mut parts = rest.split(' ');
@@ -264,44 +275,79 @@ fn main() -> anyhow::Result<()> {
                 .next()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(f64::NAN);
-            sent = Some(count / seconds);
+            sent_per_second = Some(count / seconds);
         }
     }
     let _ = child.wait();
     let (received, stats) = outcome?;
-    let rate = received.applied as f64 / received.elapsed.as_secs_f64().max(1e-9);
-    let lag = &received.lag_ms;
+    Ok(Session {
+        received,
+        stats,
+        sent_per_second,
+    })
+}
+
+/// Paced run: a rate the client sustains, so the lag is the path's, not the socket buffers'.
+const PACED_RATE: u64 = 100_000;
+const PACED_DELTAS: u64 = 300_000;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let deltas = numbers.first().copied().unwrap_or(1_000_000);
+    let markets = numbers.get(1).copied().unwrap_or(50).max(1);
+    let rate = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--rate=")?.parse().ok())
+        .unwrap_or(0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    if args.iter().any(|a| a == "--flood-server") {
+        return runtime.block_on(flood_server(deltas, markets, rate));
+    }
+
+    let flood = session(&runtime, deltas, markets, 0)?;
+    let received = &flood.received;
+    let applied_rate = received.applied as f64 / received.elapsed.as_secs_f64().max(1e-9);
     let complete = received.applied == deltas;
     result(
-        "e2e loopback WS: applied",
-        rate,
+        "e2e loopback WS: applied (flood)",
+        applied_rate,
         "msg/s",
         Bar::AtLeast(200_000.0),
         &format!(
-            "{} of {deltas} deltas applied over {markets} markets in {:.2} s{}; {} dropped by the client's queue",
+            "{} of {deltas} deltas applied over {markets} markets in {:.2} s{}; {} dropped by the client's queue; lag p50 {} ms, p99 {} ms (socket buffers full)",
             received.applied,
             received.elapsed.as_secs_f64(),
             if complete { "" } else { " (INCOMPLETE)" },
-            stats.market_dropped,
+            flood.stats.market_dropped,
+            received.lag_ms.value_at_quantile(0.5),
+            received.lag_ms.value_at_quantile(0.99),
         ),
     );
-    if let Some(sent) = sent {
+    if let Some(sent) = flood.sent_per_second {
         result(
             "e2e loopback WS: server send rate (peer)",
             sent,
             "msg/s",
             Bar::Info,
-            "flood server, child process",
+            "flood server, child process, same run",
         );
     }
+
+    let paced = session(&runtime, PACED_DELTAS, markets, PACED_RATE)?;
+    let lag = &paced.received.lag_ms;
     result(
-        "e2e loopback WS: lag ts_ms -> applied p50",
-        lag.value_at_quantile(0.5) as f64,
+        "e2e loopback WS: lag ts_ms -> applied p99 (paced)",
+        lag.value_at_quantile(0.99) as f64,
         "ms",
         Bar::Info,
         &format!(
-            "p99 {} ms, max {} ms (saturating flood: socket buffers full)",
-            lag.value_at_quantile(0.99),
+            "{} deltas at {PACED_RATE} msg/s; p50 {} ms, max {} ms (ts_ms has 1 ms resolution)",
+            paced.received.applied,
+            lag.value_at_quantile(0.5),
             lag.max()
         ),
     );
