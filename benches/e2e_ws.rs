@@ -266,6 +266,10 @@ fn session(
         let _ = tokio::time::timeout(Duration::from_secs(5), ws.task).await;
         anyhow::Ok((received, stats))
     });
+    if outcome.is_err() {
+        // The server may still wait for a connection that will not come.
+        let _ = child.kill();
+    }
     let mut sent_per_second = None;
     for line in lines.map_while(Result::ok) {
         if let Some(rest) = line.strip_prefix("SENT ") {
