@@ -75,6 +75,20 @@ pub fn parse_scaled(text: &str, scale: u32, signed: bool) -> Result<i64, NumErro
     if !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return Err(malformed());
     }
+    let scale_usize = scale as usize;
+    if whole.len() + scale_usize <= 18 && fraction.len() <= scale_usize {
+        // Fewer than 19 digits once scaled: below 10^18, so nothing can overflow and the
+        // checked i128 arithmetic below is not needed (every price and count on the wire).
+        let mut value: i64 = 0;
+        for b in whole.bytes() {
+            value = value * 10 + i64::from(b - b'0');
+        }
+        let digits = fraction.as_bytes();
+        for i in 0..scale_usize {
+            value = value * 10 + digits.get(i).map_or(0, |b| i64::from(b - b'0'));
+        }
+        return Ok(if negative { -value } else { value });
+    }
     let overflow = || NumError::Overflow(text.to_string());
     // Accumulate in i128 so i64::MIN's magnitude fits before the sign is applied.
     let mut value: i128 = 0;
@@ -85,7 +99,6 @@ pub fn parse_scaled(text: &str, scale: u32, signed: bool) -> Result<i64, NumErro
             .filter(|v| *v <= i128::from(i64::MAX) + 1)
             .ok_or_else(overflow)?;
     }
-    let scale_usize = scale as usize;
     let (kept, excess) = if fraction.len() > scale_usize {
         fraction.split_at(scale_usize)
     } else {
@@ -647,6 +660,32 @@ mod tests {
         fn money_round_trips(micros in any::<i64>()) {
             let m = Money::from_micros(micros);
             prop_assert_eq!(Money::parse(&m.to_dollars()).unwrap(), m);
+        }
+
+        #[test]
+        fn short_and_long_spellings_agree(
+            negative in any::<bool>(),
+            whole in "[0-9]{1,20}",
+            fraction in "[0-9]{0,8}",
+            scale in 0u32..=6,
+        ) {
+            // Reference: exact arithmetic on the digits, with the checks the parser promises.
+            let text = format!(
+                "{}{whole}{}{fraction}",
+                if negative { "-" } else { "" },
+                if fraction.is_empty() { "" } else { "." },
+            );
+            let digits = format!("{whole}{fraction:0<width$}", width = scale as usize);
+            let kept = &digits[..whole.len() + scale as usize];
+            let excess = &digits[whole.len() + scale as usize..];
+            let magnitude: i128 = kept.parse().unwrap_or(i128::MAX);
+            let value = if negative { -magnitude } else { magnitude };
+            let expected = if excess.bytes().any(|b| b != b'0') {
+                None
+            } else {
+                i64::try_from(value).ok()
+            };
+            prop_assert_eq!(parse_scaled(&text, scale, true).ok(), expected);
         }
 
         #[test]

@@ -67,7 +67,14 @@ impl ServerFrame {
 }
 
 /// Decode one WS text frame. Unknown `type`s decode to [`ServerMsg::Unknown`].
+#[inline]
 pub fn decode_server_frame(text: &str) -> Result<ServerFrame, WireError> {
+    // One pass even when `msg` precedes `type` (the simulator sorts its keys): the type is read
+    // ahead from the text. Any failure there is decided again by the plain decoder below, which
+    // also words the errors.
+    if let Ok(frame) = decode_with_type_hint(text) {
+        return Ok(frame);
+    }
     match serde_json::from_str::<ServerFrame>(text) {
         Ok(frame) => Ok(frame),
         Err(e) if e.is_syntax() || e.is_eof() => Err(WireError::Json(e)),
@@ -89,6 +96,36 @@ pub fn decode_server_frame(text: &str) -> Result<ServerFrame, WireError> {
                 Err(_) => Err(WireError::Json(e)),
             }
         }
+    }
+}
+
+#[inline]
+fn decode_with_type_hint(text: &str) -> Result<ServerFrame, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let frame = (&mut deserializer).deserialize_map(FrameVisitor { text: Some(text) })?;
+    deserializer.end()?;
+    Ok(frame)
+}
+
+/// The frame type a text names, read ahead of decoding: the last `"type":"…"` in it (the
+/// envelope's own comes last when keys are sorted; an earlier one may be nested in `msg`).
+/// Only a hint: the decoder checks it against the envelope's `type`.
+fn type_hint(text: &str) -> Option<Kind> {
+    const KEY: &[u8] = b"\"type\":\"";
+    let bytes = text.as_bytes();
+    // A plain backward scan: the key sits a few bytes from the end of a sorted frame, and
+    // setting up a substring searcher per frame costs more than the scan.
+    let start = (0..=bytes.len().checked_sub(KEY.len())?)
+        .rev()
+        .find(|&at| &bytes[at..at + KEY.len()] == KEY)?
+        + KEY.len();
+    let rest = &bytes[start..];
+    let end = rest.iter().position(|&b| b == b'"')?;
+    // The key and the quote are ASCII, so both cuts fall on character boundaries.
+    let name = text.get(start..start + end)?;
+    match Kind::from_name(name) {
+        Kind::Unknown(_) => None,
+        kind => Some(kind),
     }
 }
 
@@ -741,9 +778,12 @@ impl<'de> Visitor<'de> for OkVisitor {
     }
 }
 
-struct FrameVisitor;
+struct FrameVisitor<'t> {
+    /// The frame's whole text, to read its `type` ahead when `msg` comes first.
+    text: Option<&'t str>,
+}
 
-impl<'de> Visitor<'de> for FrameVisitor {
+impl<'de> Visitor<'de> for FrameVisitor<'_> {
     type Value = ServerFrame;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -755,6 +795,7 @@ impl<'de> Visitor<'de> for FrameVisitor {
         let (mut id, mut sid, mut seq) = (None, None, None);
         let mut msg: Option<ServerMsg> = None;
         let mut early_msg: Option<Value> = None;
+        let mut hinted: Option<Kind> = None;
         while let Some(key) = map.next_key::<EnvelopeKey>()? {
             match key {
                 EnvelopeKey::Type => kind = Some(map.next_value::<Kind>()?),
@@ -763,7 +804,13 @@ impl<'de> Visitor<'de> for FrameVisitor {
                 EnvelopeKey::Seq => seq = map.next_value::<Option<u64>>()?,
                 EnvelopeKey::Msg => match &kind {
                     Some(k) => msg = Some(map.next_value_seed(MsgSeed(k))?),
-                    None => early_msg = Some(map.next_value::<Value>()?),
+                    None => match self.text.and_then(type_hint) {
+                        Some(hint) => {
+                            msg = Some(map.next_value_seed(MsgSeed(&hint))?);
+                            hinted = Some(hint);
+                        }
+                        None => early_msg = Some(map.next_value::<Value>()?),
+                    },
                 },
                 EnvelopeKey::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -771,16 +818,25 @@ impl<'de> Visitor<'de> for FrameVisitor {
             }
         }
         let kind = kind.ok_or_else(|| de::Error::missing_field("type"))?;
-        let msg = match (msg, early_msg) {
-            (Some(m), _) => m,
-            (None, Some(value)) => MsgSeed(&kind)
-                .deserialize(value)
-                .map_err(de::Error::custom)?,
-            (None, None) => match kind {
-                Kind::Unsubscribed => ServerMsg::Unsubscribed,
-                Kind::Ok => ServerMsg::Ok(OkMarkets::default()),
-                Kind::Unknown(type_name) => ServerMsg::Unknown { type_name },
-                _ => return Err(de::Error::missing_field("msg")),
+        if hinted.is_some_and(|hint| hint != kind) {
+            return Err(de::Error::custom(
+                "`msg` was read as another type than the frame's `type`",
+            ));
+        }
+        // Matched one by one rather than as a tuple: a `ServerMsg` is large, and every move of
+        // it shows on the feed path.
+        let msg = match msg {
+            Some(m) => m,
+            None => match early_msg {
+                Some(value) => MsgSeed(&kind)
+                    .deserialize(value)
+                    .map_err(de::Error::custom)?,
+                None => match kind {
+                    Kind::Unsubscribed => ServerMsg::Unsubscribed,
+                    Kind::Ok => ServerMsg::Ok(OkMarkets::default()),
+                    Kind::Unknown(type_name) => ServerMsg::Unknown { type_name },
+                    _ => return Err(de::Error::missing_field("msg")),
+                },
             },
         };
         Ok(ServerFrame { id, sid, seq, msg })
@@ -789,7 +845,7 @@ impl<'de> Visitor<'de> for FrameVisitor {
 
 impl<'de> Deserialize<'de> for ServerFrame {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ServerFrame, D::Error> {
-        d.deserialize_map(FrameVisitor)
+        d.deserialize_map(FrameVisitor { text: None })
     }
 }
 
@@ -894,6 +950,44 @@ mod tests {
         let unknown =
             decode_server_frame(r#"{"msg":{"x":1},"type":"pyth_value","sid":1}"#).unwrap();
         assert_eq!(unknown.msg.type_name(), "pyth_value");
+        let bad = decode_server_frame(r#"{"msg":{"market_ticker":"A"},"type":"orderbook_delta"}"#);
+        assert!(matches!(bad, Err(WireError::BadFrame { .. })), "{bad:?}");
+    }
+
+    #[test]
+    fn sorted_keys_decode_like_kalshi_order() {
+        let sorted = r#"{"msg":{"delta_fp":"-54.00","market_id":"9b0f6b43-5b68-4f9f-9f02-9a2d1b8ac1a1","market_ticker":"FED-23DEC-T3.00","price_dollars":"0.960","side":"yes","ts":"2022-11-22T20:44:01Z","ts_ms":1669149841000},"seq":3,"sid":2,"type":"orderbook_delta"}"#;
+        assert_eq!(
+            decode_server_frame(sorted).unwrap(),
+            decode_server_frame(DELTA).unwrap()
+        );
+        assert!(matches!(
+            decode_with_type_hint(sorted).unwrap().msg,
+            ServerMsg::OrderbookDelta(_)
+        ));
+    }
+
+    #[test]
+    fn a_misleading_type_hint_falls_back_to_the_envelope_type() {
+        // The last `"type":"…"` is nested and names another known type.
+        let nested_after = r#"{"msg":{"channel":"ticker","sid":7},"type":"subscribed","id":1,"extra":{"type":"fill"}}"#;
+        let frame = decode_server_frame(nested_after).unwrap();
+        assert_eq!(
+            frame.msg,
+            ServerMsg::Subscribed(Subscribed {
+                channel: "ticker".into(),
+                sid: 7
+            })
+        );
+        // The hint's type decodes `msg` fine, but the envelope says otherwise.
+        let delta_msg = &DELTA[DELTA.find("\"msg\":").unwrap() + 6..DELTA.len() - 1];
+        let mismatched = format!(
+            r#"{{"msg":{delta_msg},"type":"pyth_value","extra":{{"type":"orderbook_delta"}}}}"#
+        );
+        assert!(decode_with_type_hint(&mismatched).is_err());
+        let frame = decode_server_frame(&mismatched).unwrap();
+        assert_eq!(frame.msg.type_name(), "pyth_value");
+        // A hinted frame with a bad payload still gets the plain decoder's error.
         let bad = decode_server_frame(r#"{"msg":{"market_ticker":"A"},"type":"orderbook_delta"}"#);
         assert!(matches!(bad, Err(WireError::BadFrame { .. })), "{bad:?}");
     }
