@@ -4,7 +4,7 @@
 //! engine inputs) and `replay::session::Session` (fill model's shadow book, then
 //! `Engine::handle`); intents reach the local exchange after the backtest's 50 ms latency,
 //! outside the timing.
-//! The reject-streak halt is off (see `main`). Then request signing apart: RSA-2048 PSS and Ed25519 (`kalshi::auth::Signer::sign`).
+//! Every limit is on, the reject-streak halt included. Then request signing apart: RSA-2048 PSS and Ed25519 (`kalshi::auth::Signer::sign`).
 //!
 //! `cargo bench --bench decision`.
 
@@ -164,11 +164,9 @@ fn main() -> anyhow::Result<()> {
     let tape = common::sample_tape()?;
     let settings =
         config::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/backtest.toml"))?;
-    let mut base = BacktestConfig::from_settings(&settings);
-    // With maker on every market the local exchange answers some amends and cancels with "not
-    // resting" (the order filled first); ten in a row would halt the engine and end the
-    // decisions being measured. The streak halt is off here, every other limit stays.
-    base.engine.limits.reject_streak_limit = 0;
+    // Every limit stays on: an amend or cancel the local exchange answers "not resting" (the
+    // order filled first) is an order already gone, not a business reject, so it cannot halt.
+    let base = BacktestConfig::from_settings(&settings);
     let rsa = signer("rsa2048-pkcs8.pem")?;
     let ed25519 = signer("ed25519-pkcs8.pem")?;
 
