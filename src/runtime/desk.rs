@@ -393,10 +393,19 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         None => None,
     };
     let journal_file = config.journal_file();
-    let last_halt = match &journal_file {
-        Some(path) => journal::Journal::open(path)?.last_halt(Mode::Live)?,
-        None => None,
+    let (last_halt, journaled_fills) = match &journal_file {
+        Some(path) => {
+            let journal = journal::Journal::open(path)?;
+            let fills = journal.events_of_kind("fill", Mode::Live)?;
+            (journal.last_halt(Mode::Live)?, fills)
+        }
+        None => (None, Vec::new()),
     };
+    let last_journaled_fill_ms = journaled_fills.iter().map(|row| row.ts_ms).max();
+    let journaled_trades: std::collections::HashSet<String> = journaled_fills
+        .into_iter()
+        .filter_map(|row| row.trade_id)
+        .collect();
     let journal = match &journal_file {
         Some(path) => Some(journal::spawn_writer(path, 65_536)?),
         None => None,
@@ -425,7 +434,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         config.engine.session_nonce = rand::random::<u32>().max(1);
     }
 
-    let startup = startup::prepare(&rest, &config, last_halt.as_ref())
+    let startup = startup::prepare(&rest, &config, last_halt.as_ref(), last_journaled_fill_ms)
         .await
         .map_err(DeskError::Reconcile)?;
     config.engine.order_group_id = startup.order_group_id.clone();
@@ -491,6 +500,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         results: result_rx,
         halt: halt.clone(),
         writes,
+        journaled_trades,
         snapshots: snapshot_tx,
         audits: audit_tx.clone(),
         journal: journal.as_ref().map(|(handle, _)| handle.clone()),
