@@ -1335,13 +1335,13 @@ async fn crash_child_desk_process() {
     std::future::pending::<()>().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_desk_killed_with_sigkill_restarts_equal_to_the_exchange_and_loses_no_fill() {
-    use kalshi_desk::runtime::lock::AccountId;
+/// Start `crash_child_desk_process` as its own process and wait until its desk quotes.
+async fn spawn_child_desk(
+    fx: &Fixture,
+    state_dir: &std::path::Path,
+    markets: &[Ticker],
+) -> tokio::process::Child {
     use tokio::io::AsyncBufReadExt as _;
-    let fx = simulator(|_| {}).await;
-    let markets = fx.seeded_markets(2);
-    let state_dir = fx.dir.path().join("state");
     let spec = serde_json::json!({
         "rest": fx.sim.rest_base_url,
         "ws": fx.sim.ws_url,
@@ -1378,6 +1378,25 @@ async fn a_desk_killed_with_sigkill_restarts_equal_to_the_exchange_and_loses_no_
     })
     .await
     .expect("the child desk quoting");
+    child
+}
+
+/// The journal the desk on `fx` keeps in `state_dir`.
+fn desk_journal_path(fx: &Fixture, state_dir: &std::path::Path) -> std::path::PathBuf {
+    let account = kalshi_desk::runtime::lock::AccountId {
+        environment: "sim".into(),
+        key_id: fx.sim.key_id.clone(),
+        subaccount: 0,
+    };
+    state_dir.join(format!("journal-{}.sqlite", account.slug()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_killed_with_sigkill_restarts_equal_to_the_exchange_and_loses_no_fill() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let state_dir = fx.dir.path().join("state");
+    let mut child = spawn_child_desk(&fx, &state_dir, &markets).await;
 
     // A fill while it runs: the child journals it.
     let user = fx.sim.user_id.clone();
@@ -1397,12 +1416,7 @@ async fn a_desk_killed_with_sigkill_restarts_equal_to_the_exchange_and_loses_no_
     };
     let bid = quote(&markets[0], BookSide::Bid);
     fx.cross(TAKER, &markets[0], BookSide::Ask, &bid, 2, true);
-    let account = AccountId {
-        environment: "sim".into(),
-        key_id: fx.sim.key_id.clone(),
-        subaccount: 0,
-    };
-    let journal_path = state_dir.join(format!("journal-{}.sqlite", account.slug()));
+    let journal_path = desk_journal_path(&fx, &state_dir);
     let journaled_fills = || -> Vec<String> {
         Journal::open(&journal_path)
             .and_then(|j| j.events_of_kind("fill", Mode::Live))
@@ -1504,6 +1518,95 @@ async fn a_desk_killed_with_sigkill_restarts_equal_to_the_exchange_and_loses_no_
             "{ticker}"
         );
     }
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_process_killed_mid_kill_restarts_halted_and_completes_the_kill() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let state_dir = fx.dir.path().join("state");
+    let mut child = spawn_child_desk(&fx, &state_dir, &markets).await;
+    assert!(!fx.exchange_resting().is_empty());
+    // Slow answers keep the kill running while the process dies.
+    fx.sim
+        .faults()
+        .update(|f| f.rest.latency_ms = 400)
+        .expect("fault set");
+    let account = kalshi_desk::runtime::lock::AccountId {
+        environment: "sim".into(),
+        key_id: fx.sim.key_id.clone(),
+        subaccount: 0,
+    };
+    let contact =
+        kalshi_desk::runtime::kill::tell_desk(&state_dir, &account, "mid-kill crash", WAIT).await;
+    assert!(
+        matches!(
+            contact,
+            kalshi_desk::runtime::kill::DeskContact::Told { .. }
+        ),
+        "{contact:?}"
+    );
+    let journal_path = desk_journal_path(&fx, &state_dir);
+    let last_halt = || {
+        Journal::open(&journal_path)
+            .and_then(|j| j.last_halt(Mode::Live))
+            .ok()
+            .flatten()
+    };
+    wait_until("the kill journaled as pending", || {
+        last_halt().is_some_and(|h| h.state == HaltState::Pending)
+    })
+    .await;
+    child.start_kill().expect("SIGKILL");
+    let _ = child.wait().await;
+    let killed_at = last_halt().map(|h| h.ts_ms).expect("the pending halt");
+    fx.sim
+        .faults()
+        .update(|f| f.rest.latency_ms = 0)
+        .expect("fault cleared");
+
+    let mut config = fx.config(markets.clone());
+    config.state_dir = Some(state_dir.clone());
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(2))).collect();
+    let desk = desk::start(config).await.expect("desk restarts");
+    assert!(
+        desk.startup()
+            .started_halted
+            .as_deref()
+            .is_some_and(|r| r.contains("mid-kill crash")),
+        "{:?}",
+        desk.startup()
+    );
+    assert!(desk.is_halted());
+    let snapshot = wait_snapshot(&desk, "the restart's kill flat", |s| {
+        s.kill.phase == KillPhase::Flat && matches!(s.trading, TradingState::Halted { .. })
+    })
+    .await;
+    assert!(
+        fx.exchange_resting().is_empty(),
+        "{:?}",
+        fx.exchange_resting()
+    );
+    assert_eq!(snapshot.kill.exchange_resting, Some(0));
+    let late = fx.sim.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .filter(|e| e.now_ms > killed_at)
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    SimWriteKind::CreateOrder
+                        | SimWriteKind::BatchCreateItem
+                        | SimWriteKind::AmendOrder
+                )
+            })
+            .filter(|e| matches!(e.outcome, SimWriteOutcome::Accepted))
+            .count()
+    });
+    assert_eq!(late, 0, "no create or amend accepted after the kill");
     desk.shutdown().await;
     fx.sim.shutdown().await;
 }
