@@ -434,10 +434,20 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         None => None,
     };
     let journal_file = config.journal_file();
-    let last_halt = match &journal_file {
-        Some(path) => journal::Journal::open(path)?.last_halt(config.journal_mode())?,
-        None => None,
+    let (last_halt, journaled_fills) = match &journal_file {
+        Some(path) => {
+            let journal = journal::Journal::open(path)?;
+            let mode = config.journal_mode();
+            let fills = journal.events_of_kind("fill", mode)?;
+            (journal.last_halt(mode)?, fills)
+        }
+        None => (None, Vec::new()),
     };
+    let last_journaled_fill_ms = journaled_fills.iter().map(|row| row.ts_ms).max();
+    let journaled_trades: std::collections::HashSet<String> = journaled_fills
+        .into_iter()
+        .filter_map(|row| row.trade_id)
+        .collect();
     let journal = match &journal_file {
         Some(path) => Some(journal::spawn_writer(path, 65_536)?),
         None => None,
@@ -473,7 +483,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
             config.use_order_group = false;
             paper_executor::prepare(&rest, &config, settings, exchange, last_halt.as_ref()).await
         }
-        _ => startup::prepare(&rest, &config, last_halt.as_ref()).await,
+        _ => startup::prepare(&rest, &config, last_halt.as_ref(), last_journaled_fill_ms).await,
     }
     .map_err(DeskError::Reconcile)?;
     let (paper_executor, paper_link) = match (&paper, &config.paper) {
@@ -567,6 +577,7 @@ pub async fn start(mut config: DeskConfig) -> Result<DeskHandle, DeskError> {
         results: result_rx,
         halt: halt.clone(),
         writes,
+        journaled_trades,
         snapshots: snapshot_tx,
         audits: audit_tx.clone(),
         journal: journal.as_ref().map(|(handle, _)| handle.clone()),

@@ -55,6 +55,8 @@ pub struct EngineTaskParts {
     pub halt: HaltFlag,
     /// New orders and amends in flight at the REST client (its write gate counts them).
     pub writes: WriteTracker,
+    /// Trade ids the journal already holds (start-up journals the fills it lacks).
+    pub journaled_trades: HashSet<String>,
     pub snapshots: watch::Sender<Arc<DeskSnapshot>>,
     pub audits: broadcast::Sender<AuditEvent>,
     pub journal: Option<JournalHandle>,
@@ -125,6 +127,8 @@ struct Task {
     fills_since_ms: i64,
     /// Fills already given to the engine: a reconcile re-reads an overlap it need not repeat.
     seen_trades: HashSet<String>,
+    /// Fills from before the start, inside the adopted positions: the feed must not apply them.
+    prior_trades: HashSet<String>,
     drift_rounds: HashMap<Ticker, u32>,
     kill: KillTrack,
     dirty: bool,
@@ -156,6 +160,7 @@ pub async fn run(parts: EngineTaskParts) {
         mut results,
         halt,
         writes,
+        journaled_trades,
         snapshots,
         audits,
         journal,
@@ -200,6 +205,7 @@ pub async fn run(parts: EngineTaskParts) {
         reconcile_wanted: false,
         fills_since_ms: startup.read_wall_ms,
         seen_trades: HashSet::new(),
+        prior_trades: HashSet::new(),
         drift_rounds: HashMap::new(),
         kill: KillTrack::default(),
         dirty: true,
@@ -211,7 +217,7 @@ pub async fn run(parts: EngineTaskParts) {
         paper: paper_exchange,
         config,
     };
-    task.prime(&startup);
+    task.prime(&startup, &journaled_trades);
 
     let timing = task.config.timing.clone();
     let mut tick = interval(timing.tick_ms);
@@ -278,9 +284,33 @@ impl Task {
     }
 
     /// Start-up inputs, the configured strategies, and the halt the last run ended in.
-    fn prime(&mut self, startup: &StartupReport) {
+    fn prime(&mut self, startup: &StartupReport, journaled_trades: &HashSet<String>) {
         for input in startup.inputs.clone() {
             self.handle(input);
+        }
+        // Fills already inside the adopted positions: never applied again; the ones made while
+        // no desk ran (or lost with a killed process before the journal had them) go on record.
+        for fill in &startup.prior_fills {
+            self.seen_trades.insert(fill.trade_id.as_str().to_string());
+            self.prior_trades.insert(fill.trade_id.as_str().to_string());
+            self.fills_since_ms = self.fills_since_ms.max(fill.ts_ms);
+            if let Some(journal) = &self.journal
+                && !journaled_trades.contains(fill.trade_id.as_str())
+            {
+                journal.record(JournalRecord {
+                    ts_ms: fill.ts_ms,
+                    mode: Mode::Live,
+                    kind: "fill".to_string(),
+                    ticker: Some(fill.ticker.to_string()),
+                    client_order_id: None,
+                    order_id: Some(fill.order_id.as_str().to_string()),
+                    trade_id: Some(fill.trade_id.as_str().to_string()),
+                    payload: serde_json::json!({
+                        "recovered_at_start": true,
+                        "fill": fill,
+                    }),
+                });
+            }
         }
         for (ticker, params) in self.config.strategies.clone() {
             self.handle(Input::Command(Command::SetStrategy { ticker, params }));
@@ -723,6 +753,9 @@ impl Task {
             return;
         }
         if let PrivateEvent::Fill(fill) = &event {
+            if self.prior_trades.contains(fill.trade_id.as_str()) {
+                return;
+            }
             self.fills_since_ms = self.fills_since_ms.max(fill.ts_ms);
             self.seen_trades.insert(fill.trade_id.clone());
             self.observe_ts(fill.ts_ms);

@@ -7,7 +7,7 @@ use crate::core::engine::{ExchangeInput, Input, MarketInput, PrivateInput};
 use crate::core::order::{ClientOrderId, OrderOwner};
 use crate::kalshi::rest::RestClient;
 use crate::kalshi::wire::{
-    BatchCancelOrderV2, CreateOrderGroupRequest, GetBalanceParams, GetOrdersParams,
+    BatchCancelOrderV2, CreateOrderGroupRequest, GetBalanceParams, GetFillsParams, GetOrdersParams,
     GetPositionsParams, OrderStatus,
 };
 use crate::runtime::convert;
@@ -17,6 +17,9 @@ use crate::store::journal::{HaltRecord, HaltState};
 /// Contracts per rolling 15 s the desk's order group allows before the exchange trips it: far
 /// above any sane quoting, so only a runaway trips it.
 const ORDER_GROUP_CONTRACTS_LIMIT: i64 = 1_000_000;
+/// Fills this long before the start are read even when the journal has a newer one: a running
+/// desk's reconciliations re-read an overlap of a few seconds.
+const PRIOR_FILL_WINDOW_MS: i64 = 30_000;
 
 /// What start-up found and did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -39,6 +42,11 @@ pub struct StartupReport {
     /// Inputs the engine is primed with, in order.
     #[serde(skip)]
     pub(crate) inputs: Vec<Input>,
+    /// The account's fills from the last journaled one (and at least a short window before
+    /// start) up to the start: already inside the positions adopted at start, so the engine
+    /// must not apply them again; those the journal lacks are journaled by the desk.
+    #[serde(skip)]
+    pub(crate) prior_fills: Vec<crate::core::order::Fill>,
 }
 
 /// Read the account and prepare the engine's first inputs. An error means nothing is safe to
@@ -47,6 +55,7 @@ pub async fn prepare(
     rest: &RestClient,
     config: &DeskConfig,
     last_halt: Option<&HaltRecord>,
+    last_journaled_fill_ms: Option<i64>,
 ) -> Result<StartupReport, String> {
     let mut report = StartupReport {
         read_wall_ms: crate::runtime::clock::wall_ms(),
@@ -130,6 +139,21 @@ pub async fn prepare(
                 .push(Input::Private(PrivateInput::UserOrder(order_report)));
         }
     }
+
+    // Fills before the positions read: inside the positions, never to be applied again.
+    let since_ms = last_journaled_fill_ms
+        .unwrap_or(report.read_wall_ms)
+        .min(report.read_wall_ms.saturating_sub(PRIOR_FILL_WINDOW_MS));
+    let fills = rest
+        .all_fills(&GetFillsParams {
+            min_ts: Some(since_ms.div_euclid(1000)),
+            subaccount: config.subaccount,
+            ..GetFillsParams::default()
+        })
+        .await
+        .map_err(|e| format!("fills: {e}"))?;
+    report.prior_fills = fills.iter().map(convert::rest_fill).collect();
+    report.prior_fills.sort_by_key(|fill| fill.ts_ms);
 
     let (positions, _) = rest
         .all_positions(&GetPositionsParams {

@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use crate::cli::{CommonArgs, DeskArgs, load_keymap, load_settings};
-use crate::config::settings::{Environment, OnUiExit, RiskSettings};
+use crate::config::settings::{Environment, OnUiExit};
 use crate::config::{Paths, Settings};
 use crate::core::market::Ticker;
 use crate::core::num::Money;
-use crate::core::risk::RiskLimits;
 use crate::core::strategy::{MakerParams, StrategyParams};
 use crate::runtime::desk::{self, DeskConfig};
 use crate::runtime::paper_executor::PaperSettings;
@@ -134,37 +133,15 @@ fn apply_flags(settings: &mut Settings, args: &DeskArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The engine's limits from the operator's config.
-pub fn risk_limits(risk: &RiskSettings) -> RiskLimits {
-    RiskLimits {
-        max_order_count: risk.max_order_contracts,
-        max_order_cost: risk.max_order_cost,
-        max_position: risk.max_position_contracts,
-        max_event_loss: risk.max_event_loss,
-        max_gross_exposure: risk.max_gross_exposure,
-        max_open_orders: risk.max_open_orders,
-        max_orders_per_window: risk.max_orders_per_minute,
-        rate_window_ms: 60_000,
-        runaway_orders_per_window: risk.runaway_orders_per_minute,
-        max_daily_loss: risk.max_daily_loss,
-        collar: Money::from_micros(risk.collar.micros()),
-        reject_streak_limit: risk.reject_streak,
-        breach_persistence: risk.breach_persistence,
-    }
-}
-
-/// Strategies from the config (`[strategies."TICKER"]` tables), invalid ones reported.
+/// Strategies from the config (`[strategies."TICKER"]` tables): the desk starts with the good
+/// ones and shows each bad one as a notice.
 fn configured_strategies(settings: &Settings) -> (Vec<(Ticker, StrategyParams)>, Vec<String>) {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for (ticker, table) in &settings.strategies {
-        let parsed: Result<StrategyParams, String> = toml::Value::Table(table.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().to_string())
-            .and_then(|p: StrategyParams| p.validate().map(|()| p).map_err(|e| e.to_string()));
-        match parsed {
+        match crate::config::trading::strategy_params(ticker, table) {
             Ok(params) => good.push((Ticker::from(ticker.as_str()), params)),
-            Err(why) => bad.push(format!("strategy for {ticker}: {why}")),
+            Err(error) => bad.push(error.to_string()),
         }
     }
     (good, bad)
@@ -311,7 +288,7 @@ async fn run_desk(
     config.watchlist = watchlist.clone();
     let initial_params = strategies.clone();
     config.strategies = strategies;
-    config.engine.limits = risk_limits(&settings.risk);
+    config.engine.limits = crate::config::trading::risk_limits(&settings.risk);
     let account = format!(
         "{}{}",
         crate::tui::fmt::fit(&config.key_id, 12),

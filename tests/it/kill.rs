@@ -1469,3 +1469,83 @@ async fn desk_time_to_flat_median_of_repeated_kills() {
         samples[samples.len() - 1]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_client_sends_no_new_order_or_amend_once_the_halt_flag_is_up() {
+    use kalshi_desk::kalshi::wire::AmendOrderV2Request;
+    use kalshi_desk::runtime::kill::HaltGate;
+    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
+    let sim = start_sim(SimTier::Prestige).await;
+    let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
+    let halt = HaltFlag::new();
+    let writes = WriteTracker::new();
+    assert!(rest.set_write_gate(Arc::new(HaltGate {
+        halt: halt.clone(),
+        writes: writes.clone(),
+    })));
+    let tickers = open_tickers(&sim, 2);
+    let placed = rest
+        .create_order(resting_bid(&tickers[0], "gate-open".into(), None))
+        .await
+        .expect("placed while the gate is open");
+    assert_eq!(writes.started(), 1, "the create was counted");
+    assert_eq!(writes.in_flight(), 0, "and finished");
+
+    halt.halt();
+    let refused = rest
+        .create_order(resting_bid(&tickers[1], "gate-closed".into(), None))
+        .await
+        .expect_err("no create once halted");
+    assert!(matches!(refused, RestError::NotSent { .. }), "{refused:?}");
+    let amend = AmendOrderV2Request {
+        ticker: tickers[0].as_str().into(),
+        side: BookSide::Bid,
+        price: Price::parse("0.0400").expect("price"),
+        count: Count::parse("1.00").expect("count"),
+        client_order_id: Some("gate-open".into()),
+        updated_client_order_id: None,
+        expiration_time: None,
+        exchange_index: None,
+    };
+    let refused = rest
+        .amend_order(&placed.order_id, &amend, None)
+        .await
+        .expect_err("no amend once halted");
+    assert!(matches!(refused, RestError::NotSent { .. }), "{refused:?}");
+    // An immediate-or-cancel reduce-only order (the engine's flatten permit) still goes.
+    let mut flatten = resting_bid(&tickers[1], "gate-flatten".into(), None);
+    flatten.time_in_force = TimeInForce::ImmediateOrCancel;
+    flatten.reduce_only = Some(true);
+    flatten.post_only = None;
+    let flattened = rest.create_order(flatten).await;
+    assert!(
+        !matches!(flattened, Err(RestError::NotSent { .. })),
+        "a flatten order passes the closed gate: {flattened:?}"
+    );
+    // Cancels are never gated.
+    rest.cancel_all_orders(None).await.expect("cancel-all goes");
+
+    let logged: Vec<String> = sim.handle.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .filter_map(|e| e.client_order_id.clone())
+            .collect()
+    });
+    assert!(logged.iter().any(|id| id == "gate-open"));
+    assert!(
+        !logged.iter().any(|id| id == "gate-closed"),
+        "the refused create never reached the exchange: {logged:?}"
+    );
+    let amends = sim.handle.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .filter(|e| matches!(e.kind, WriteKind::AmendOrder))
+            .count()
+    });
+    assert_eq!(amends, 0, "the refused amend never reached the exchange");
+    assert!(resting_at_exchange(&sim).is_empty());
+    assert_eq!(writes.in_flight(), 0);
+    sim.handle.shutdown().await;
+}

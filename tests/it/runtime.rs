@@ -1287,3 +1287,326 @@ async fn an_exchange_pause_stops_quoting_and_refuses_new_orders_until_trading_re
     desk.shutdown().await;
     fx.sim.shutdown().await;
 }
+
+/// The environment variable that turns `crash_child_desk_process` into the desk process the
+/// crash-recovery test starts and kills.
+const CRASH_CHILD_ENV: &str = "KDESK_TEST_CRASH_CHILD";
+
+/// Run only as a child of the crash-recovery test (it returns at once otherwise): a desk with
+/// its state dir, a maker armed on the given markets, "READY" on stdout once both quote, then
+/// running until SIGKILLed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the desk process a_desk_killed_with_sigkill_restarts_… starts and kills"]
+async fn crash_child_desk_process() {
+    let Ok(spec) = std::env::var(CRASH_CHILD_ENV) else {
+        return;
+    };
+    let spec: serde_json::Value = serde_json::from_str(&spec).expect("child spec");
+    let text = |key: &str| spec[key].as_str().expect("spec member").to_string();
+    let markets: Vec<Ticker> = spec["markets"]
+        .as_array()
+        .expect("markets")
+        .iter()
+        .filter_map(|t| t.as_str().map(Ticker::from))
+        .collect();
+    let mut config = DeskConfig::new(
+        "sim",
+        &text("rest"),
+        &text("ws"),
+        &text("key_id"),
+        text("key_file").into(),
+    );
+    config.watchlist = markets.clone();
+    config.state_dir = Some(text("state_dir").into());
+    config.ws_jitter_seed = Some(5);
+    config.limiter = LimiterConfig::for_tier(Tier::Expert);
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(2))).collect();
+    let desk = desk::start(config).await.expect("child desk starts");
+    wait_snapshot(&desk, "books", |s| books_ready(s, &markets)).await;
+    for ticker in &markets {
+        desk.send(Command::Arm {
+            ticker: ticker.clone(),
+        })
+        .await
+        .expect("sent");
+    }
+    wait_snapshot(&desk, "quotes", |s| markets.iter().all(|t| quoting(s, t))).await;
+    println!("READY");
+    std::future::pending::<()>().await;
+}
+
+/// Start `crash_child_desk_process` as its own process and wait until its desk quotes.
+async fn spawn_child_desk(
+    fx: &Fixture,
+    state_dir: &std::path::Path,
+    markets: &[Ticker],
+) -> tokio::process::Child {
+    use tokio::io::AsyncBufReadExt as _;
+    let spec = serde_json::json!({
+        "rest": fx.sim.rest_base_url,
+        "ws": fx.sim.ws_url,
+        "key_id": fx.sim.key_id,
+        "key_file": fx.sim.key_file,
+        "state_dir": state_dir,
+        "markets": markets,
+    });
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "runtime::crash_child_desk_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CRASH_CHILD_ENV, spec.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the child desk starts");
+    let stdout = child.stdout.take().expect("child stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.expect("child output") {
+            // The harness prints the test's name on the same line.
+            if line.trim_end().ends_with("READY") {
+                return;
+            }
+        }
+        panic!("the child desk ended before it quoted");
+    })
+    .await
+    .expect("the child desk quoting");
+    child
+}
+
+/// The journal the desk on `fx` keeps in `state_dir`.
+fn desk_journal_path(fx: &Fixture, state_dir: &std::path::Path) -> std::path::PathBuf {
+    let account = kalshi_desk::runtime::lock::AccountId {
+        environment: "sim".into(),
+        key_id: fx.sim.key_id.clone(),
+        subaccount: 0,
+    };
+    state_dir.join(format!("journal-{}.sqlite", account.slug()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_killed_with_sigkill_restarts_equal_to_the_exchange_and_loses_no_fill() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let state_dir = fx.dir.path().join("state");
+    let mut child = spawn_child_desk(&fx, &state_dir, &markets).await;
+
+    // A fill while it runs: the child journals it.
+    let user = fx.sim.user_id.clone();
+    let quote = |ticker: &Ticker, side: BookSide| -> String {
+        fx.sim.with_exchange(|exchange| {
+            exchange
+                .order_records(&user)
+                .find(|o| {
+                    o.status == SimOrderStatus::Resting
+                        && o.ticker == *ticker
+                        && matches!(o.side, kalshi_desk::core::matching::BookSide::Bid)
+                            == (side == BookSide::Bid)
+                })
+                .map(|o| o.price.to_dollars())
+                .expect("a quote of the child desk")
+        })
+    };
+    let bid = quote(&markets[0], BookSide::Bid);
+    fx.cross(TAKER, &markets[0], BookSide::Ask, &bid, 2, true);
+    let journal_path = desk_journal_path(&fx, &state_dir);
+    let journaled_fills = || -> Vec<String> {
+        Journal::open(&journal_path)
+            .and_then(|j| j.events_of_kind("fill", Mode::Live))
+            .map(|rows| rows.into_iter().filter_map(|r| r.trade_id).collect())
+            .unwrap_or_default()
+    };
+    wait_until("the child journaling its fill", || {
+        !journaled_fills().is_empty()
+    })
+    .await;
+
+    child.start_kill().expect("SIGKILL");
+    let status = child.wait().await.expect("the child ended");
+    assert!(!status.success(), "killed, not exited: {status:?}");
+
+    // The exchange keeps trading while no desk runs: the other market's ask fills too.
+    let ask = quote(&markets[1], BookSide::Ask);
+    fx.cross(TAKER, &markets[1], BookSide::Bid, &ask, 2, true);
+    let exchange_fills = || -> std::collections::BTreeSet<String> {
+        fx.sim.with_exchange(|exchange| {
+            exchange
+                .fill_records()
+                .iter()
+                .filter(|f| f.user_id == user)
+                .map(|f| f.trade_id.clone())
+                .collect()
+        })
+    };
+    assert_eq!(exchange_fills().len(), 2);
+
+    let mut config = fx.config(markets.clone());
+    config.state_dir = Some(state_dir.clone());
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(2))).collect();
+    let desk = desk::start(config).await.expect("desk restarts");
+    let report = desk.startup().clone();
+    assert!(
+        report.started_halted.is_none(),
+        "a crash is not a halt: {report:?}"
+    );
+    assert!(
+        !report.orphans_cancelled.is_empty(),
+        "the dead desk's quotes are orphans: {report:?}"
+    );
+    assert!(
+        report
+            .orphans_cancelled
+            .iter()
+            .all(|id| id.starts_with("m-")),
+        "{report:?}"
+    );
+    assert!(
+        fx.exchange_resting().is_empty(),
+        "no orphaned strategy order rests: {:?}",
+        fx.exchange_resting()
+    );
+    // Positions, fills and orders equal the exchange's; no drift pause.
+    let snapshot = wait_snapshot(&desk, "positions equal to the exchange's", |s| {
+        s.orders.is_empty()
+            && markets.iter().all(|t| {
+                s.market(t.as_str()).is_some_and(|m| {
+                    m.position.contracts == fx.exchange_position(t)
+                        && !m.reasons.contains(&PauseReason::PositionDrift)
+                })
+            })
+    })
+    .await;
+    assert_eq!(
+        snapshot
+            .market(markets[0].as_str())
+            .map(|m| m.position.contracts),
+        Some(Count::from_contracts(2))
+    );
+    assert_eq!(
+        snapshot
+            .market(markets[1].as_str())
+            .map(|m| m.position.contracts),
+        Some(Count::from_contracts(-2))
+    );
+    // No fill lost: the journal (the dead desk's rows and the restart's) holds every fill the
+    // exchange has, once.
+    wait_until("every fill in the journal", || {
+        let journaled = journaled_fills();
+        let unique: std::collections::BTreeSet<String> = journaled.iter().cloned().collect();
+        unique == exchange_fills() && journaled.len() == unique.len()
+    })
+    .await;
+    // Still equal after a reconciliation round: nothing is applied twice.
+    let reconciled = snapshot.health.last_reconcile_wall_ms.unwrap_or(0);
+    let snapshot = wait_snapshot(&desk, "a reconciliation after the restart", |s| {
+        s.health.last_reconcile_wall_ms.unwrap_or(0) > reconciled
+    })
+    .await;
+    for ticker in &markets {
+        assert_eq!(
+            snapshot
+                .market(ticker.as_str())
+                .map(|m| m.position.contracts),
+            Some(fx.exchange_position(ticker)),
+            "{ticker}"
+        );
+    }
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_process_killed_mid_kill_restarts_halted_and_completes_the_kill() {
+    let fx = simulator(|_| {}).await;
+    let markets = fx.seeded_markets(2);
+    let state_dir = fx.dir.path().join("state");
+    let mut child = spawn_child_desk(&fx, &state_dir, &markets).await;
+    assert!(!fx.exchange_resting().is_empty());
+    // Slow answers keep the kill running while the process dies.
+    fx.sim
+        .faults()
+        .update(|f| f.rest.latency_ms = 400)
+        .expect("fault set");
+    let account = kalshi_desk::runtime::lock::AccountId {
+        environment: "sim".into(),
+        key_id: fx.sim.key_id.clone(),
+        subaccount: 0,
+    };
+    let contact =
+        kalshi_desk::runtime::kill::tell_desk(&state_dir, &account, "mid-kill crash", WAIT).await;
+    assert!(
+        matches!(
+            contact,
+            kalshi_desk::runtime::kill::DeskContact::Told { .. }
+        ),
+        "{contact:?}"
+    );
+    let journal_path = desk_journal_path(&fx, &state_dir);
+    let last_halt = || {
+        Journal::open(&journal_path)
+            .and_then(|j| j.last_halt(Mode::Live))
+            .ok()
+            .flatten()
+    };
+    wait_until("the kill journaled as pending", || {
+        last_halt().is_some_and(|h| h.state == HaltState::Pending)
+    })
+    .await;
+    child.start_kill().expect("SIGKILL");
+    let _ = child.wait().await;
+    let killed_at = last_halt().map(|h| h.ts_ms).expect("the pending halt");
+    fx.sim
+        .faults()
+        .update(|f| f.rest.latency_ms = 0)
+        .expect("fault cleared");
+
+    let mut config = fx.config(markets.clone());
+    config.state_dir = Some(state_dir.clone());
+    config.strategies = markets.iter().map(|t| (t.clone(), maker(2))).collect();
+    let desk = desk::start(config).await.expect("desk restarts");
+    assert!(
+        desk.startup()
+            .started_halted
+            .as_deref()
+            .is_some_and(|r| r.contains("mid-kill crash")),
+        "{:?}",
+        desk.startup()
+    );
+    assert!(desk.is_halted());
+    let snapshot = wait_snapshot(&desk, "the restart's kill flat", |s| {
+        s.kill.phase == KillPhase::Flat && matches!(s.trading, TradingState::Halted { .. })
+    })
+    .await;
+    assert!(
+        fx.exchange_resting().is_empty(),
+        "{:?}",
+        fx.exchange_resting()
+    );
+    assert_eq!(snapshot.kill.exchange_resting, Some(0));
+    let late = fx.sim.with_exchange(|exchange| {
+        exchange
+            .order_log()
+            .iter()
+            .filter(|e| e.now_ms > killed_at)
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    SimWriteKind::CreateOrder
+                        | SimWriteKind::BatchCreateItem
+                        | SimWriteKind::AmendOrder
+                )
+            })
+            .filter(|e| matches!(e.outcome, SimWriteOutcome::Accepted))
+            .count()
+    });
+    assert_eq!(late, 0, "no create or amend accepted after the kill");
+    desk.shutdown().await;
+    fx.sim.shutdown().await;
+}
