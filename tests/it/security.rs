@@ -256,22 +256,9 @@ async fn kill_record_paper_and_the_desk_refuse_a_loose_key_unless_allowed() {
     let run = kdesk(home, &allowed).await;
     assert_eq!(run.status, Some(0), "{}", run.text());
 
-    let paper_journal = home.join("paper.sqlite");
-    let paper_args = [
-        "--config",
-        config,
-        "paper",
-        "--rest-url",
-        sim.rest_base_url.as_str(),
-        "--ws-url",
-        sim.ws_url.as_str(),
-        "--markets",
-        market.as_str(),
-        "--seconds",
-        "1",
-        "--journal",
-        paper_journal.to_str().expect("utf-8 path"),
-    ];
+    // `kdesk paper` is the desk in paper mode: with the config's demo environment it stops at
+    // the key, before any connection.
+    let paper_args = ["--config", config, "paper"];
     refused(&kdesk(home, &paper_args).await, "kdesk paper");
 
     // The desk itself (demo: it stops at the key, before any connection).
@@ -757,7 +744,7 @@ async fn the_simulator_listens_on_loopback_and_refuses_unsigned_private_calls() 
     let other = kalshi_desk::sim::keys::create_key(
         &dir.path().join("other-keys"),
         kalshi_desk::kalshi::auth::KeyKind::Ed25519,
-        "someone-else",
+        "0f0e0d0c-0b0a-4009-8807-060504030201",
     )
     .expect("another key");
     let impostor =
