@@ -297,6 +297,8 @@ async fn wait_audit<T>(
 enum Step {
     StormOn,
     StormOff,
+    LoseAnswers,
+    LoseAnswersOff,
     DropFeed,
     DropFeedOff,
     Freeze,
@@ -314,6 +316,10 @@ fn schedule(duration: Duration) -> Vec<(Duration, Step)> {
         Duration::from_secs_f64(cap_s.min(duration.as_secs_f64() * fraction))
     };
     let mut steps = vec![
+        // Lost answers are rare in the background flow; a burst makes sure a short soak sees
+        // creates and amends whose answers never came (the UNKNOWN path).
+        (at(0.05), Step::LoseAnswers),
+        (at(0.05) + short(2.0, 0.05), Step::LoseAnswersOff),
         (at(0.10), Step::StormOn),
         (at(0.10) + short(1.5, 0.05), Step::StormOff),
         (at(0.15), Step::DropFeed),
@@ -411,6 +417,13 @@ impl Soak {
             }
             Step::StormOff => {
                 self.set_faults(|f| f.rest.storm_429_rate = background.rest.storm_429_rate);
+            }
+            Step::LoseAnswers => {
+                self.episodes.lost_answer_bursts += 1;
+                self.set_faults(|f| f.rest.lost_answer_rate = 0.5);
+            }
+            Step::LoseAnswersOff => {
+                self.set_faults(|f| f.rest.lost_answer_rate = background.rest.lost_answer_rate);
             }
             Step::DropFeed => {
                 self.episodes.forced_ws_drops += 1;

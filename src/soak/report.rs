@@ -10,6 +10,7 @@ use crate::soak::check::{CheckOutcome, HaltSeen};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Episodes {
     pub storms_429: u32,
+    pub lost_answer_bursts: u32,
     pub forced_ws_drops: u32,
     pub frozen_books: u32,
     pub trading_pauses: u32,
@@ -105,8 +106,9 @@ impl SoakReport {
         let e = &self.episodes;
         let _ = writeln!(
             out,
-            "  scripted 429 storms {}  forced ws drops {}  frozen books {}  trading pauses {}  kills {}  resets {}  re-arms {}",
+            "  scripted 429 storms {}  lost-answer bursts {}  forced ws drops {}  frozen books {}  trading pauses {}  kills {}  resets {}  re-arms {}",
             e.storms_429,
+            e.lost_answer_bursts,
             e.forced_ws_drops,
             e.frozen_books,
             e.trading_pauses,
