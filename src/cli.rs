@@ -164,7 +164,7 @@ pub struct JournalArgs {
     /// Paper-trading records instead of live ones.
     #[arg(long)]
     pub paper: bool,
-    /// Journal file (default: <state dir>/journal.sqlite).
+    /// Journal file (default: the most recently written desk journal under the state dir).
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
 }
@@ -378,10 +378,23 @@ fn keys_new(args: &KeysNewArgs, paths: &Paths) -> anyhow::Result<i32> {
 
 fn journal(args: &JournalArgs, paths: &Paths) -> anyhow::Result<i32> {
     use crate::store::journal::{Journal, Mode};
-    let file = args
-        .file
-        .clone()
-        .unwrap_or_else(|| default_journal_path(paths));
+    let file = match &args.file {
+        Some(file) => file.clone(),
+        None => {
+            let found = desk_journals(paths);
+            let Some(newest) = found.first() else {
+                println!(
+                    "no journal under {} yet (a desk writes journal-<account>.sqlite there)",
+                    paths.state_dir.display()
+                );
+                return Ok(0);
+            };
+            for other in &found[1..] {
+                println!("also: {} (--file to read it)", other.display());
+            }
+            newest.clone()
+        }
+    };
     if !file.exists() {
         println!("no journal at {} yet", file.display());
         return Ok(0);
@@ -597,9 +610,28 @@ fn kill_embedded_desks(args: &KillArgs, paths: &Paths) -> i32 {
     }
 }
 
-/// `<state dir>/journal.sqlite`.
-pub fn default_journal_path(paths: &Paths) -> PathBuf {
-    paths.state_dir.join("journal.sqlite")
+/// The desks' journals (`journal-<account>.sqlite` in the state dir and in its `sim` folder
+/// for the embedded simulator), the most recently written first.
+pub fn desk_journals(paths: &Paths) -> Vec<PathBuf> {
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for dir in [paths.state_dir.clone(), paths.state_dir.join("sim")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("journal-") && name.ends_with(".sqlite") {
+                let modified = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                found.push((modified, entry.path()));
+            }
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    found.into_iter().map(|(_, path)| path).collect()
 }
 
 fn format_ms(ms: i64) -> String {

@@ -114,3 +114,29 @@ fn check_config_names_a_bad_strategy_table() {
         "{stderr}"
     );
 }
+
+#[test]
+fn journal_finds_the_embedded_desks_journal() {
+    use kalshi_desk::store::journal::{Journal, JournalRecord, Mode};
+    let dir = tempfile::tempdir().unwrap();
+    let sim_state = dir.path().join("state/kalshi-desk/sim");
+    std::fs::create_dir_all(&sim_state).unwrap();
+    let path = sim_state.join("journal-sim-5a1d0c3e-0.sqlite");
+    let mut journal = Journal::open(&path).unwrap();
+    journal
+        .append(&[JournalRecord::new(
+            1_764_000_000_000,
+            Mode::Live,
+            "fill",
+            serde_json::json!({"ticker": "KXFED-26DEC-T4.25"}),
+        )])
+        .unwrap();
+    drop(journal);
+    let out = kdesk(dir.path(), &["journal"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("journal-sim-5a1d0c3e-0.sqlite") && stdout.contains("fill"),
+        "{stdout}"
+    );
+}
