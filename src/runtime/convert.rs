@@ -54,18 +54,8 @@ fn exchange_status(status: wire::OrderStatus) -> Option<ExchangeStatus> {
 }
 
 pub fn market_status(status: wire::MarketStatus) -> MarketStatus {
-    match status {
-        wire::MarketStatus::Initialized => MarketStatus::Initialized,
-        wire::MarketStatus::Inactive => MarketStatus::Inactive,
-        wire::MarketStatus::Active => MarketStatus::Active,
-        wire::MarketStatus::Closed => MarketStatus::Closed,
-        wire::MarketStatus::Determined => MarketStatus::Determined,
-        wire::MarketStatus::Disputed => MarketStatus::Disputed,
-        wire::MarketStatus::Amended => MarketStatus::Amended,
-        wire::MarketStatus::Finalized => MarketStatus::Finalized,
-        // A status we cannot read must not be traded.
-        wire::MarketStatus::Unknown => MarketStatus::Inactive,
-    }
+    // A status we cannot read must not be traded.
+    status.known().unwrap_or(MarketStatus::Inactive)
 }
 
 fn client_id(text: &str) -> Option<ClientOrderId> {

@@ -131,6 +131,42 @@ pub enum MarketStatus {
     Unknown,
 }
 
+/// The same eight statuses as the core's [`crate::core::market::MarketStatus`]; the wire's
+/// type also holds `Unknown`, because a status Kalshi adds later must not fail a whole body.
+impl MarketStatus {
+    /// The core's status, or `None` for a status this build does not know.
+    pub fn known(self) -> Option<crate::core::market::MarketStatus> {
+        use crate::core::market::MarketStatus as Core;
+        Some(match self {
+            MarketStatus::Initialized => Core::Initialized,
+            MarketStatus::Inactive => Core::Inactive,
+            MarketStatus::Active => Core::Active,
+            MarketStatus::Closed => Core::Closed,
+            MarketStatus::Determined => Core::Determined,
+            MarketStatus::Disputed => Core::Disputed,
+            MarketStatus::Amended => Core::Amended,
+            MarketStatus::Finalized => Core::Finalized,
+            MarketStatus::Unknown => return None,
+        })
+    }
+}
+
+impl From<crate::core::market::MarketStatus> for MarketStatus {
+    fn from(status: crate::core::market::MarketStatus) -> MarketStatus {
+        use crate::core::market::MarketStatus as Core;
+        match status {
+            Core::Initialized => MarketStatus::Initialized,
+            Core::Inactive => MarketStatus::Inactive,
+            Core::Active => MarketStatus::Active,
+            Core::Closed => MarketStatus::Closed,
+            Core::Determined => MarketStatus::Determined,
+            Core::Disputed => MarketStatus::Disputed,
+            Core::Amended => MarketStatus::Amended,
+            Core::Finalized => MarketStatus::Finalized,
+        }
+    }
+}
+
 /// The `status` query filter of `GET /markets`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -420,6 +456,20 @@ pub mod serde_util {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn market_statuses_convert_both_ways_with_the_same_spelling() {
+        for core in crate::core::market::MarketStatus::ALL {
+            let wire = MarketStatus::from(core);
+            assert_eq!(wire.known(), Some(core));
+            assert_eq!(
+                serde_json::to_string(&wire).unwrap(),
+                format!("\"{}\"", core.as_str())
+            );
+        }
+        let later: MarketStatus = serde_json::from_str("\"frozen\"").unwrap();
+        assert_eq!(later.known(), None);
+    }
 
     #[test]
     fn timestamps_round_trip_their_text() {

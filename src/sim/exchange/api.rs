@@ -638,7 +638,7 @@ impl Exchange {
             expiration_time: None,
             latest_expiration_time: timestamp(spec.latest_expiration_ms),
             settlement_timer_seconds: spec.settlement_timer_seconds,
-            status: wire_out::market_status(market.status),
+            status: market.status.into(),
             yes_bid_dollars: yes_bid,
             yes_bid_size_fp: yes_bid_size,
             yes_ask_dollars: yes_ask,

@@ -11,8 +11,8 @@ use super::groups::GroupEventType;
 use super::lifecycle::{LifecycleEventType, LifecycleStep, MarketState};
 use super::orders::OrderRecord;
 use super::types::{
-    BookSide, FeeMultiplier, FeeType, MarketResult, MarketStatus, OrderStatus, OutcomeSide,
-    SelfTradePrevention, TimeInForce,
+    BookSide, FeeMultiplier, FeeType, MarketResult, OrderStatus, OutcomeSide, SelfTradePrevention,
+    TimeInForce,
 };
 
 /// RFC3339 text of a Unix-ms time, clamped into years 1970..=9999.
@@ -89,19 +89,6 @@ pub fn order_status(status: OrderStatus) -> wire::OrderStatus {
         OrderStatus::Resting => wire::OrderStatus::Resting,
         OrderStatus::Canceled => wire::OrderStatus::Canceled,
         OrderStatus::Executed => wire::OrderStatus::Executed,
-    }
-}
-
-pub fn market_status(status: MarketStatus) -> wire::MarketStatus {
-    match status {
-        MarketStatus::Initialized => wire::MarketStatus::Initialized,
-        MarketStatus::Inactive => wire::MarketStatus::Inactive,
-        MarketStatus::Active => wire::MarketStatus::Active,
-        MarketStatus::Closed => wire::MarketStatus::Closed,
-        MarketStatus::Determined => wire::MarketStatus::Determined,
-        MarketStatus::Disputed => wire::MarketStatus::Disputed,
-        MarketStatus::Amended => wire::MarketStatus::Amended,
-        MarketStatus::Finalized => wire::MarketStatus::Finalized,
     }
 }
 
