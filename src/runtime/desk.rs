@@ -221,6 +221,8 @@ pub enum DeskError {
     Reconcile(String),
     #[error("the desk has stopped")]
     Stopped,
+    #[error("no snapshot within {0:?} showed what was waited for")]
+    WaitTimedOut(std::time::Duration),
     #[error("watchlist: {0}")]
     Watchlist(String),
 }
@@ -342,6 +344,29 @@ impl DeskHandle {
 
     pub fn watch_snapshots(&self) -> watch::Receiver<Arc<DeskSnapshot>> {
         self.snapshots.clone()
+    }
+
+    /// The first snapshot (the current one included) for which `ok` holds, waiting at most
+    /// `within`: scripts, soaks and tests wait on the desk's state instead of sleeping.
+    pub async fn wait_for_snapshot(
+        &self,
+        within: std::time::Duration,
+        ok: impl Fn(&DeskSnapshot) -> bool,
+    ) -> Result<Arc<DeskSnapshot>, DeskError> {
+        let mut snapshots = self.watch_snapshots();
+        let found = tokio::time::timeout(within, async {
+            loop {
+                let snapshot = snapshots.borrow_and_update().clone();
+                if ok(&snapshot) {
+                    return Ok(snapshot);
+                }
+                if snapshots.changed().await.is_err() {
+                    return Err(DeskError::Stopped);
+                }
+            }
+        })
+        .await;
+        found.unwrap_or(Err(DeskError::WaitTimedOut(within)))
     }
 
     /// The ordered audit stream from now on.

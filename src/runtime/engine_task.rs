@@ -118,6 +118,8 @@ struct Task {
     /// Watchlist additions whose market details are being fetched.
     fetching: HashSet<Ticker>,
     order_groups: Vec<String>,
+    /// When the desk last asked the exchange to reset its order groups (operator reset).
+    groups_reset_wall_ms: Option<i64>,
     convention: PriceConvention,
     feed_clock: FeedClock,
     reads: mpsc::UnboundedSender<ReadOutcome>,
@@ -185,6 +187,7 @@ pub async fn run(parts: EngineTaskParts) {
     let mut task = Task {
         engine: Engine::new(config.engine.clone()),
         order_groups: startup.order_group_id.iter().cloned().collect(),
+        groups_reset_wall_ms: None,
         convention: PriceConvention::from_use_yes_price(true),
         rest,
         intents,
@@ -400,10 +403,11 @@ impl Task {
     /// triggered group until it is reset: without this, the first automated order after an
     /// operator reset is refused, and the streak of those refusals halts the desk again.
     /// A reset is idempotent, so it is retried until it is answered.
-    fn reset_order_groups(&self) {
+    fn reset_order_groups(&mut self) {
         if self.order_groups.is_empty() {
             return;
         }
+        self.groups_reset_wall_ms = Some(clock::wall_ms());
         let rest = self.rest.clone();
         let groups = self.order_groups.clone();
         let params = crate::kalshi::wire::OrderGroupWriteParams {
@@ -760,8 +764,33 @@ impl Task {
             self.seen_trades.insert(fill.trade_id.clone());
             self.observe_ts(fill.ts_ms);
         }
+        if let PrivateEvent::OrderGroupUpdate { update, .. } = &event
+            && update.event_type == crate::kalshi::wire::OrderGroupEventType::Triggered
+            && self.trigger_predates_reset(update.ts_ms)
+        {
+            tracing::info!(
+                group = %update.order_group_id,
+                "order group trigger from before the operator's reset (the kill's own), ignored"
+            );
+            return;
+        }
         for input in convert::private_inputs(&event, &self.order_groups) {
             self.handle(input);
+        }
+    }
+
+    /// The kill triggers the desk's own groups, and the news of it can arrive after the operator
+    /// has already reset (a slow or delayed feed): that trigger is history, not a new kill from
+    /// elsewhere. A trigger stamped before the reset (exchange clock), or unstamped within a few
+    /// seconds of it, is the kill's own.
+    fn trigger_predates_reset(&self, trigger_ts_ms: Option<i64>) -> bool {
+        let Some(reset_wall_ms) = self.groups_reset_wall_ms else {
+            return false;
+        };
+        let reset_exchange_ms = reset_wall_ms + self.feed_clock.reported_offset_ms();
+        match trigger_ts_ms {
+            Some(ts_ms) => ts_ms < reset_exchange_ms,
+            None => clock::wall_ms().saturating_sub(reset_wall_ms) < 5_000,
         }
     }
 

@@ -252,20 +252,12 @@ async fn wait_snapshot(
     timeout: Duration,
     ok: impl Fn(&DeskSnapshot) -> bool,
 ) -> Result<Arc<DeskSnapshot>, SoakError> {
-    let mut snapshots = desk.watch_snapshots();
-    let found = tokio::time::timeout(timeout, async {
-        loop {
-            let snapshot = snapshots.borrow_and_update().clone();
-            if ok(&snapshot) {
-                return Ok(snapshot);
-            }
-            if snapshots.changed().await.is_err() {
-                return Err(SoakError::DeskStopped(what.to_string()));
-            }
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| Err(SoakError::Timeout(what.to_string())))
+    desk.wait_for_snapshot(timeout, ok)
+        .await
+        .map_err(|error| match error {
+            DeskError::WaitTimedOut(_) => SoakError::Timeout(what.to_string()),
+            _ => SoakError::DeskStopped(what.to_string()),
+        })
 }
 
 async fn wait_audit<T>(

@@ -1284,20 +1284,9 @@ async fn wait_desk(
     what: &str,
     ok: impl Fn(&kalshi_desk::runtime::desk::DeskSnapshot) -> bool,
 ) -> Arc<kalshi_desk::runtime::desk::DeskSnapshot> {
-    let mut snapshots = desk.watch_snapshots();
-    let found = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let snapshot = snapshots.borrow_and_update().clone();
-            if ok(&snapshot) {
-                return snapshot;
-            }
-            if snapshots.changed().await.is_err() {
-                panic!("desk stopped while waiting for {what}");
-            }
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("timed out waiting for {what}: {:#?}", desk.snapshot().kill))
+    desk.wait_for_snapshot(PATIENCE, ok)
+        .await
+        .unwrap_or_else(|error| panic!("waiting for {what}: {error}: {:#?}", desk.snapshot().kill))
 }
 
 fn no_create_accepted_after(sim: &Sim, kill_ms: i64) {

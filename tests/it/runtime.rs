@@ -155,26 +155,14 @@ async fn wait_snapshot(
     what: &str,
     ok: impl Fn(&DeskSnapshot) -> bool,
 ) -> Arc<DeskSnapshot> {
-    let mut snapshots = desk.watch_snapshots();
-    let found = tokio::time::timeout(WAIT, async {
-        loop {
-            let snapshot = snapshots.borrow_and_update().clone();
-            if ok(&snapshot) {
-                return snapshot;
-            }
-            if snapshots.changed().await.is_err() {
-                panic!("desk stopped while waiting for {what}");
-            }
-        }
-    })
-    .await;
-    match found {
-        Ok(snapshot) => snapshot,
-        Err(_) => panic!(
-            "timed out waiting for {what}; last snapshot: {:#?}",
-            desk.snapshot()
-        ),
-    }
+    desk.wait_for_snapshot(WAIT, ok)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "waiting for {what}: {error}; last snapshot: {:#?}",
+                desk.snapshot()
+            )
+        })
 }
 
 async fn wait_audit(

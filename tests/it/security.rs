@@ -429,20 +429,9 @@ async fn wait_snapshot(
     what: &str,
     ok: impl Fn(&DeskSnapshot) -> bool,
 ) -> Arc<DeskSnapshot> {
-    let mut snapshots = desk.watch_snapshots();
-    let found = tokio::time::timeout(WAIT, async {
-        loop {
-            let snapshot = snapshots.borrow_and_update().clone();
-            if ok(&snapshot) {
-                return snapshot;
-            }
-            if snapshots.changed().await.is_err() {
-                panic!("desk stopped while waiting for {what}");
-            }
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    desk.wait_for_snapshot(WAIT, ok)
+        .await
+        .unwrap_or_else(|error| panic!("waiting for {what}: {error}"))
 }
 
 /// Run the desk with the key: orders, a fill, a strategy armed, the kill switch; then record a
