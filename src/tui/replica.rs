@@ -101,6 +101,8 @@ pub struct Replica {
     pub audits_lagged: u64,
     /// Last connection state seen, to alert on changes.
     connected: Option<bool>,
+    /// The feed has been up at least once: only then is coming up again a *re*connection.
+    ever_connected: bool,
 }
 
 impl Default for Replica {
@@ -123,6 +125,7 @@ impl Replica {
             last_audit_seq: 0,
             audits_lagged: 0,
             connected: None,
+            ever_connected: false,
         }
     }
 
@@ -144,7 +147,14 @@ impl Replica {
         if self.connected == Some(true) && !connected {
             alerts.push(self.note(snapshot.wall_ms, LogLevel::Warn, "feed disconnected".into()));
         } else if self.connected == Some(false) && connected {
-            alerts.push(self.note(snapshot.wall_ms, LogLevel::Info, "feed reconnected".into()));
+            if self.ever_connected {
+                alerts.push(self.note(snapshot.wall_ms, LogLevel::Info, "feed reconnected".into()));
+            } else {
+                self.log_line(snapshot.wall_ms, LogLevel::Info, "feed connected".into());
+            }
+        }
+        if connected {
+            self.ever_connected = true;
         }
         if snapshot.version != 0 {
             self.connected = Some(connected);

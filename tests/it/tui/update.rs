@@ -399,3 +399,27 @@ fn price_alert_fires_once_when_the_mid_leaves_the_band() {
         "one-shot"
     );
 }
+
+#[test]
+fn the_first_connection_is_logged_and_only_a_later_one_is_a_reconnect() {
+    use kalshi_desk::tui::replica::Replica;
+    let mut replica = Replica::default();
+    let mut snapshot = super::fixtures::snapshot();
+    let mut step = |replica: &mut Replica, version: u64, connected: bool| {
+        snapshot.version = version;
+        snapshot.health.connected = connected;
+        replica
+            .apply_snapshot(Arc::new(snapshot.clone()))
+            .into_iter()
+            .map(|alert| alert.text)
+            .collect::<Vec<_>>()
+    };
+    assert!(step(&mut replica, 1, false).is_empty());
+    assert!(
+        step(&mut replica, 2, true).is_empty(),
+        "first connection is no alert"
+    );
+    assert!(replica.log.iter().any(|line| line.text == "feed connected"));
+    assert_eq!(step(&mut replica, 3, false), vec!["feed disconnected"]);
+    assert_eq!(step(&mut replica, 4, true), vec!["feed reconnected"]);
+}
