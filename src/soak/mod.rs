@@ -877,14 +877,7 @@ impl Soak {
                     .filter_map(|e| e.client_order_id.clone())
                     .collect();
                 let accepted_writes: Vec<AcceptedWrite> = ours
-                    .filter(|e| {
-                        matches!(
-                            e.kind,
-                            WriteKind::CreateOrder
-                                | WriteKind::BatchCreateItem
-                                | WriteKind::AmendOrder
-                        )
-                    })
+                    .filter(|e| e.kind.adds_exposure())
                     .map(|e| AcceptedWrite {
                         now_ms: e.now_ms,
                         kind: format!("{:?}", e.kind),

@@ -1295,12 +1295,7 @@ fn no_create_accepted_after(sim: &Sim, kill_ms: i64) {
             .order_log()
             .iter()
             .filter(|e| e.now_ms > kill_ms)
-            .filter(|e| {
-                matches!(
-                    e.kind,
-                    WriteKind::CreateOrder | WriteKind::BatchCreateItem | WriteKind::AmendOrder
-                )
-            })
+            .filter(|e| e.kind.adds_exposure())
             .filter(|e| matches!(e.outcome, WriteOutcome::Accepted))
             .count()
     });

@@ -600,14 +600,7 @@ async fn kill_goes_flat_is_journaled_and_a_restart_stays_halted() {
             .order_log()
             .iter()
             .filter(|e| e.now_ms > killed_at)
-            .filter(|e| {
-                matches!(
-                    e.kind,
-                    SimWriteKind::CreateOrder
-                        | SimWriteKind::BatchCreateItem
-                        | SimWriteKind::AmendOrder
-                )
-            })
+            .filter(|e| e.kind.adds_exposure())
             .filter(|e| matches!(e.outcome, SimWriteOutcome::Accepted))
             .count()
     });
@@ -1181,14 +1174,7 @@ async fn a_create_waiting_behind_a_cancel_for_tokens_is_never_sent_once_the_kill
         let late = log
             .iter()
             .filter(|e| e.now_ms >= killed_at)
-            .filter(|e| {
-                matches!(
-                    e.kind,
-                    SimWriteKind::CreateOrder
-                        | SimWriteKind::BatchCreateItem
-                        | SimWriteKind::AmendOrder
-                )
-            })
+            .filter(|e| e.kind.adds_exposure())
             .count();
         (sent, late)
     });
@@ -1583,14 +1569,7 @@ async fn a_desk_process_killed_mid_kill_restarts_halted_and_completes_the_kill()
             .order_log()
             .iter()
             .filter(|e| e.now_ms > killed_at)
-            .filter(|e| {
-                matches!(
-                    e.kind,
-                    SimWriteKind::CreateOrder
-                        | SimWriteKind::BatchCreateItem
-                        | SimWriteKind::AmendOrder
-                )
-            })
+            .filter(|e| e.kind.adds_exposure())
             .filter(|e| matches!(e.outcome, SimWriteOutcome::Accepted))
             .count()
     });

@@ -349,6 +349,17 @@ pub enum WriteKind {
     UpdateOrderGroupLimit,
 }
 
+impl WriteKind {
+    /// A create or amend: a write that can add exposure, which no halted desk may get accepted
+    /// (cancels, decreases and group triggers only take it away).
+    pub const fn adds_exposure(self) -> bool {
+        matches!(
+            self,
+            WriteKind::CreateOrder | WriteKind::BatchCreateItem | WriteKind::AmendOrder
+        )
+    }
+}
+
 /// What the exchange made of a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
