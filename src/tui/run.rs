@@ -175,32 +175,10 @@ async fn run_loop(
                         }
                     }
                     Effect::Watch(ticker) => {
-                        let (watchlist, notices) = (watchlist.clone(), watch_notices.clone());
-                        tokio::spawn(async move {
-                            if let Err(e) = watchlist.subscribe(ticker).await {
-                                let text = e.to_string();
-                                let _ = notices
-                                    .send(Msg::Notice {
-                                        level: LogLevel::Error,
-                                        text,
-                                    })
-                                    .await;
-                            }
-                        });
+                        spawn_watch_change(&watchlist, &watch_notices, ticker, true);
                     }
                     Effect::Unwatch(ticker) => {
-                        let (watchlist, notices) = (watchlist.clone(), watch_notices.clone());
-                        tokio::spawn(async move {
-                            if let Err(e) = watchlist.unsubscribe(ticker).await {
-                                let text = e.to_string();
-                                let _ = notices
-                                    .send(Msg::Notice {
-                                        level: LogLevel::Error,
-                                        text,
-                                    })
-                                    .await;
-                            }
-                        });
+                        spawn_watch_change(&watchlist, &watch_notices, ticker, false);
                     }
                     Effect::Bell => {
                         let mut out = std::io::stdout();
@@ -227,6 +205,31 @@ async fn run_loop(
 
 /// Start or stop the recording off the screen's loop (describing the markets reads REST);
 /// the outcome comes back as a message.
+/// Adds (`add`) or removes a market on the running desk without holding up the screen; a
+/// failure comes back as a notice.
+fn spawn_watch_change(
+    watchlist: &crate::runtime::desk::WatchlistControl,
+    notices: &mpsc::Sender<Msg>,
+    ticker: Ticker,
+    add: bool,
+) {
+    let (watchlist, notices) = (watchlist.clone(), notices.clone());
+    tokio::spawn(async move {
+        let result = if add {
+            watchlist.subscribe(ticker).await
+        } else {
+            watchlist.unsubscribe(ticker).await
+        };
+        if let Err(e) = result {
+            let notice = Msg::Notice {
+                level: LogLevel::Error,
+                text: e.to_string(),
+            };
+            let _ = notices.send(notice).await;
+        }
+    });
+}
+
 async fn toggle_recording(
     recorder: Arc<crate::runtime::recording::Recorder>,
     out: mpsc::Sender<Msg>,

@@ -1290,15 +1290,9 @@ async fn wait_desk(
 }
 
 fn no_create_accepted_after(sim: &Sim, kill_ms: i64) {
-    let late = sim.handle.with_exchange(|exchange| {
-        exchange
-            .order_log()
-            .iter()
-            .filter(|e| e.now_ms > kill_ms)
-            .filter(|e| e.kind.adds_exposure())
-            .filter(|e| matches!(e.outcome, WriteOutcome::Accepted))
-            .count()
-    });
+    let late = sim
+        .handle
+        .with_exchange(|exchange| exchange.exposure_accepted_after(kill_ms));
     assert_eq!(late, 0, "no create or amend accepted after the kill");
 }
 

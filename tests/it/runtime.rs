@@ -17,9 +17,7 @@ use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as W
 use kalshi_desk::runtime::desk::{
     self, DeskConfig, DeskHandle, DeskSnapshot, DeskTiming, KillPhase,
 };
-use kalshi_desk::sim::exchange::types::{
-    OrderStatus as SimOrderStatus, WriteKind as SimWriteKind, WriteOutcome as SimWriteOutcome,
-};
+use kalshi_desk::sim::exchange::types::{OrderStatus as SimOrderStatus, WriteKind as SimWriteKind};
 use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
 use kalshi_desk::store::journal::{HaltState, Journal, Mode};
 use tokio::sync::broadcast;
@@ -595,15 +593,9 @@ async fn kill_goes_flat_is_journaled_and_a_restart_stays_halted() {
     })
     .await;
     let killed_at = snapshot.kill.started_wall_ms.expect("kill instant");
-    let late_writes = fx.sim.with_exchange(|exchange| {
-        exchange
-            .order_log()
-            .iter()
-            .filter(|e| e.now_ms > killed_at)
-            .filter(|e| e.kind.adds_exposure())
-            .filter(|e| matches!(e.outcome, SimWriteOutcome::Accepted))
-            .count()
-    });
+    let late_writes = fx
+        .sim
+        .with_exchange(|exchange| exchange.exposure_accepted_after(killed_at));
     assert_eq!(
         late_writes, 0,
         "no non-cancel write was accepted after the kill"
@@ -1564,15 +1556,9 @@ async fn a_desk_process_killed_mid_kill_restarts_halted_and_completes_the_kill()
         fx.exchange_resting()
     );
     assert_eq!(snapshot.kill.exchange_resting, Some(0));
-    let late = fx.sim.with_exchange(|exchange| {
-        exchange
-            .order_log()
-            .iter()
-            .filter(|e| e.now_ms > killed_at)
-            .filter(|e| e.kind.adds_exposure())
-            .filter(|e| matches!(e.outcome, SimWriteOutcome::Accepted))
-            .count()
-    });
+    let late = fx
+        .sim
+        .with_exchange(|exchange| exchange.exposure_accepted_after(killed_at));
     assert_eq!(late, 0, "no create or amend accepted after the kill");
     desk.shutdown().await;
     fx.sim.shutdown().await;

@@ -396,6 +396,16 @@ impl Exchange {
         &self.log
     }
 
+    /// Creates and amends (any member's) accepted after `after_ms`: what a kill at that instant
+    /// must have stopped.
+    pub fn exposure_accepted_after(&self, after_ms: i64) -> usize {
+        self.log
+            .iter()
+            .filter(|e| e.now_ms > after_ms && e.kind.adds_exposure())
+            .filter(|e| e.outcome == WriteOutcome::Accepted)
+            .count()
+    }
+
     // ---- helpers shared by the write paths ----
 
     /// Resting orders in one market or all, of one owner or all, in placement order. One

@@ -658,6 +658,9 @@ fn the_order_log_records_accepted_and_refused_writes_with_their_times() {
         (log[3].kind, log[3].user_id.as_str()),
         (WriteKind::CancelAll, BOB)
     );
+    // Only the accepted create adds exposure: the refused create and the cancels do not.
+    assert_eq!(ex.exposure_accepted_after(9), 1);
+    assert_eq!(ex.exposure_accepted_after(10), 0);
 }
 
 #[test]
