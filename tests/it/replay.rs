@@ -290,7 +290,7 @@ mod desk_modes {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use kalshi_desk::core::engine::{AuditEvent, AuditKind, Command, ManualOrder};
+    use kalshi_desk::core::engine::{AuditKind, Command, ManualOrder};
     use kalshi_desk::core::market::{MarketStatus, Ticker};
     use kalshi_desk::core::num::{Count, Money, Price};
     use kalshi_desk::core::order::OrderSide;
@@ -304,9 +304,8 @@ mod desk_modes {
     use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
     use kalshi_desk::store::journal::{Journal, Mode};
     use kalshi_desk::store::tape::{TapeEntry, read_tape};
-    use tokio::sync::broadcast;
 
-    const WAIT: Duration = Duration::from_secs(30);
+    use crate::desk_wait::{WAIT, wait_audit, wait_snapshot};
 
     struct Fixture {
         sim: SimHandle,
@@ -408,34 +407,6 @@ mod desk_modes {
                     .count()
             })
         }
-    }
-
-    async fn wait_snapshot(
-        desk: &DeskHandle,
-        what: &str,
-        ok: impl Fn(&DeskSnapshot) -> bool,
-    ) -> Arc<DeskSnapshot> {
-        desk.wait_for_snapshot(WAIT, ok)
-            .await
-            .unwrap_or_else(|error| panic!("waiting for {what}: {error}"))
-    }
-
-    async fn wait_audit(
-        audits: &mut broadcast::Receiver<AuditEvent>,
-        what: &str,
-        ok: impl Fn(&AuditKind) -> bool,
-    ) -> AuditEvent {
-        let found = tokio::time::timeout(WAIT, async {
-            loop {
-                match audits.recv().await {
-                    Ok(audit) if ok(&audit.event) => return audit,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => panic!("audit stream closed"),
-                }
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| panic!("timed out waiting for audit: {what}"))
     }
 
     fn bid_size(snapshot: &DeskSnapshot, ticker: &Ticker, price: &str) -> Option<Count> {

@@ -2,7 +2,6 @@
 //! and WS clients, the engine task, the gateway, the reconciler and the journal. Every wait is on
 //! a snapshot or an audit with a generous timeout; nothing sleeps to synchronise.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kalshi_desk::core::control::{MarketState, PauseReason, TradingState};
@@ -22,7 +21,7 @@ use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
 use kalshi_desk::store::journal::{HaltState, Journal, Mode};
 use tokio::sync::broadcast;
 
-const WAIT: Duration = Duration::from_secs(30);
+use crate::desk_wait::{WAIT, wait_audit, wait_snapshot};
 const LIQUIDITY: &str = "liquidity-provider";
 const TAKER: &str = "taker";
 
@@ -146,39 +145,6 @@ fn maker(size: i64) -> StrategyParams {
         stale_book_ms: 60_000,
         ..MakerParams::default()
     })
-}
-
-async fn wait_snapshot(
-    desk: &DeskHandle,
-    what: &str,
-    ok: impl Fn(&DeskSnapshot) -> bool,
-) -> Arc<DeskSnapshot> {
-    desk.wait_for_snapshot(WAIT, ok)
-        .await
-        .unwrap_or_else(|error| {
-            panic!(
-                "waiting for {what}: {error}; last snapshot: {:#?}",
-                desk.snapshot()
-            )
-        })
-}
-
-async fn wait_audit(
-    audits: &mut broadcast::Receiver<AuditEvent>,
-    what: &str,
-    ok: impl Fn(&AuditKind) -> bool,
-) -> AuditEvent {
-    let found = tokio::time::timeout(WAIT, async {
-        loop {
-            match audits.recv().await {
-                Ok(audit) if ok(&audit.event) => return audit,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => panic!("audit stream closed"),
-            }
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("timed out waiting for audit: {what}"))
 }
 
 fn strategy_orders<'a>(

@@ -20,11 +20,11 @@ use kalshi_desk::core::strategy::{MakerParams, StrategyParams};
 use kalshi_desk::kalshi::auth::{AuthError, Signer};
 use kalshi_desk::kalshi::ratelimit::{LimiterConfig, Tier};
 use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
-use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot, KillPhase};
+use kalshi_desk::runtime::desk::{self, DeskConfig, KillPhase};
 use kalshi_desk::sim::keys::KeyRegistry;
 use kalshi_desk::sim::server::{KeyAlgorithm, SimConfig, SimHandle, SimServer};
 
-const WAIT: Duration = Duration::from_secs(30);
+use crate::desk_wait::{WAIT, wait_snapshot};
 
 async fn start_sim(dir: &Path, algorithm: KeyAlgorithm) -> SimHandle {
     SimServer::start(SimConfig {
@@ -422,16 +422,6 @@ impl std::io::Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-async fn wait_snapshot(
-    desk: &DeskHandle,
-    what: &str,
-    ok: impl Fn(&DeskSnapshot) -> bool,
-) -> Arc<DeskSnapshot> {
-    desk.wait_for_snapshot(WAIT, ok)
-        .await
-        .unwrap_or_else(|error| panic!("waiting for {what}: {error}"))
 }
 
 /// Run the desk with the key: orders, a fill, a strategy armed, the kill switch; then record a
