@@ -17,7 +17,7 @@
 //! is, that is a handful). Snapshots reuse the vectors' capacity, so a warmed book applies deltas
 //! without allocating.
 
-use std::collections::HashMap;
+use crate::core::FastMap;
 
 use crate::core::market::Ticker;
 use crate::core::num::{Count, MICROS, Money, Price};
@@ -440,7 +440,7 @@ pub struct Depth {
 /// Every market's book, keyed by ticker.
 #[derive(Debug, Clone, Default)]
 pub struct Books {
-    books: HashMap<Ticker, OrderBook>,
+    books: FastMap<Ticker, OrderBook>,
 }
 
 impl Books {

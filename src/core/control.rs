@@ -451,6 +451,62 @@ impl Control {
         })
     }
 
+    /// One market's automatic state in one look-up: its resync HOLD begins at `hold_since_ns`
+    /// (or ends when `None`), then each automatic reason is set or cleared in the order given.
+    /// The changes are those `begin_hold`/`end_hold` and `set_automatic` would report one by one.
+    pub fn refresh_automatic(
+        &mut self,
+        ticker: &Ticker,
+        hold_since_ns: Option<u64>,
+        reasons: &[(PauseReason, bool)],
+    ) -> Vec<StateChange> {
+        let record = match self.markets.get_mut(ticker) {
+            Some(record) => record,
+            None => self.markets.entry(ticker.clone()).or_default(),
+        };
+        let mut changes = Vec::new();
+        let mut step = |record: &mut MarketControl, change: &dyn Fn(&mut MarketControl)| {
+            let from = record.state();
+            change(record);
+            let to = record.state();
+            if from != to {
+                changes.push(StateChange {
+                    ticker: ticker.clone(),
+                    from,
+                    to,
+                });
+            }
+        };
+        match hold_since_ns {
+            Some(at) if record.hold_since_ns.is_none() => {
+                step(record, &|m| m.hold_since_ns = Some(at));
+            }
+            Some(_) => {}
+            None if record.hold_since_ns.is_some()
+                || record.reasons.contains(&PauseReason::Resync) =>
+            {
+                step(record, &|m| {
+                    m.hold_since_ns = None;
+                    m.reasons.remove(&PauseReason::Resync);
+                });
+            }
+            None => {}
+        }
+        for &(reason, active) in reasons {
+            if reason.is_operator() || record.reasons.contains(&reason) == active {
+                continue;
+            }
+            step(record, &|m| {
+                if active {
+                    m.reasons.insert(reason);
+                } else {
+                    m.reasons.remove(&reason);
+                }
+            });
+        }
+        changes
+    }
+
     /// Sets or clears an automatic reason on every known market (exchange pause, clock offset,
     /// cancel-all cooldown).
     pub fn set_automatic_all(&mut self, reason: PauseReason, active: bool) -> Vec<StateChange> {

@@ -20,7 +20,8 @@
 //! Pure and deterministic: no clock (times arrive as arguments), no I/O. Latency is the
 //! caller's business (it decides when an order reaches [`FillModel::place`]).
 
-use std::collections::{BTreeMap, HashMap};
+use crate::core::FastMap;
+use std::collections::BTreeMap;
 
 use crate::core::book::{BookSide, PriceConvention};
 use crate::core::engine::MarketInput;
@@ -139,7 +140,7 @@ pub struct FillStats {
 /// The local exchange for our orders.
 #[derive(Debug, Clone, Default)]
 pub struct FillModel {
-    markets: HashMap<Ticker, MarketState>,
+    markets: FastMap<Ticker, MarketState>,
     next_order: u64,
     next_trade: u64,
     /// Prefix of ids so paper and backtest ids never look like the exchange's.

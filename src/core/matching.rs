@@ -35,8 +35,9 @@
 //! Storage: levels are a dense array indexed by grid tick, each a doubly linked FIFO of order
 //! slots in one slab, so placing, cancelling and matching allocate nothing per level.
 
+use crate::core::FastMap;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 use crate::core::market::{PriceGrid, Ticker};
 use crate::core::num::{Count, Price};
@@ -284,7 +285,7 @@ pub struct MatchingBook {
     best_ask: Option<usize>,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    by_id: HashMap<OrderId, u32>,
+    by_id: FastMap<OrderId, u32>,
     expiries: BinaryHeap<Reverse<(i64, OrderId)>>,
     expired_unreported: Vec<RestingOrder>,
     next_seq: u64,
@@ -302,7 +303,7 @@ impl MatchingBook {
             best_ask: None,
             slots: Vec::new(),
             free_slots: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: Default::default(),
             expiries: BinaryHeap::new(),
             expired_unreported: Vec::new(),
             next_seq: 0,

@@ -13,3 +13,8 @@ pub mod portfolio;
 pub mod risk;
 pub mod strategy;
 pub mod time;
+
+/// Hash maps keyed by tickers and order ids. Keys come from the exchange and our own issuer, not
+/// from an attacker choosing collisions, so the hot paths use Fx hashing instead of SipHash.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, rustc_hash::FxBuildHasher>;
+pub type FastSet<T> = std::collections::HashSet<T, rustc_hash::FxBuildHasher>;

@@ -61,15 +61,16 @@ pub fn parse_scaled(text: &str, scale: u32, signed: bool) -> Result<i64, NumErro
         }
         _ => (false, text),
     };
-    let (whole, fraction) = match body.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (body, None),
+    // One scan for the point (every price and count on the wire has one).
+    let dot = body.bytes().position(|b| b == b'.');
+    let (whole, fraction) = match dot {
+        Some(at) => (&body[..at], &body[at + 1..]),
+        None => (body, ""),
     };
     if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
         return Err(malformed());
     }
-    let fraction = fraction.unwrap_or("");
-    if body.contains('.') && fraction.is_empty() {
+    if dot.is_some() && fraction.is_empty() {
         return Err(malformed());
     }
     if !fraction.bytes().all(|b| b.is_ascii_digit()) {

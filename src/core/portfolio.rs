@@ -22,7 +22,8 @@
 pub mod day;
 pub mod fees;
 
-use std::collections::{BTreeMap, HashSet};
+use crate::core::FastSet;
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
@@ -313,9 +314,12 @@ impl CashLedger {
 #[derive(Debug, Clone)]
 pub struct Portfolio {
     positions: BTreeMap<Ticker, Position>,
-    booked_trades: HashSet<TradeId>,
+    booked_trades: FastSet<TradeId>,
     day_boundary: DayBoundary,
     current_day: Option<NaiveDate>,
+    /// The wall-clock second `current_day` was last checked in: time zone offsets are whole
+    /// seconds, so the trading day cannot change within one, and the engine asks on every input.
+    day_checked_s: Option<i64>,
     cash: CashLedger,
     settlements: Vec<SettlementRecord>,
 }
@@ -332,9 +336,10 @@ impl Portfolio {
     pub fn new(day_boundary: DayBoundary, starting_balance: Money) -> Portfolio {
         Portfolio {
             positions: BTreeMap::new(),
-            booked_trades: HashSet::new(),
+            booked_trades: Default::default(),
             day_boundary,
             current_day: None,
+            day_checked_s: None,
             cash: CashLedger {
                 balance: starting_balance,
                 as_of_ms: None,
@@ -361,6 +366,11 @@ impl Portfolio {
         now_wall_ms: i64,
         mid_of: impl Fn(&Ticker) -> Option<Price>,
     ) -> bool {
+        let second = now_wall_ms.div_euclid(1_000);
+        if self.day_checked_s == Some(second) {
+            return false;
+        }
+        self.day_checked_s = Some(second);
         let today = self.day_boundary.trading_day(now_wall_ms);
         match self.current_day {
             Some(day) if day >= today => return false,
@@ -516,7 +526,13 @@ impl Portfolio {
         self.positions
             .values()
             .filter(|p| !p.is_flat())
-            .max_by_key(|p| (p.contracts.abs(), std::cmp::Reverse(p.ticker.clone())))
+            .max_by(|a, b| {
+                // Ties go to the first ticker in order.
+                a.contracts
+                    .abs()
+                    .cmp(&b.contracts.abs())
+                    .then_with(|| b.ticker.cmp(&a.ticker))
+            })
             .map(|p| (p.ticker.clone(), p.contracts))
     }
 

@@ -8,7 +8,7 @@ use crate::core::portfolio::DayBoundary;
 use crate::core::strategy::StrategyParams;
 use crate::core::time::Now;
 use crate::replay::config::ReplaySettings;
-use crate::replay::feed::{FeedDecoder, header_markets};
+use crate::replay::feed::{Decoded, FeedDecoder, header_markets};
 use crate::replay::ledger::Ledger;
 use crate::replay::report::{BacktestReport, EquityPoint, Segment, TapeSummary};
 use crate::replay::session::{Session, SessionConfig};
@@ -71,7 +71,14 @@ fn clamp_time(ms: i64, start_ms: i64) -> i64 {
     ms.clamp(start_ms, start_ms + MAX_TAPE_SPAN_MS)
 }
 
+/// Entries decoded per hand-over between the decoding thread and the engine.
+const DECODE_CHUNK: usize = 1_024;
+
 /// Replay `tape`; `progress(done, total)` is called every few thousand entries.
+///
+/// Two stages on two threads: one decodes frames (the feed decoder keeps its own sequence
+/// state), the other runs the engine, the fill model and the ledger. Each stage is sequential,
+/// so the report is the same as decoding inline ([`Replay::entry`]), byte for byte.
 pub fn run(
     tape: &Tape,
     config: &BacktestConfig,
@@ -79,12 +86,26 @@ pub fn run(
 ) -> BacktestReport {
     let mut replay = Replay::start(tape, config);
     let total = tape.entries.len();
-    for (index, entry) in tape.entries.iter().enumerate() {
-        replay.entry(entry);
-        if index % 4096 == 0 {
-            progress(index, total);
+    let mut decoder = std::mem::take(&mut replay.decoder);
+    std::thread::scope(|scope| {
+        let (chunks, decoded_chunks) = std::sync::mpsc::sync_channel::<Vec<Decoded>>(4);
+        scope.spawn(move || {
+            for chunk in tape.entries.chunks(DECODE_CHUNK) {
+                let decoded = chunk.iter().map(|entry| decoder.decode(entry)).collect();
+                if chunks.send(decoded).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut done = 0;
+        for (chunk, decoded) in tape.entries.chunks(DECODE_CHUNK).zip(decoded_chunks) {
+            for (entry, decoded) in chunk.iter().zip(decoded) {
+                replay.apply(entry, decoded);
+            }
+            done += chunk.len();
+            progress(done, total);
         }
-    }
+    });
     progress(total, total);
     replay.finish(tape)
 }
@@ -216,6 +237,12 @@ impl Replay {
 
     /// Replay one tape entry.
     pub fn entry(&mut self, entry: &TapeEntry) {
+        let decoded = self.decoder.decode(entry);
+        self.apply(entry, decoded);
+    }
+
+    /// Replay one tape entry already decoded (by a decoder that saw every entry before it).
+    pub fn apply(&mut self, entry: &TapeEntry, decoded: Decoded) {
         let ms = clamp_time(entry.rx_ms(), self.start_ms).max(self.last_ms);
         self.clock_to(ms);
         let now = virtual_now(self.start_ms, ms);
@@ -225,7 +252,6 @@ impl Replay {
             TapeEntry::Disconnected { .. } => self.summary.disconnects += 1,
             _ => {}
         }
-        let decoded = self.decoder.decode(entry);
         if decoded.malformed {
             self.summary.malformed += 1;
         }

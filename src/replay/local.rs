@@ -3,7 +3,7 @@
 //! intent the way the gateway and the private feed would, as [`LocalEvent`]s, and has no engine
 //! and no clock: backtest (virtual time) and the paper desk (wall time) drive it.
 
-use std::collections::HashMap;
+use crate::core::FastMap;
 
 use crate::core::engine::{
     GatewayResult, Input, MarketInput, OrderIntent, PrivateInput, WriteKind,
@@ -63,10 +63,10 @@ pub fn engine_fill(fill: ModelFill) -> Fill {
 pub struct LocalExchange {
     model: FillModel,
     /// Filled so far per order (Kalshi's amend `count` includes it).
-    filled: HashMap<ClientOrderId, Count>,
-    post_only: HashMap<ClientOrderId, bool>,
+    filled: FastMap<ClientOrderId, Count>,
+    post_only: FastMap<ClientOrderId, bool>,
     /// `expiration_time` of resting orders (ms): the exchange cancels them then.
-    expirations: HashMap<ClientOrderId, (Ticker, i64)>,
+    expirations: FastMap<ClientOrderId, (Ticker, i64)>,
     next_expiry_check_ms: i64,
 }
 

@@ -12,7 +12,8 @@ mod commands;
 mod decide;
 pub mod io;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use crate::core::{FastMap, FastSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::book::Books;
 use crate::core::control::{Control, MAX_CLOCK_OFFSET_MS, PauseReason, StateChange};
@@ -105,6 +106,24 @@ impl StrategySlot {
     }
 }
 
+/// Deadlines on the two clocks the pause reasons read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wake {
+    mono_ns: u64,
+    exchange_ms: i64,
+}
+
+impl Wake {
+    const NEVER: Wake = Wake {
+        mono_ns: u64::MAX,
+        exchange_ms: i64::MAX,
+    };
+
+    fn is_due(&self, now: &Now) -> bool {
+        now.mono_ns >= self.mono_ns || now.exchange_ms() >= self.exchange_ms
+    }
+}
+
 /// A confirmation the operator asked for and has not used yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PendingConfirmation {
@@ -124,15 +143,15 @@ pub struct Engine {
     events: BTreeMap<String, EventStructure>,
     strategies: BTreeMap<Ticker, StrategySlot>,
     fair_values: FairValues,
-    last_trade: HashMap<Ticker, Price>,
+    last_trade: FastMap<Ticker, Price>,
     /// Time in force of non-GTC orders (the store does not keep it).
-    order_tifs: HashMap<ClientOrderId, TimeInForce>,
+    order_tifs: FastMap<ClientOrderId, TimeInForce>,
     /// Expiration (Unix s) last sent for an order (the store does not keep it).
-    expirations: HashMap<ClientOrderId, i64>,
+    expirations: FastMap<ClientOrderId, i64>,
     /// Orders with a decrease in flight (the store has no flag for it).
-    pending_decreases: HashSet<ClientOrderId>,
+    pending_decreases: FastSet<ClientOrderId>,
     /// Orders cancelled before their create was answered: re-cancelled by id once it is.
-    cancels_without_id: HashSet<ClientOrderId>,
+    cancels_without_id: FastSet<ClientOrderId>,
     issuer: ClientOrderIdIssuer,
     accepted_writes: RateWindow,
     attempted_writes: RateWindow,
@@ -141,6 +160,12 @@ pub struct Engine {
     position_drifts: u32,
     clock_offset_ms: i64,
     exchange_active: bool,
+    /// The earliest instant at which some market's time-driven reasons (stale book, closing
+    /// soon) could change with no input touching it. A tick refreshes every market only then;
+    /// otherwise it looks at the markets whose strategies run on time.
+    timed_wake: Wake,
+    /// Whether the cancel-all cooldown was running when every market was last refreshed.
+    cooldown_seen: bool,
     confirmation: Option<PendingConfirmation>,
     seq: u64,
     now: Now,
@@ -161,11 +186,11 @@ impl Engine {
             events: BTreeMap::new(),
             strategies: BTreeMap::new(),
             fair_values: FairValues::default(),
-            last_trade: HashMap::new(),
-            order_tifs: HashMap::new(),
-            expirations: HashMap::new(),
-            pending_decreases: HashSet::new(),
-            cancels_without_id: HashSet::new(),
+            last_trade: Default::default(),
+            order_tifs: Default::default(),
+            expirations: Default::default(),
+            pending_decreases: Default::default(),
+            cancels_without_id: Default::default(),
             accepted_writes: RateWindow::default(),
             attempted_writes: RateWindow::default(),
             breaches: BreachMonitor::default(),
@@ -173,6 +198,8 @@ impl Engine {
             position_drifts: 0,
             clock_offset_ms: 0,
             exchange_active: true,
+            timed_wake: Wake::NEVER,
+            cooldown_seen: false,
             confirmation: None,
             seq: 0,
             now: Now::default(),
@@ -257,6 +284,7 @@ impl Engine {
         self.roll_day();
         let mut touched = BTreeSet::new();
         let mut all = false;
+        let mut tick = false;
         match input {
             Input::Market(market) => self.on_market(market, &mut touched),
             Input::Private(private) => self.on_private(private, &mut touched),
@@ -271,18 +299,28 @@ impl Engine {
                 self.clock_offset_ms = offset_ms;
                 all = true;
             }
-            Input::Tick => all = true,
+            Input::Tick => tick = true,
+        }
+        if all || tick {
+            self.expire_holds();
+            self.forget_finished_orders();
+        }
+        let cooldown = self.control.in_cancel_all_cooldown(now.mono_ns);
+        if tick && (self.timed_wake.is_due(&now) || cooldown != self.cooldown_seen) {
+            all = true;
         }
         if all {
             touched.extend(self.known_markets());
-            self.expire_holds();
-            self.forget_finished_orders();
+            self.timed_wake = Wake::NEVER;
+            self.cooldown_seen = cooldown;
+        } else if tick {
+            touched.extend(self.markets_run_on_time());
         }
         for ticker in &touched {
             self.refresh_reasons(ticker);
         }
         if self.is_halted() {
-            if all {
+            if all || tick {
                 self.sweep_while_halted();
             }
         } else {
@@ -300,6 +338,24 @@ impl Engine {
         tickers.extend(self.strategies.keys().cloned());
         tickers.extend(self.control.markets().map(|(t, _)| t.clone()));
         tickers.into_iter().collect()
+    }
+
+    /// Markets a tick must look at even when no time-driven reason is due: those with a
+    /// strategy (it may act on time alone: ttl, fair-value age) and those holding strategy
+    /// orders without one (they must go when the market is not armed).
+    fn markets_run_on_time(&self) -> Vec<Ticker> {
+        let mut tickers: Vec<Ticker> = self.strategies.keys().cloned().collect();
+        for ticker in self.orders.markets_with_open_orders() {
+            if !self.strategies.contains_key(ticker)
+                && self
+                    .orders
+                    .open_in_market(ticker.as_str())
+                    .any(|o| Self::is_strategy_owned(&o.owner))
+            {
+                tickers.push(ticker.clone());
+            }
+        }
+        tickers
     }
 
     /// Side tables keep entries only for open orders.
@@ -374,21 +430,10 @@ impl Engine {
             close.saturating_sub(self.now.exchange_ms())
                 <= i64::try_from(self.config.closing_soon_ms).unwrap_or(i64::MAX)
         });
-        let resyncing = self
-            .books
-            .get(ticker.as_str())
-            .is_some_and(|book| book.is_resync_needed());
-        let change = if resyncing {
-            self.control.begin_hold(ticker, self.now.mono_ns)
-        } else {
-            self.control.end_hold(ticker)
-        };
-        self.record_changes(change);
-        let stale = !resyncing && !self.book_fresh(ticker.as_str());
-        self.set_reason(ticker, PauseReason::StaleBook, stale);
-        self.set_reason(ticker, PauseReason::ExchangePause, !self.exchange_active);
-        self.set_reason(ticker, PauseReason::MarketPause, market_paused);
-        self.set_reason(ticker, PauseReason::ClosingSoon, closing);
+        let book = self.books.get(ticker.as_str());
+        let resyncing = book.is_some_and(|book| book.is_resync_needed());
+        let stale = !resyncing
+            && book.is_none_or(|book| book.age_ms(self.now.mono_ns) > self.config.stale_book_ms);
         let fair_stale = self
             .strategies
             .get(ticker)
@@ -398,11 +443,42 @@ impl Engine {
                     .fresh(ticker.as_str(), self.now.wall_ms, max_age)
                     .is_none()
             });
-        self.set_reason(ticker, PauseReason::FairValueStale, fair_stale);
         let cooldown = self.control.in_cancel_all_cooldown(self.now.mono_ns);
-        self.set_reason(ticker, PauseReason::CancelAllCooldown, cooldown);
         let offset_bad = self.clock_offset_ms.abs() > MAX_CLOCK_OFFSET_MS;
-        self.set_reason(ticker, PauseReason::ClockOffset, offset_bad);
+        let changes = self.control.refresh_automatic(
+            ticker,
+            resyncing.then_some(self.now.mono_ns),
+            &[
+                (PauseReason::StaleBook, stale),
+                (PauseReason::ExchangePause, !self.exchange_active),
+                (PauseReason::MarketPause, market_paused),
+                (PauseReason::ClosingSoon, closing),
+                (PauseReason::FairValueStale, fair_stale),
+                (PauseReason::CancelAllCooldown, cooldown),
+                (PauseReason::ClockOffset, offset_bad),
+            ],
+        );
+        self.record_changes(changes);
+        self.note_timed_wake(ticker, stale, closing);
+    }
+
+    /// When this market's stale-book or closing-soon reason would turn on by time alone.
+    fn note_timed_wake(&mut self, ticker: &Ticker, stale: bool, closing: bool) {
+        if !stale && let Some(book) = self.books.get(ticker.as_str()) {
+            // `age_ms` > limit ⇔ (now − last) ≥ (limit + 1) ms.
+            let at = book.last_update_mono_ns().saturating_add(
+                self.config
+                    .stale_book_ms
+                    .saturating_add(1)
+                    .saturating_mul(1_000_000),
+            );
+            self.timed_wake.mono_ns = self.timed_wake.mono_ns.min(at);
+        }
+        if !closing && let Some(close) = self.markets.get(ticker).and_then(|r| r.close_ms) {
+            let at = close
+                .saturating_sub(i64::try_from(self.config.closing_soon_ms).unwrap_or(i64::MAX));
+            self.timed_wake.exchange_ms = self.timed_wake.exchange_ms.min(at);
+        }
     }
 
     fn expire_holds(&mut self) {

@@ -7,7 +7,7 @@
 //! larger, and its remaining size drops by whatever the fills add beyond the last report, so a
 //! fill is never counted twice and never missed.
 
-use std::collections::{HashMap, HashSet};
+use crate::core::{FastMap, FastSet};
 
 use crate::core::market::Ticker;
 use crate::core::num::{Count, Money, Price};
@@ -279,15 +279,15 @@ impl OpenQuantity {
 /// Every order we know of.
 #[derive(Debug, Clone, Default)]
 pub struct Orders {
-    orders: HashMap<ClientOrderId, Order>,
-    by_order_id: HashMap<OrderId, ClientOrderId>,
+    orders: FastMap<ClientOrderId, Order>,
+    by_order_id: FastMap<OrderId, ClientOrderId>,
     /// Renamed ids (amend `updated_client_order_id`) → the key the order is stored under.
-    aliases: HashMap<ClientOrderId, ClientOrderId>,
+    aliases: FastMap<ClientOrderId, ClientOrderId>,
     /// Open orders per market, for the per-market queries on the decision path.
-    open_by_market: HashMap<Ticker, Vec<ClientOrderId>>,
-    booked_trades: HashSet<TradeId>,
+    open_by_market: FastMap<Ticker, Vec<ClientOrderId>>,
+    booked_trades: FastSet<TradeId>,
     /// Fills for an `order_id` we cannot place yet (the create answer is still on its way).
-    unmatched_fills: HashMap<OrderId, (Count, Money)>,
+    unmatched_fills: FastMap<OrderId, (Count, Money)>,
 }
 
 impl Orders {
@@ -820,6 +820,11 @@ impl Orders {
             .flatten()
             .filter_map(|key| self.orders.get(key))
             .filter(move |order| order.owner == *owner)
+    }
+
+    /// Markets with at least one open order.
+    pub fn markets_with_open_orders(&self) -> impl Iterator<Item = &Ticker> {
+        self.open_by_market.keys()
     }
 
     /// Every open order, any market.

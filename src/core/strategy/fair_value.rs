@@ -2,7 +2,7 @@
 //! `{"ticker":"…","fair":"0.6200","ts_ms":…}`. The runtime reads the file, pipe or socket; this
 //! module parses lines and keeps the latest value per market.
 
-use std::collections::HashMap;
+use crate::core::FastMap;
 
 use crate::core::market::Ticker;
 use crate::core::num::Price;
@@ -59,7 +59,7 @@ pub fn parse_line(line: &str) -> Result<FairValue, FairValueError> {
 /// The latest fair value per market. An older timestamp never replaces a newer one.
 #[derive(Debug, Clone, Default)]
 pub struct FairValues {
-    latest: HashMap<Ticker, FairValue>,
+    latest: FastMap<Ticker, FairValue>,
 }
 
 impl FairValues {
