@@ -1914,3 +1914,44 @@ fn engine_moves_to_its_own_task() {
     is_send::<Outputs>();
     is_send::<Input>();
 }
+
+/// A tick looks at every market only when some market's stale-book or closing-soon deadline is
+/// due; these reasons must still turn on by time alone for a market nobody trades, and an input
+/// that freshens its book must move its deadline.
+#[test]
+fn time_alone_marks_an_untraded_market_stale_and_closing() {
+    let (mut desk, _) = armed_maker_desk();
+    let reasons = |desk: &Desk| desk.engine.control().market(&t("W")).reasons.clone();
+    desk.book("W", "0.30", "0.35");
+    let close_ms = desk.now.exchange_ms() + 60_000 + 2_000;
+    desk.step(Input::Exchange(ExchangeInput::CloseTime {
+        ticker: t("W"),
+        close_ms,
+    }));
+    desk.wait(1_000);
+    assert!(reasons(&desk).is_empty(), "{:?}", reasons(&desk));
+    desk.wait(1_000);
+    assert_eq!(
+        reasons(&desk),
+        BTreeSet::from([PauseReason::ClosingSoon]),
+        "closing soon turns on with no input for W"
+    );
+    // The book was last updated ~2 s ago; the limit is 5 s.
+    desk.wait(2_500);
+    assert!(!reasons(&desk).contains(&PauseReason::StaleBook));
+    desk.wait(1_000);
+    assert!(reasons(&desk).contains(&PauseReason::StaleBook));
+    desk.book("W", "0.31", "0.35");
+    assert!(!reasons(&desk).contains(&PauseReason::StaleBook));
+    desk.wait(4_000);
+    assert!(!reasons(&desk).contains(&PauseReason::StaleBook));
+    desk.wait(1_500);
+    assert!(
+        reasons(&desk).contains(&PauseReason::StaleBook),
+        "the fresh snapshot moved W's deadline, and it came due again"
+    );
+    // The armed market's own book went stale on the same clock and pulled its quotes.
+    assert!(
+        matches!(desk.state("M"), MarketState::Paused(r) if r.contains(&PauseReason::StaleBook))
+    );
+}
