@@ -256,6 +256,11 @@ impl Control {
         self.markets.get(ticker).cloned().unwrap_or_default()
     }
 
+    /// One market's record, if the control has seen it (`market` answers the default when not).
+    pub fn market_ref(&self, ticker: &Ticker) -> Option<&MarketControl> {
+        self.markets.get(ticker)
+    }
+
     pub fn state(&self, ticker: &Ticker) -> MarketState {
         self.market(ticker).state()
     }

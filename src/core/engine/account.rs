@@ -1,7 +1,5 @@
 //! Market data, account events, gateway answers and exchange news.
 
-use std::collections::BTreeSet;
-
 use crate::core::book::{ApplyOutcome, ResyncReason};
 use crate::core::control::PauseReason;
 use crate::core::market::{MarketStatus, PriceGrid, Ticker};
@@ -9,13 +7,14 @@ use crate::core::order::{AmendAck, CreateAck, LostWrite, OrderError, OrderOwner}
 use crate::core::risk::RejectClass;
 use crate::core::strategy::OwnFill;
 
+use super::Touched;
 use super::{
     AlarmLevel, AuditKind, Engine, ExchangeInput, GatewayResult, MarketInput, OrderIntent, Origin,
     PrivateInput, WriteKind,
 };
 
 impl Engine {
-    pub(super) fn on_market(&mut self, input: MarketInput, touched: &mut BTreeSet<Ticker>) {
+    pub(super) fn on_market(&mut self, input: MarketInput, touched: &mut Touched) {
         let mono = self.now.mono_ns;
         match input {
             MarketInput::Snapshot {
@@ -112,7 +111,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_private(&mut self, input: PrivateInput, touched: &mut BTreeSet<Ticker>) {
+    pub(super) fn on_private(&mut self, input: PrivateInput, touched: &mut Touched) {
         match input {
             PrivateInput::Fill {
                 fill,
@@ -278,7 +277,7 @@ impl Engine {
         self.orders.get(client_order_id).map(|o| o.ticker.clone())
     }
 
-    pub(super) fn on_gateway(&mut self, result: GatewayResult, touched: &mut BTreeSet<Ticker>) {
+    pub(super) fn on_gateway(&mut self, result: GatewayResult, touched: &mut Touched) {
         let id = match &result {
             GatewayResult::Placed {
                 client_order_id, ..
@@ -484,11 +483,7 @@ impl Engine {
     }
 
     /// Returns true when the news concerns every market.
-    pub(super) fn on_exchange(
-        &mut self,
-        news: ExchangeInput,
-        touched: &mut BTreeSet<Ticker>,
-    ) -> bool {
+    pub(super) fn on_exchange(&mut self, news: ExchangeInput, touched: &mut Touched) -> bool {
         match news {
             ExchangeInput::TradingActive { active } => {
                 if self.exchange_active != active {

@@ -1,8 +1,6 @@
 //! Operator commands. Kill is always obeyed; every other command may be refused, and a refusal
 //! is audited with its reason.
 
-use std::collections::BTreeSet;
-
 use crate::core::control::{ArmConditions, OperatorMode};
 use crate::core::market::Ticker;
 use crate::core::num::Count;
@@ -10,11 +8,12 @@ use crate::core::order::{AmendRequest, OrderOwner, OrderState};
 use crate::core::risk::{BreachMonitor, ReduceOnlyCause, Side, TimeInForce};
 use crate::core::strategy::DesiredOrder;
 
+use super::Touched;
 use super::decide::OrderTicket;
 use super::{AuditKind, Command, ConfirmAction, Engine, ManualOrder, Origin, PendingConfirmation};
 
 impl Engine {
-    pub(super) fn on_command(&mut self, command: Command, touched: &mut BTreeSet<Ticker>) {
+    pub(super) fn on_command(&mut self, command: Command, touched: &mut Touched) {
         let name = command_name(&command);
         if let Err(reason) = self.apply_command(command, touched) {
             self.audit(AuditKind::CommandRefused {
@@ -32,11 +31,7 @@ impl Engine {
         }
     }
 
-    fn apply_command(
-        &mut self,
-        command: Command,
-        touched: &mut BTreeSet<Ticker>,
-    ) -> Result<(), String> {
+    fn apply_command(&mut self, command: Command, touched: &mut Touched) -> Result<(), String> {
         match command {
             Command::Arm { ticker } => {
                 touched.insert(ticker.clone());
@@ -253,7 +248,7 @@ impl Engine {
         client_order_id: &str,
         price: crate::core::num::Price,
         remaining: Count,
-        touched: &mut BTreeSet<Ticker>,
+        touched: &mut Touched,
     ) -> Result<(), String> {
         if self.is_halted() {
             return Err("trading is HALTED: amends may not leave".into());
@@ -306,7 +301,7 @@ impl Engine {
 
     /// Cancel every open order and send an IOC reduce-only order against every position, at the
     /// held contract's best bid. Allowed while HALTED: these orders carry a flatten permit.
-    fn flatten_all(&mut self, touched: &mut BTreeSet<Ticker>) {
+    fn flatten_all(&mut self, touched: &mut Touched) {
         // Strategies would only open the positions again.
         let armed: Vec<Ticker> = self
             .control

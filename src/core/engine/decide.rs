@@ -12,7 +12,7 @@ use crate::core::strategy::{
     DesiredOrder, MarketView, OrderAction, OwnOrder, StrategyInput, diff_orders,
 };
 
-use super::{AlarmLevel, AuditKind, Engine, OrderIntent, Origin};
+use super::{AlarmLevel, AuditKind, Engine, OrderIntent, Origin, StrategySlot};
 
 /// An order on its way to the gate.
 pub(super) struct OrderTicket {
@@ -46,23 +46,27 @@ impl Engine {
     /// One strategy cycle for one market: cancel the strategy's orders if the market may not
     /// quote, otherwise ask the strategy and reconcile its own orders with what it wants.
     pub(super) fn run_market(&mut self, ticker: &Ticker) {
-        let control = self.control.market(ticker);
-        let strategy_orders: Vec<Order> = self
-            .orders
-            .open_in_market(ticker.as_str())
-            .filter(|o| Self::is_strategy_owned(&o.owner))
-            .cloned()
-            .collect();
+        let (must_go, may_trade) = self.control.market_ref(ticker).map_or(
+            // A market the control has never seen is DISARMED.
+            (true, false),
+            |m| (m.strategy_orders_must_go(), m.strategy_may_trade()),
+        );
         // Orders still being created or unknown cannot be cancelled by id yet: the next cycle
         // after their answer will.
-        let cancellable = |o: &&Order| o.state == OrderState::Resting && !o.cancel_requested;
-        if control.strategy_orders_must_go() {
-            for order in strategy_orders.iter().filter(cancellable) {
+        let cancellable = |o: &Order| o.state == OrderState::Resting && !o.cancel_requested;
+        if must_go {
+            let doomed: Vec<Order> = self
+                .orders
+                .open_in_market(ticker.as_str())
+                .filter(|o| Self::is_strategy_owned(&o.owner) && cancellable(o))
+                .cloned()
+                .collect();
+            for order in &doomed {
                 self.cancel_order(Origin::Strategy, order);
             }
             return;
         }
-        if !control.strategy_may_trade() || self.unknown_order_in(ticker.as_str()).is_some() {
+        if !may_trade || self.unknown_order_in(ticker.as_str()).is_some() {
             return;
         }
         // While the desk's order-rate window is full the strategy is not asked at all: its
@@ -73,19 +77,22 @@ impl Engine {
         if in_window >= self.config.limits.max_orders_per_window {
             return;
         }
-        let Some(mut slot) = self.strategies.remove(ticker) else {
+        let Some(owner) = self.strategies.get(ticker).map(StrategySlot::owner) else {
             return;
         };
-        let owner = slot.owner();
-        for order in strategy_orders
-            .iter()
-            .filter(|o| o.owner != owner)
-            .filter(cancellable)
-        {
+        // Another strategy's orders (the market's strategy was replaced) go.
+        let foreign: Vec<Order> = self
+            .orders
+            .open_in_market(ticker.as_str())
+            .filter(|o| Self::is_strategy_owned(&o.owner) && o.owner != owner && cancellable(o))
+            .cloned()
+            .collect();
+        for order in &foreign {
             self.cancel_order(Origin::Strategy, order);
         }
-        let own: Vec<OwnOrder> = strategy_orders
-            .iter()
+        let own: Vec<OwnOrder> = self
+            .orders
+            .open_in_market(ticker.as_str())
             .filter(|o| o.owner == owner)
             .map(|o| OwnOrder {
                 client_order_id: o.client_order_id.to_string(),
@@ -127,9 +134,11 @@ impl Engine {
             fair: self.fair_values.get(ticker.as_str()).cloned(),
             now: self.now,
         };
+        let Some(slot) = self.strategies.get_mut(ticker) else {
+            return;
+        };
         let desired = slot.strategy.desired(&input);
         let actions = diff_orders(&desired, &own);
-        self.strategies.insert(ticker.clone(), slot);
         for action in &actions {
             if !matches!(action, OrderAction::Place(_) | OrderAction::Amend { .. }) {
                 // Places and amends are counted by the gate; the rest count here.

@@ -106,6 +106,25 @@ impl StrategySlot {
     }
 }
 
+/// The markets one input touched: refreshed and run once each, in ticker order.
+struct Touched(Vec<Ticker>);
+
+impl Touched {
+    fn insert(&mut self, ticker: Ticker) {
+        self.0.push(ticker);
+    }
+
+    fn extend(&mut self, tickers: impl IntoIterator<Item = Ticker>) {
+        self.0.extend(tickers);
+    }
+
+    fn into_sorted(mut self) -> Vec<Ticker> {
+        self.0.sort_unstable();
+        self.0.dedup();
+        self.0
+    }
+}
+
 /// Deadlines on the two clocks the pause reasons read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Wake {
@@ -170,6 +189,8 @@ pub struct Engine {
     seq: u64,
     now: Now,
     out: Outputs,
+    /// Kept between inputs so collecting the touched markets does not allocate each time.
+    touched_buffer: Vec<Ticker>,
 }
 
 impl Engine {
@@ -204,6 +225,7 @@ impl Engine {
             seq: 0,
             now: Now::default(),
             out: Outputs::default(),
+            touched_buffer: Vec::new(),
         }
     }
 
@@ -282,7 +304,7 @@ impl Engine {
     pub fn handle(&mut self, input: Input, now: Now) -> Outputs {
         self.now = now;
         self.roll_day();
-        let mut touched = BTreeSet::new();
+        let mut touched = Touched(std::mem::take(&mut self.touched_buffer));
         let mut all = false;
         let mut tick = false;
         match input {
@@ -316,6 +338,7 @@ impl Engine {
         } else if tick {
             touched.extend(self.markets_run_on_time());
         }
+        let touched = touched.into_sorted();
         for ticker in &touched {
             self.refresh_reasons(ticker);
         }
@@ -329,6 +352,8 @@ impl Engine {
             }
         }
         self.evaluate_breaches();
+        self.touched_buffer = touched;
+        self.touched_buffer.clear();
         std::mem::take(&mut self.out)
     }
 
