@@ -2,9 +2,11 @@
 //! engine, the strategies and the fill model (reading and decompressing the file excluded).
 //!
 //! `cargo bench --bench replay_speed [-- TAPE CONFIG]` (defaults: the sample tape and
-//! testdata/backtest.toml). Prints messages/s over several runs; nothing is asserted. The peer
-//! printed beside it is the feed decoder alone (`replay::feed::FeedDecoder` over the same
-//! entries: decode + sequence checks, no engine).
+//! testdata/backtest.toml). Prints messages/s, best of several rounds; nothing is asserted.
+//! `backtest::run` decodes on one thread and runs the engine on another, so the peers printed
+//! beside it are its two stages alone: the feed decoder (`replay::feed::FeedDecoder` over the
+//! same entries: decode + sequence checks) and the engine stage (`Replay::apply` over entries
+//! decoded beforehand), plus the whole replay with a 1 s engine tick.
 
 #[path = "common/mod.rs"]
 mod common;

@@ -13,6 +13,5 @@ pub mod metrics;
 pub mod paper_executor;
 pub mod reconcile;
 pub mod recording;
-pub mod recovery;
 pub mod snapshot;
 pub mod startup;

@@ -1063,17 +1063,6 @@ async fn kdesk_kill_exits_3_and_journals_pending_when_the_exchange_is_gone_and_2
 // ---------------------------------------------------------------------------------------------
 // Restart recovery.
 
-fn recovery_context(rest: &RestClient) -> kalshi_desk::runtime::recovery::RecoveryContext {
-    kalshi_desk::runtime::recovery::RecoveryContext {
-        rest: rest.clone(),
-        subaccount: 0,
-        kill: KillContext {
-            policy: test_policy(),
-            ..KillContext::new(rest.clone(), 0)
-        },
-    }
-}
-
 fn resting_client_ids(sim: &Sim) -> BTreeSet<String> {
     let user = sim.handle.user_id.clone();
     sim.handle.with_exchange(|exchange| {
@@ -1096,9 +1085,12 @@ async fn rest_tagged(rest: &RestClient, tickers: &[String], ids: &[String]) {
     }
 }
 
+/// What `desk::start` does before anything can arm (`runtime::startup::prepare`); the desk-level
+/// restarts (a crash, a halt, a mid-kill crash) are in tests/it/runtime.rs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_cancels_orphaned_strategy_orders_and_keeps_the_operators() {
-    use kalshi_desk::runtime::recovery::{HaltDecision, JournalView, recover};
+async fn startup_cancels_orphaned_strategy_orders_and_keeps_the_operators() {
+    use kalshi_desk::runtime::desk::DeskConfig;
+    use kalshi_desk::runtime::startup::prepare;
     use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
     use kalshi_desk::store::journal::{HaltRecord, HaltState, Mode};
     let sim = start_sim(SimTier::Prestige).await;
@@ -1110,106 +1102,54 @@ async fn restart_cancels_orphaned_strategy_orders_and_keeps_the_operators() {
     rest_tagged(&rest, &tickers, &strategy).await;
     rest_tagged(&rest, &tickers, &operator).await;
     rest_tagged(&rest, &tickers, &foreign).await;
+    // prepare reads and writes through `rest`; the config gives the subaccount and the
+    // order-group choice.
+    let config = DeskConfig::new(
+        "sim",
+        &sim.handle.rest_base_url,
+        "ws://127.0.0.1:9/unused",
+        "unused",
+        std::path::PathBuf::new(),
+    );
+    let halt = |state: HaltState, reason: &str| HaltRecord {
+        ts_ms: 1_000,
+        mode: Mode::Live,
+        state,
+        reason: reason.into(),
+        payload: serde_json::Value::Null,
+    };
+    let set = |ids: &[String]| -> BTreeSet<String> { ids.iter().cloned().collect() };
 
-    let journal = JournalView {
-        last_halt: Some(HaltRecord {
-            ts_ms: 1,
-            mode: Mode::Live,
-            state: HaltState::Reset,
-            reason: "operator reset".into(),
-            payload: serde_json::Value::Null,
-        }),
-        last_fill_ms: None,
-    };
-    let halted = HaltFlag::new();
-    let report = recover(&recovery_context(&rest), &journal, &halted)
+    let reset = halt(HaltState::Reset, "operator reset");
+    let report = prepare(&rest, &config, Some(&reset), None)
         .await
-        .expect("recovery");
-    assert_eq!(report.halt, HaltDecision::MayArm);
-    assert!(report.may_arm());
-    assert!(!halted.is_halted());
-    let ids = |orders: &[kalshi_desk::runtime::recovery::OrderSummary]| -> BTreeSet<String> {
-        orders.iter().map(|o| o.client_order_id.clone()).collect()
-    };
-    assert_eq!(
-        ids(&report.orphans_cancelled),
-        strategy.iter().cloned().collect()
-    );
-    assert_eq!(
-        ids(&report.kept_operator),
-        operator.iter().cloned().collect()
-    );
-    assert_eq!(ids(&report.kept_foreign), foreign.iter().cloned().collect());
+        .expect("start-up");
+    assert!(report.started_halted.is_none(), "{report:?}");
+    assert_eq!(set(&report.orphans_cancelled), set(&strategy));
+    assert!(report.orphans_failed.is_empty(), "{report:?}");
     let kept: BTreeSet<String> = operator.iter().chain(&foreign).cloned().collect();
+    assert_eq!(set(&report.kept_orders), kept);
     assert_eq!(
         resting_client_ids(&sim),
         kept,
         "only the operator's and foreign orders rest"
     );
-    assert_eq!(
-        report
-            .resting
-            .iter()
-            .map(|o| o.client_order_id.clone())
-            .collect::<BTreeSet<_>>(),
-        kept
-    );
-    assert!(
-        report
-            .summary_lines()
-            .iter()
-            .any(|l| l.contains("12 orphaned"))
-    );
-    sim.handle.shutdown().await;
-}
+    assert!(report.order_group_id.is_some(), "{report:?}");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_after_a_pending_halt_stays_halted_and_sweeps() {
-    use kalshi_desk::runtime::recovery::{HaltDecision, JournalView, recover};
-    use kalshi_desk::sim::server::ratelimit::Tier as SimTier;
-    use kalshi_desk::store::journal::{HaltRecord, HaltState, Journal, Mode};
-    let sim = start_sim(SimTier::Prestige).await;
-    let rest = client(&sim.handle.rest_base_url, &sim.signer, Tier::Prestige);
-    let tickers = open_tickers(&sim, 20);
-    let strategy: Vec<String> = (0..8).map(|i| format!("m-maker-0badf00d-{i}")).collect();
-    let operator: Vec<String> = (0..4).map(|i| format!("op-0badf00d-{i}")).collect();
-    rest_tagged(&rest, &tickers, &strategy).await;
-    rest_tagged(&rest, &tickers, &operator).await;
-
-    let dir = tempfile::tempdir().expect("dir");
-    let mut journal = Journal::open(&dir.path().join("journal.sqlite")).expect("journal");
-    journal
-        .record_halt(&HaltRecord {
-            ts_ms: 1_000,
-            mode: Mode::Live,
-            state: HaltState::Pending,
-            reason: "kill switch".into(),
-            payload: serde_json::Value::Null,
-        })
-        .expect("halt journaled");
-    let view = JournalView::read(&journal, Mode::Live).expect("view");
-    let halted = HaltFlag::new();
-    let report = recover(&recovery_context(&rest), &view, &halted)
+    // The last run stopped mid-kill: the desk starts HALTED (its kill sweep cancels the rest)
+    // and creates no order group, as nothing may trade.
+    let pending = halt(HaltState::Pending, "kill switch");
+    let report = prepare(&rest, &config, Some(&pending), None)
         .await
-        .expect("recovery");
-    assert_eq!(
-        report.halt,
-        HaltDecision::StayHaltedAndSweep {
-            state: HaltState::Pending,
-            reason: "kill switch".into(),
-            since_ms: 1_000
-        }
-    );
-    assert!(!report.may_arm());
-    assert!(halted.is_halted(), "the desk starts HALTED");
-    let sweep = report.sweep.as_ref().expect("a sweep ran");
-    assert!(sweep.is_flat(), "{sweep:#?}");
+        .expect("start-up");
     assert!(
-        resting_client_ids(&sim).is_empty(),
-        "the sweep cancelled everything"
+        report
+            .started_halted
+            .as_deref()
+            .is_some_and(|reason| reason.contains("kill switch")),
+        "{report:?}"
     );
-    assert!(report.resting.is_empty());
-    assert!(report.summary_lines()[0].contains("stay halted and sweep"));
+    assert!(report.order_group_id.is_none(), "{report:?}");
     sim.handle.shutdown().await;
 }
 
