@@ -111,26 +111,32 @@ fn main() -> anyhow::Result<()> {
             config.strategies.len()
         ),
     );
-    common::result(
-        "backtest replay, 1 s engine tick (peer)",
-        frames / slow_best.as_secs_f64(),
-        "msg/s",
-        common::Bar::Info,
-        &format!("same tape; default tick is {} ms", config.tick_ms),
-    );
-    common::result(
-        "backtest replay: engine stage only (peer)",
-        frames / engine_best.as_secs_f64(),
-        "msg/s",
-        common::Bar::Info,
-        "entries decoded beforehand: engine, strategies, fill model, ledger",
-    );
-    common::result(
-        "backtest replay: feed decoder only (peer)",
-        frames / decode_best.as_secs_f64(),
-        "msg/s",
-        common::Bar::Info,
-        "same entries, no engine",
-    );
+    let tick_note = format!("same tape; default tick is {} ms", config.tick_ms);
+    let peers = [
+        (
+            "backtest replay, 1 s engine tick (peer)",
+            slow_best,
+            tick_note.as_str(),
+        ),
+        (
+            "backtest replay: engine stage only (peer)",
+            engine_best,
+            "entries decoded beforehand: engine, strategies, fill model, ledger",
+        ),
+        (
+            "backtest replay: feed decoder only (peer)",
+            decode_best,
+            "same entries, no engine",
+        ),
+    ];
+    for (name, took, note) in peers {
+        common::result(
+            name,
+            frames / took.as_secs_f64(),
+            "msg/s",
+            common::Bar::Info,
+            note,
+        );
+    }
     Ok(())
 }

@@ -1150,6 +1150,18 @@ async fn startup_cancels_orphaned_strategy_orders_and_keeps_the_operators() {
         "{report:?}"
     );
     assert!(report.order_group_id.is_none(), "{report:?}");
+    // A kill that reached flat but was never reset by the operator keeps the desk halted too.
+    let flat = halt(HaltState::Flat, "max daily loss");
+    let report = prepare(&rest, &config, Some(&flat), None)
+        .await
+        .expect("start-up");
+    assert!(
+        report
+            .started_halted
+            .as_deref()
+            .is_some_and(|reason| reason.contains("max daily loss")),
+        "{report:?}"
+    );
     sim.handle.shutdown().await;
 }
 
