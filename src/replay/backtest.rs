@@ -87,6 +87,7 @@ pub fn run(
     let mut replay = Replay::start(tape, config);
     let total = tape.entries.len();
     let mut decoder = std::mem::take(&mut replay.decoder);
+    progress(0, total);
     std::thread::scope(|scope| {
         let (chunks, decoded_chunks) = std::sync::mpsc::sync_channel::<Vec<Decoded>>(4);
         scope.spawn(move || {
@@ -106,7 +107,6 @@ pub fn run(
             progress(done, total);
         }
     });
-    progress(total, total);
     replay.finish(tape)
 }
 

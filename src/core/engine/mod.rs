@@ -143,6 +143,27 @@ impl Wake {
     }
 }
 
+/// The desk-wide facts behind every market's time-driven reasons at the last full refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct FullRefresh {
+    /// The cancel-all cooldown was running.
+    cooldown: bool,
+    /// The cancel-all that started it.
+    cancel_all_ns: Option<u64>,
+    /// The latest exchange time any refresh has used since (closing soon can only end if the
+    /// exchange clock goes back, as a stepped wall clock does).
+    exchange_ms_high: i64,
+}
+
+impl FullRefresh {
+    /// Whether `now` differs in a way that can change a market nobody touched.
+    fn is_stale(&self, now: &FullRefresh) -> bool {
+        now.cooldown != self.cooldown
+            || now.cancel_all_ns != self.cancel_all_ns
+            || now.exchange_ms_high < self.exchange_ms_high
+    }
+}
+
 /// A confirmation the operator asked for and has not used yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PendingConfirmation {
@@ -183,8 +204,8 @@ pub struct Engine {
     /// soon) could change with no input touching it. A tick refreshes every market only then;
     /// otherwise it looks at the markets whose strategies run on time.
     timed_wake: Wake,
-    /// Whether the cancel-all cooldown was running when every market was last refreshed.
-    cooldown_seen: bool,
+    /// What every market was last refreshed against, besides `timed_wake`.
+    full_refresh: FullRefresh,
     confirmation: Option<PendingConfirmation>,
     seq: u64,
     now: Now,
@@ -220,7 +241,7 @@ impl Engine {
             clock_offset_ms: 0,
             exchange_active: true,
             timed_wake: Wake::NEVER,
-            cooldown_seen: false,
+            full_refresh: FullRefresh::default(),
             confirmation: None,
             seq: 0,
             now: Now::default(),
@@ -327,15 +348,25 @@ impl Engine {
             self.expire_holds();
             self.forget_finished_orders();
         }
-        let cooldown = self.control.in_cancel_all_cooldown(now.mono_ns);
-        if tick && (self.timed_wake.is_due(&now) || cooldown != self.cooldown_seen) {
+        let seen = FullRefresh {
+            cooldown: self.control.in_cancel_all_cooldown(now.mono_ns),
+            cancel_all_ns: self.control.last_cancel_all_ns(),
+            exchange_ms_high: now.exchange_ms(),
+        };
+        if tick && (self.timed_wake.is_due(&now) || self.full_refresh.is_stale(&seen)) {
             all = true;
         }
         if all {
             touched.extend(self.known_markets());
             self.timed_wake = Wake::NEVER;
-            self.cooldown_seen = cooldown;
-        } else if tick {
+            self.full_refresh = seen;
+        } else {
+            self.full_refresh.exchange_ms_high = self
+                .full_refresh
+                .exchange_ms_high
+                .max(seen.exchange_ms_high);
+        }
+        if tick && !all {
             touched.extend(self.markets_run_on_time());
         }
         let touched = touched.into_sorted();

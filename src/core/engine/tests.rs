@@ -1955,3 +1955,62 @@ fn time_alone_marks_an_untraded_market_stale_and_closing() {
         matches!(desk.state("M"), MarketState::Paused(r) if r.contains(&PauseReason::StaleBook))
     );
 }
+
+fn long_lived_books_desk() -> Desk {
+    Desk::with_config(EngineConfig {
+        session_nonce: NONCE,
+        limits: test_limits(),
+        stale_book_ms: 600_000,
+        hold_limit_ms: 500,
+        closing_soon_ms: 60_000,
+        order_group_id: Some("grp-1".into()),
+        day_boundary: crate::core::portfolio::DayBoundary::default(),
+        max_position_drifts: 2,
+    })
+}
+
+/// A market touched only during a cancel-all cooldown that no tick saw still loses the
+/// cooldown reason on the first tick after it ends.
+#[test]
+fn a_cooldown_no_tick_saw_still_ends_for_an_untouched_market() {
+    let mut desk = long_lived_books_desk();
+    let reasons = |desk: &Desk| desk.engine.control().market(&t("W")).reasons.clone();
+    desk.book("W", "0.30", "0.35");
+    desk.wait(1_000);
+    assert!(reasons(&desk).is_empty());
+    desk.cmd(Command::Kill {
+        reason: "test".into(),
+    });
+    desk.book("W", "0.30", "0.36");
+    assert!(reasons(&desk).contains(&PauseReason::CancelAllCooldown));
+    desk.wait(61_000);
+    assert!(
+        !reasons(&desk).contains(&PauseReason::CancelAllCooldown),
+        "{:?}",
+        reasons(&desk)
+    );
+}
+
+/// Closing soon ends when the exchange clock steps back below the threshold (a stepped wall
+/// clock), for a market no input touches.
+#[test]
+fn closing_soon_follows_the_clock_back_for_an_untouched_market() {
+    let mut desk = long_lived_books_desk();
+    let reasons = |desk: &Desk| desk.engine.control().market(&t("W")).reasons.clone();
+    desk.book("W", "0.30", "0.35");
+    let close_ms = desk.now.exchange_ms() + 60_000 + 500;
+    desk.step(Input::Exchange(ExchangeInput::CloseTime {
+        ticker: t("W"),
+        close_ms,
+    }));
+    desk.wait(1_000);
+    assert!(reasons(&desk).contains(&PauseReason::ClosingSoon));
+    // The wall clock steps back 5 s; monotonic time goes on.
+    desk.now = Now::new(desk.now.mono_ns, desk.now.wall_ms - 5_000, 0);
+    desk.wait(100);
+    assert!(
+        !reasons(&desk).contains(&PauseReason::ClosingSoon),
+        "{:?}",
+        reasons(&desk)
+    );
+}
