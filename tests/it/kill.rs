@@ -1207,27 +1207,16 @@ async fn real_desk(
     state_dir: &std::path::Path,
     tickers: &[String],
 ) -> kalshi_desk::runtime::desk::DeskHandle {
-    use kalshi_desk::runtime::desk::{self, DeskConfig, DeskTiming};
-    let mut config = DeskConfig::new(
-        "sim",
-        &sim.handle.rest_base_url,
-        &sim.handle.ws_url,
-        &sim.handle.key_id,
-        sim.handle.key_file.clone(),
+    use kalshi_desk::runtime::desk;
+    let mut config = crate::desk_config::sim_desk_config(
+        &sim.handle,
+        state_dir,
+        tickers.iter().map(|t| t.as_str().into()).collect(),
     );
-    config.watchlist = tickers.iter().map(|t| t.as_str().into()).collect();
-    config.state_dir = Some(state_dir.to_path_buf());
+    // The kill measurements run at the top tier and bound the sweeps tighter.
     config.ws_jitter_seed = Some(3);
     config.limiter = LimiterConfig::for_tier(Tier::Prestige);
-    config.timing = DeskTiming {
-        tick_ms: 50,
-        reconcile_every_ms: 2_000,
-        status_every_ms: 1_000,
-        snapshot_every_ms: 20,
-        sweep_every_ms: 100,
-        max_sweeps: 40,
-        drift_halt_after: 50,
-    };
+    config.timing.max_sweeps = 40;
     desk::start(config).await.expect("desk starts")
 }
 

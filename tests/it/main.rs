@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod desk_config;
 mod desk_wait;
 mod fuzz;
 mod kill;

@@ -295,16 +295,16 @@ mod desk_modes {
     use kalshi_desk::core::num::{Count, Money, Price};
     use kalshi_desk::core::order::OrderSide;
     use kalshi_desk::core::risk::TimeInForce;
-    use kalshi_desk::kalshi::ratelimit::{LimiterConfig, Tier};
     use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
     use kalshi_desk::replay::backtest::{BacktestConfig, Replay};
-    use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot, DeskTiming};
+    use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot};
     use kalshi_desk::runtime::metrics::{self, DeskMetrics};
     use kalshi_desk::runtime::paper_executor::PaperSettings;
     use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
     use kalshi_desk::store::journal::{Journal, Mode};
     use kalshi_desk::store::tape::{TapeEntry, read_tape};
 
+    use crate::desk_config::sim_desk_config;
     use crate::desk_wait::{WAIT, wait_audit, wait_snapshot};
 
     struct Fixture {
@@ -372,27 +372,12 @@ mod desk_modes {
         }
 
         fn config(&self) -> DeskConfig {
-            let mut config = DeskConfig::new(
-                "sim",
-                &self.sim.rest_base_url,
-                &self.sim.ws_url,
-                &self.sim.key_id,
-                self.sim.key_file.clone(),
+            let mut config = sim_desk_config(
+                &self.sim,
+                &self.dir.path().join("state"),
+                vec![self.ticker.clone()],
             );
-            config.watchlist = vec![self.ticker.clone()];
-            config.state_dir = Some(self.dir.path().join("state"));
             config.tape_dir = Some(self.dir.path().join("tapes"));
-            config.ws_jitter_seed = Some(5);
-            config.limiter = LimiterConfig::for_tier(Tier::Expert);
-            config.timing = DeskTiming {
-                tick_ms: 50,
-                reconcile_every_ms: 2_000,
-                status_every_ms: 1_000,
-                snapshot_every_ms: 20,
-                sweep_every_ms: 100,
-                max_sweeps: 100,
-                drift_halt_after: 50,
-            };
             config
         }
 

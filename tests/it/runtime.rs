@@ -13,14 +13,13 @@ use kalshi_desk::core::risk::TimeInForce;
 use kalshi_desk::core::strategy::{MakerParams, StrategyParams};
 use kalshi_desk::kalshi::ratelimit::{LimiterConfig, Tier};
 use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
-use kalshi_desk::runtime::desk::{
-    self, DeskConfig, DeskHandle, DeskSnapshot, DeskTiming, KillPhase,
-};
+use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot, KillPhase};
 use kalshi_desk::sim::exchange::types::{OrderStatus as SimOrderStatus, WriteKind as SimWriteKind};
 use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
 use kalshi_desk::store::journal::{HaltState, Journal, Mode};
 use tokio::sync::broadcast;
 
+use crate::desk_config::sim_desk_config;
 use crate::desk_wait::{WAIT, wait_audit, wait_snapshot};
 const LIQUIDITY: &str = "liquidity-provider";
 const TAKER: &str = "taker";
@@ -94,27 +93,7 @@ impl Fixture {
     }
 
     fn config(&self, watchlist: Vec<Ticker>) -> DeskConfig {
-        let mut config = DeskConfig::new(
-            "sim",
-            &self.sim.rest_base_url,
-            &self.sim.ws_url,
-            &self.sim.key_id,
-            self.sim.key_file.clone(),
-        );
-        config.watchlist = watchlist;
-        config.state_dir = Some(self.dir.path().join("state"));
-        config.ws_jitter_seed = Some(5);
-        config.limiter = LimiterConfig::for_tier(Tier::Expert);
-        config.timing = DeskTiming {
-            tick_ms: 50,
-            reconcile_every_ms: 2_000,
-            status_every_ms: 1_000,
-            snapshot_every_ms: 20,
-            sweep_every_ms: 100,
-            max_sweeps: 100,
-            drift_halt_after: 50,
-        };
-        config
+        sim_desk_config(&self.sim, &self.dir.path().join("state"), watchlist)
     }
 
     /// Resting orders of the desk's user at the exchange: (client_order_id, ticker, group).
