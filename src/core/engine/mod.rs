@@ -11,9 +11,10 @@ mod account;
 mod commands;
 mod decide;
 pub mod io;
+mod scope;
 
 use crate::core::{FastMap, FastSet};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::core::book::Books;
 use crate::core::control::{Control, MAX_CLOCK_OFFSET_MS, PauseReason, StateChange};
@@ -30,6 +31,7 @@ use crate::core::strategy::{FairValues, Strategy, StrategyParams};
 use crate::core::time::Now;
 
 pub use io::*;
+use scope::{FullRefresh, Touched, Wake};
 
 /// Engine settings (from config).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,64 +105,6 @@ struct StrategySlot {
 impl StrategySlot {
     fn owner(&self) -> OrderOwner {
         OrderOwner::strategy(self.strategy.kind())
-    }
-}
-
-/// The markets one input touched: refreshed and run once each, in ticker order.
-struct Touched(Vec<Ticker>);
-
-impl Touched {
-    fn insert(&mut self, ticker: Ticker) {
-        self.0.push(ticker);
-    }
-
-    fn extend(&mut self, tickers: impl IntoIterator<Item = Ticker>) {
-        self.0.extend(tickers);
-    }
-
-    fn into_sorted(mut self) -> Vec<Ticker> {
-        self.0.sort_unstable();
-        self.0.dedup();
-        self.0
-    }
-}
-
-/// Deadlines on the two clocks the pause reasons read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Wake {
-    mono_ns: u64,
-    exchange_ms: i64,
-}
-
-impl Wake {
-    const NEVER: Wake = Wake {
-        mono_ns: u64::MAX,
-        exchange_ms: i64::MAX,
-    };
-
-    fn is_due(&self, now: &Now) -> bool {
-        now.mono_ns >= self.mono_ns || now.exchange_ms() >= self.exchange_ms
-    }
-}
-
-/// The desk-wide facts behind every market's time-driven reasons at the last full refresh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct FullRefresh {
-    /// The cancel-all cooldown was running.
-    cooldown: bool,
-    /// The cancel-all that started it.
-    cancel_all_ns: Option<u64>,
-    /// The latest exchange time any refresh has used since (closing soon can only end if the
-    /// exchange clock goes back, as a stepped wall clock does).
-    exchange_ms_high: i64,
-}
-
-impl FullRefresh {
-    /// Whether `now` differs in a way that can change a market nobody touched.
-    fn is_stale(&self, now: &FullRefresh) -> bool {
-        now.cooldown != self.cooldown
-            || now.cancel_all_ns != self.cancel_all_ns
-            || now.exchange_ms_high < self.exchange_ms_high
     }
 }
 
@@ -325,7 +269,7 @@ impl Engine {
     pub fn handle(&mut self, input: Input, now: Now) -> Outputs {
         self.now = now;
         self.roll_day();
-        let mut touched = Touched(std::mem::take(&mut self.touched_buffer));
+        let mut touched = Touched::reusing(std::mem::take(&mut self.touched_buffer));
         let mut all = false;
         let mut tick = false;
         match input {
@@ -348,27 +292,7 @@ impl Engine {
             self.expire_holds();
             self.forget_finished_orders();
         }
-        let seen = FullRefresh {
-            cooldown: self.control.in_cancel_all_cooldown(now.mono_ns),
-            cancel_all_ns: self.control.last_cancel_all_ns(),
-            exchange_ms_high: now.exchange_ms(),
-        };
-        if tick && (self.timed_wake.is_due(&now) || self.full_refresh.is_stale(&seen)) {
-            all = true;
-        }
-        if all {
-            touched.extend(self.known_markets());
-            self.timed_wake = Wake::NEVER;
-            self.full_refresh = seen;
-        } else {
-            self.full_refresh.exchange_ms_high = self
-                .full_refresh
-                .exchange_ms_high
-                .max(seen.exchange_ms_high);
-        }
-        if tick && !all {
-            touched.extend(self.markets_run_on_time());
-        }
+        let all = self.widen_scope(&mut touched, all, tick);
         let touched = touched.into_sorted();
         for ticker in &touched {
             self.refresh_reasons(ticker);
@@ -384,34 +308,7 @@ impl Engine {
         }
         self.evaluate_breaches();
         self.touched_buffer = touched;
-        self.touched_buffer.clear();
         std::mem::take(&mut self.out)
-    }
-
-    fn known_markets(&self) -> Vec<Ticker> {
-        let mut tickers: BTreeSet<Ticker> = self.markets.keys().cloned().collect();
-        tickers.extend(self.books.iter().map(|(t, _)| t.clone()));
-        tickers.extend(self.strategies.keys().cloned());
-        tickers.extend(self.control.markets().map(|(t, _)| t.clone()));
-        tickers.into_iter().collect()
-    }
-
-    /// Markets a tick must look at even when no time-driven reason is due: those with a
-    /// strategy (it may act on time alone: ttl, fair-value age) and those holding strategy
-    /// orders without one (they must go when the market is not armed).
-    fn markets_run_on_time(&self) -> Vec<Ticker> {
-        let mut tickers: Vec<Ticker> = self.strategies.keys().cloned().collect();
-        for ticker in self.orders.markets_with_open_orders() {
-            if !self.strategies.contains_key(ticker)
-                && self
-                    .orders
-                    .open_in_market(ticker.as_str())
-                    .any(|o| Self::is_strategy_owned(&o.owner))
-            {
-                tickers.push(ticker.clone());
-            }
-        }
-        tickers
     }
 
     /// Side tables keep entries only for open orders.
@@ -516,25 +413,6 @@ impl Engine {
         );
         self.record_changes(changes);
         self.note_timed_wake(ticker, stale, closing);
-    }
-
-    /// When this market's stale-book or closing-soon reason would turn on by time alone.
-    fn note_timed_wake(&mut self, ticker: &Ticker, stale: bool, closing: bool) {
-        if !stale && let Some(book) = self.books.get(ticker.as_str()) {
-            // `age_ms` > limit ⇔ (now − last) ≥ (limit + 1) ms.
-            let at = book.last_update_mono_ns().saturating_add(
-                self.config
-                    .stale_book_ms
-                    .saturating_add(1)
-                    .saturating_mul(1_000_000),
-            );
-            self.timed_wake.mono_ns = self.timed_wake.mono_ns.min(at);
-        }
-        if !closing && let Some(close) = self.markets.get(ticker).and_then(|r| r.close_ms) {
-            let at = close
-                .saturating_sub(i64::try_from(self.config.closing_soon_ms).unwrap_or(i64::MAX));
-            self.timed_wake.exchange_ms = self.timed_wake.exchange_ms.min(at);
-        }
     }
 
     fn expire_holds(&mut self) {

@@ -9,6 +9,7 @@ use crate::core::risk::{ReduceOnlyCause, Refusal, Side};
 use crate::core::strategy::{
     DesiredOrder, FairSource, MakerParams, Strategy, StrategyInput, StrategyParams,
 };
+use std::collections::BTreeSet;
 
 fn p(text: &str) -> Price {
     Price::parse(text).unwrap()
