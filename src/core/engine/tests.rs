@@ -99,6 +99,20 @@ impl Desk {
         self.step(Input::Tick)
     }
 
+    /// A market's automatic and operator pause reasons, whatever its state shows.
+    fn reasons(&self, ticker: &str) -> BTreeSet<PauseReason> {
+        self.engine.control().market(&t(ticker)).reasons.clone()
+    }
+
+    /// The market closes `ms` from now on the exchange clock.
+    fn closes_in(&mut self, ticker: &str, ms: i64) -> Outputs {
+        let close_ms = self.now.exchange_ms() + ms;
+        self.step(Input::Exchange(ExchangeInput::CloseTime {
+            ticker: t(ticker),
+            close_ms,
+        }))
+    }
+
     fn cmd(&mut self, command: Command) -> Outputs {
         self.step(Input::Command(command))
     }
@@ -1922,33 +1936,28 @@ fn engine_moves_to_its_own_task() {
 #[test]
 fn time_alone_marks_an_untraded_market_stale_and_closing() {
     let (mut desk, _) = armed_maker_desk();
-    let reasons = |desk: &Desk| desk.engine.control().market(&t("W")).reasons.clone();
     desk.book("W", "0.30", "0.35");
-    let close_ms = desk.now.exchange_ms() + 60_000 + 2_000;
-    desk.step(Input::Exchange(ExchangeInput::CloseTime {
-        ticker: t("W"),
-        close_ms,
-    }));
+    desk.closes_in("W", 60_000 + 2_000);
     desk.wait(1_000);
-    assert!(reasons(&desk).is_empty(), "{:?}", reasons(&desk));
+    assert!(desk.reasons("W").is_empty(), "{:?}", desk.reasons("W"));
     desk.wait(1_000);
     assert_eq!(
-        reasons(&desk),
+        desk.reasons("W"),
         BTreeSet::from([PauseReason::ClosingSoon]),
         "closing soon turns on with no input for W"
     );
     // The book was last updated ~2 s ago; the limit is 5 s.
     desk.wait(2_500);
-    assert!(!reasons(&desk).contains(&PauseReason::StaleBook));
+    assert!(!desk.reasons("W").contains(&PauseReason::StaleBook));
     desk.wait(1_000);
-    assert!(reasons(&desk).contains(&PauseReason::StaleBook));
+    assert!(desk.reasons("W").contains(&PauseReason::StaleBook));
     desk.book("W", "0.31", "0.35");
-    assert!(!reasons(&desk).contains(&PauseReason::StaleBook));
+    assert!(!desk.reasons("W").contains(&PauseReason::StaleBook));
     desk.wait(4_000);
-    assert!(!reasons(&desk).contains(&PauseReason::StaleBook));
+    assert!(!desk.reasons("W").contains(&PauseReason::StaleBook));
     desk.wait(1_500);
     assert!(
-        reasons(&desk).contains(&PauseReason::StaleBook),
+        desk.reasons("W").contains(&PauseReason::StaleBook),
         "the fresh snapshot moved W's deadline, and it came due again"
     );
     // The armed market's own book went stale on the same clock and pulled its quotes.
@@ -1975,20 +1984,19 @@ fn long_lived_books_desk() -> Desk {
 #[test]
 fn a_cooldown_no_tick_saw_still_ends_for_an_untouched_market() {
     let mut desk = long_lived_books_desk();
-    let reasons = |desk: &Desk| desk.engine.control().market(&t("W")).reasons.clone();
     desk.book("W", "0.30", "0.35");
     desk.wait(1_000);
-    assert!(reasons(&desk).is_empty());
+    assert!(desk.reasons("W").is_empty());
     desk.cmd(Command::Kill {
         reason: "test".into(),
     });
     desk.book("W", "0.30", "0.36");
-    assert!(reasons(&desk).contains(&PauseReason::CancelAllCooldown));
+    assert!(desk.reasons("W").contains(&PauseReason::CancelAllCooldown));
     desk.wait(61_000);
     assert!(
-        !reasons(&desk).contains(&PauseReason::CancelAllCooldown),
+        !desk.reasons("W").contains(&PauseReason::CancelAllCooldown),
         "{:?}",
-        reasons(&desk)
+        desk.reasons("W")
     );
 }
 
@@ -1997,21 +2005,16 @@ fn a_cooldown_no_tick_saw_still_ends_for_an_untouched_market() {
 #[test]
 fn closing_soon_follows_the_clock_back_for_an_untouched_market() {
     let mut desk = long_lived_books_desk();
-    let reasons = |desk: &Desk| desk.engine.control().market(&t("W")).reasons.clone();
     desk.book("W", "0.30", "0.35");
-    let close_ms = desk.now.exchange_ms() + 60_000 + 500;
-    desk.step(Input::Exchange(ExchangeInput::CloseTime {
-        ticker: t("W"),
-        close_ms,
-    }));
+    desk.closes_in("W", 60_000 + 500);
     desk.wait(1_000);
-    assert!(reasons(&desk).contains(&PauseReason::ClosingSoon));
+    assert!(desk.reasons("W").contains(&PauseReason::ClosingSoon));
     // The wall clock steps back 5 s; monotonic time goes on.
     desk.now = Now::new(desk.now.mono_ns, desk.now.wall_ms - 5_000, 0);
     desk.wait(100);
     assert!(
-        !reasons(&desk).contains(&PauseReason::ClosingSoon),
+        !desk.reasons("W").contains(&PauseReason::ClosingSoon),
         "{:?}",
-        reasons(&desk)
+        desk.reasons("W")
     );
 }
