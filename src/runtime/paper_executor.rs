@@ -18,9 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::core::engine::{
-    ExchangeInput, GatewayResult, Input, MarketInput, OrderIntent, PrivateInput,
-};
+use crate::core::engine::{GatewayResult, Input, MarketInput, OrderIntent, PrivateInput};
 use crate::core::fill_model::RestingOrder;
 use crate::core::num::Money;
 use crate::kalshi::rest::RestClient;
@@ -252,21 +250,7 @@ pub async fn prepare(
     exchange: &PaperExchange,
     last_halt: Option<&HaltRecord>,
 ) -> Result<StartupReport, String> {
-    let mut report = StartupReport {
-        read_wall_ms: clock::wall_ms(),
-        ..StartupReport::default()
-    };
-    match rest.exchange_status().await {
-        Ok(status) => {
-            report.exchange_trading_active = Some(status.trading_active);
-            report
-                .inputs
-                .push(Input::Exchange(ExchangeInput::TradingActive {
-                    active: status.trading_active,
-                }));
-        }
-        Err(error) => tracing::warn!(%error, "exchange status unreadable at start"),
-    }
+    let mut report = crate::runtime::startup::begin(rest).await;
     let wanted: Vec<String> = config
         .watchlist
         .iter()

@@ -49,14 +49,9 @@ pub struct StartupReport {
     pub(crate) prior_fills: Vec<crate::core::order::Fill>,
 }
 
-/// Read the account and prepare the engine's first inputs. An error means nothing is safe to
-/// start: the exchange could not be read.
-pub async fn prepare(
-    rest: &RestClient,
-    config: &DeskConfig,
-    last_halt: Option<&HaltRecord>,
-    last_journaled_fill_ms: Option<i64>,
-) -> Result<StartupReport, String> {
+/// A report stamped now, with the exchange's trading status read first (a failed read is
+/// logged and left unknown: the status poll retries it). Live and paper start-ups begin here.
+pub(crate) async fn begin(rest: &RestClient) -> StartupReport {
     let mut report = StartupReport {
         read_wall_ms: crate::runtime::clock::wall_ms(),
         ..StartupReport::default()
@@ -72,6 +67,18 @@ pub async fn prepare(
         }
         Err(error) => tracing::warn!(%error, "exchange status unreadable at start"),
     }
+    report
+}
+
+/// Read the account and prepare the engine's first inputs. An error means nothing is safe to
+/// start: the exchange could not be read.
+pub async fn prepare(
+    rest: &RestClient,
+    config: &DeskConfig,
+    last_halt: Option<&HaltRecord>,
+    last_journaled_fill_ms: Option<i64>,
+) -> Result<StartupReport, String> {
+    let mut report = begin(rest).await;
     for ticker in &config.watchlist {
         let market = rest
             .market(ticker.as_str())
