@@ -309,9 +309,10 @@ fn schedule(duration: Duration) -> Vec<(Duration, Step)> {
     };
     let mut steps = vec![
         // Lost answers are rare in the background flow; a burst makes sure a short soak sees
-        // creates and amends whose answers never came (the UNKNOWN path).
+        // creates and amends whose answers never came (the UNKNOWN path). It ends before the
+        // first storm: a 429 comes before any answer could be lost.
         (at(0.05), Step::LoseAnswers),
-        (at(0.05) + short(2.0, 0.05), Step::LoseAnswersOff),
+        (at(0.05) + short(2.0, 0.04), Step::LoseAnswersOff),
         (at(0.10), Step::StormOn),
         (at(0.10) + short(1.5, 0.05), Step::StormOff),
         (at(0.15), Step::DropFeed),
@@ -340,6 +341,8 @@ struct Soak {
     time_to_flat_ms: Option<u64>,
     /// Steps whose wait for the desk ran out.
     script_problems: Vec<String>,
+    /// Answers the simulator had lost when the lost-answer burst began.
+    lost_before_burst: u64,
 }
 
 impl Soak {
@@ -412,10 +415,21 @@ impl Soak {
             }
             Step::LoseAnswers => {
                 self.episodes.lost_answer_bursts += 1;
+                self.lost_before_burst = self.sim.faults().injected().lost_answers;
                 self.set_faults(|f| f.rest.lost_answer_rate = 0.5);
             }
             Step::LoseAnswersOff => {
+                // The burst lasts until it has cost the desk an answer: on a loaded machine its
+                // nominal window can pass without one write reaching the exchange. Snapshots
+                // keep coming while books move, so each one re-checks the count.
+                let before = self.lost_before_burst;
+                let faults = self.sim.faults();
+                let lost = wait_snapshot(&self.desk, "an answer lost in the burst", WAIT, |_| {
+                    faults.injected().lost_answers > before
+                })
+                .await;
                 self.set_faults(|f| f.rest.lost_answer_rate = background.rest.lost_answer_rate);
+                lost?;
             }
             Step::DropFeed => {
                 self.episodes.forced_ws_drops += 1;
@@ -1057,6 +1071,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         kill_instant: None,
         time_to_flat_ms: None,
         script_problems: Vec::new(),
+        lost_before_burst: 0,
     };
     let outcome = match soak.drive(wall_started).await {
         Ok(flow_ms) => {
@@ -1082,4 +1097,26 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         .push(check::no_missing_fills(&exchange.our_trade_ids, &journaled));
     report.wall_ms = wall_started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lost-answer burst waits for a lost answer before it ends, and a storm's 429s would
+    /// keep any answer from being lost: the burst must end before the first storm begins.
+    #[test]
+    fn the_lost_answer_burst_ends_before_the_first_storm() {
+        for duration in [Duration::from_secs(30), Duration::from_secs(600)] {
+            let steps = schedule(duration);
+            let position = |wanted: Step| steps.iter().position(|(_, step)| *step == wanted);
+            let (Some(off), Some(storm)) =
+                (position(Step::LoseAnswersOff), position(Step::StormOn))
+            else {
+                panic!("both steps are scheduled: {steps:?}");
+            };
+            assert!(off < storm, "{duration:?}: {steps:?}");
+            assert!(steps[off].0 < steps[storm].0, "{duration:?}: {steps:?}");
+        }
+    }
 }
