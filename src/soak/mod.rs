@@ -343,6 +343,8 @@ struct Soak {
     script_problems: Vec<String>,
     /// Answers the simulator had lost when the lost-answer burst began.
     lost_before_burst: u64,
+    /// Frames the simulator had withheld when a book was frozen (`None`: nothing frozen).
+    withheld_before_freeze: Option<u64>,
 }
 
 impl Soak {
@@ -443,13 +445,28 @@ impl Soak {
             Step::Freeze => {
                 if let Some(ticker) = self.busiest_market() {
                     self.episodes.frozen_books += 1;
+                    self.withheld_before_freeze = Some(self.sim.faults().injected().frozen_frames);
                     self.set_faults(|f| {
                         f.market.frozen_books.insert(ticker.to_string());
                     });
                 }
             }
             Step::Unfreeze => {
+                // As with lost answers: the freeze lasts until it has withheld a frame, as a
+                // quiet market on a loaded machine may send none in the nominal window.
+                let withheld = match self.withheld_before_freeze.take() {
+                    Some(before) => {
+                        let faults = self.sim.faults();
+                        wait_snapshot(&self.desk, "a frame withheld by the freeze", WAIT, |_| {
+                            faults.injected().frozen_frames > before
+                        })
+                        .await
+                        .map(|_| ())
+                    }
+                    None => Ok(()),
+                };
                 self.set_faults(|f| f.market.frozen_books.clear());
+                withheld?;
             }
             Step::PauseTrading => {
                 self.episodes.trading_pauses += 1;
@@ -1072,6 +1089,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         time_to_flat_ms: None,
         script_problems: Vec::new(),
         lost_before_burst: 0,
+        withheld_before_freeze: None,
     };
     let outcome = match soak.drive(wall_started).await {
         Ok(flow_ms) => {
