@@ -1208,7 +1208,7 @@ async fn real_desk(
     tickers: &[String],
 ) -> kalshi_desk::runtime::desk::DeskHandle {
     use kalshi_desk::runtime::desk;
-    let mut config = crate::desk_config::sim_desk_config(
+    let mut config = crate::sim_desk::sim_desk_config(
         &sim.handle,
         state_dir,
         tickers.iter().map(|t| t.as_str().into()).collect(),

@@ -3,7 +3,6 @@
 
 mod auth;
 mod cli;
-mod desk_config;
 mod desk_wait;
 mod fuzz;
 mod kill;
@@ -13,6 +12,7 @@ mod runtime;
 mod schema;
 mod security;
 mod sim;
+mod sim_desk;
 mod soak;
 mod tui;
 mod wire;

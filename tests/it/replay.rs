@@ -295,7 +295,7 @@ mod desk_modes {
     use kalshi_desk::core::num::{Count, Money, Price};
     use kalshi_desk::core::order::OrderSide;
     use kalshi_desk::core::risk::TimeInForce;
-    use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
+    use kalshi_desk::kalshi::wire::BookSide;
     use kalshi_desk::replay::backtest::{BacktestConfig, Replay};
     use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot};
     use kalshi_desk::runtime::metrics::{self, DeskMetrics};
@@ -304,8 +304,8 @@ mod desk_modes {
     use kalshi_desk::store::journal::{Journal, Mode};
     use kalshi_desk::store::tape::{TapeEntry, read_tape};
 
-    use crate::desk_config::sim_desk_config;
     use crate::desk_wait::{WAIT, wait_audit, wait_snapshot};
+    use crate::sim_desk::{member_order, sim_desk_config};
 
     struct Fixture {
         sim: SimHandle,
@@ -351,24 +351,7 @@ mod desk_modes {
 
     impl Fixture {
         fn cross(&self, user: &str, side: BookSide, price: &str, count: i64, take: bool) {
-            let mut request = CreateOrderV2Request::limit(
-                self.ticker.clone(),
-                side,
-                Price::parse(price).unwrap(),
-                Count::from_contracts(count),
-            );
-            if take {
-                request.time_in_force = WireTif::ImmediateOrCancel;
-            }
-            let user = user.to_string();
-            self.sim.exchange_write(|exchange| {
-                if exchange.account(&user).is_none() {
-                    exchange.open_account(&user, Money::from_cents(100_000_000));
-                }
-                exchange
-                    .create_order(&user, &request, kalshi_desk::runtime::clock::wall_ms())
-                    .unwrap();
-            });
+            member_order(&self.sim, user, &self.ticker, side, price, count, take);
         }
 
         fn config(&self) -> DeskConfig {

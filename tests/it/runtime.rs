@@ -12,15 +12,15 @@ use kalshi_desk::core::order::{OrderOwner, OrderSide, OrderState};
 use kalshi_desk::core::risk::TimeInForce;
 use kalshi_desk::core::strategy::{MakerParams, StrategyParams};
 use kalshi_desk::kalshi::ratelimit::{LimiterConfig, Tier};
-use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
+use kalshi_desk::kalshi::wire::BookSide;
 use kalshi_desk::runtime::desk::{self, DeskConfig, DeskHandle, DeskSnapshot, KillPhase};
 use kalshi_desk::sim::exchange::types::{OrderStatus as SimOrderStatus, WriteKind as SimWriteKind};
 use kalshi_desk::sim::server::{SimConfig, SimHandle, SimServer};
 use kalshi_desk::store::journal::{HaltState, Journal, Mode};
 use tokio::sync::broadcast;
 
-use crate::desk_config::sim_desk_config;
 use crate::desk_wait::{WAIT, wait_audit, wait_snapshot};
+use crate::sim_desk::{member_order, sim_desk_config};
 const LIQUIDITY: &str = "liquidity-provider";
 const TAKER: &str = "taker";
 
@@ -72,24 +72,7 @@ impl Fixture {
         count: i64,
         take: bool,
     ) {
-        let mut request = CreateOrderV2Request::limit(
-            ticker.clone(),
-            side,
-            Price::parse(price).expect("price"),
-            Count::from_contracts(count),
-        );
-        if take {
-            request.time_in_force = WireTif::ImmediateOrCancel;
-        }
-        let user = user.to_string();
-        self.sim.exchange_write(|exchange| {
-            if exchange.account(&user).is_none() {
-                exchange.open_account(&user, Money::from_cents(100_000_000));
-            }
-            exchange
-                .create_order(&user, &request, kalshi_desk::runtime::clock::wall_ms())
-                .expect("order accepted");
-        });
+        member_order(&self.sim, user, ticker, side, price, count, take);
     }
 
     fn config(&self, watchlist: Vec<Ticker>) -> DeskConfig {
