@@ -19,7 +19,7 @@ use kalshi_desk::core::risk::TimeInForce;
 use kalshi_desk::core::strategy::{MakerParams, StrategyParams};
 use kalshi_desk::kalshi::auth::{AuthError, Signer};
 use kalshi_desk::kalshi::ratelimit::{LimiterConfig, Tier};
-use kalshi_desk::kalshi::wire::{BookSide, CreateOrderV2Request, TimeInForce as WireTif};
+use kalshi_desk::kalshi::wire::BookSide;
 use kalshi_desk::runtime::desk::{self, DeskConfig, KillPhase};
 use kalshi_desk::sim::keys::KeyRegistry;
 use kalshi_desk::sim::server::{KeyAlgorithm, SimConfig, SimHandle, SimServer};
@@ -51,26 +51,10 @@ fn active_markets(sim: &SimHandle, n: usize) -> Vec<Ticker> {
     })
 }
 
-/// Another member's order straight into the exchange.
+/// Another member's order straight into the exchange: 100 resting, or 1 taken.
 fn cross(sim: &SimHandle, user: &str, ticker: &Ticker, side: BookSide, price: &str, take: bool) {
-    let mut request = CreateOrderV2Request::limit(
-        ticker.clone(),
-        side,
-        Price::parse(price).expect("price"),
-        Count::from_contracts(if take { 1 } else { 100 }),
-    );
-    if take {
-        request.time_in_force = WireTif::ImmediateOrCancel;
-    }
-    let user = user.to_string();
-    sim.exchange_write(|exchange| {
-        if exchange.account(&user).is_none() {
-            exchange.open_account(&user, Money::from_cents(100_000_000));
-        }
-        exchange
-            .create_order(&user, &request, kalshi_desk::runtime::clock::wall_ms())
-            .expect("order accepted");
-    });
+    let count = if take { 1 } else { 100 };
+    crate::sim_desk::member_order(sim, user, ticker, side, price, count, take);
 }
 
 /// A copy of the simulator's key with `mode`.

@@ -1,7 +1,7 @@
 //! Desks on the simulator in the integration tests: the configuration they start with (the
 //! simulator's endpoints and key, a state dir, a seeded reconnect jitter, and timers short enough
 //! that reconciles, sweeps and snapshots happen within a test's wait), and other members' orders
-//! placed straight into the exchange. Shared by the runtime, replay and kill tests.
+//! placed straight into the exchange. Shared by the runtime, replay, kill and security tests.
 
 use std::path::Path;
 
